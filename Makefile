@@ -1,0 +1,31 @@
+# The two commands a newcomer needs:
+#   make run    create the environment if missing, install, serve the app at http://127.0.0.1:7860
+#   make test   same environment, run the test suite (what CI runs)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast install clean-env
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Installing SupportLens and its models (first time: llama-cpp-python builds from source, ~12 min on 2 cores)"
+	$(BIN)/python -m pip install -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m assistant prepare
+	$(BIN)/python app.py $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not real_model" $(PYTEST_ARGS)
+
+clean-env:
+	rm -rf $(VENV)

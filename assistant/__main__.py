@@ -1,0 +1,94 @@
+"""Command line: ``python -m assistant summarize FILE|-  [--json] [--model M] [--backend B] [--adapter A]``.
+
+Examples::
+
+    python -m assistant summarize conversation.txt
+    cat conversation.json | python -m assistant summarize - --json
+    python -m assistant prepare            # assemble and verify the embedded model once
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+from assistant.config import AssistantConfig, load_config
+from assistant.errors import SupportLensError
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML config file (default: $SUPPORTLENS_CONFIG)")
+    for f in fields(AssistantConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool",):
+            p.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=f.metadata.get("help"))
+        else:
+            p.add_argument(flag, dest=f.name, default=None, help=f.metadata.get("help"))
+
+
+def _config(args: argparse.Namespace) -> AssistantConfig:
+    names = {f.name for f in fields(AssistantConfig)}
+    return load_config(args.config, **{k: v for k, v in vars(args).items() if k in names})
+
+
+def _progress(done: int, total: int) -> None:
+    if done == total or done % (64 << 20) < (4 << 20):
+        print(f"\rassembling model: {done / total:6.1%}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    """Summarize one conversation file (or stdin) and print the summary."""
+    from assistant.backends import load_generator
+    from assistant.summarize import Summarizer
+
+    config = _config(args)  # a bad config fails before anything is read or loaded
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    summarizer = Summarizer(load_generator(config, _progress), config)
+    text = raw.decode("utf-8", errors="replace")
+    if args.json:
+        print(json.dumps(summarizer.summarize(text).to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(summarizer.summarize(text).text)
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Assemble and verify the embedded model (and convert it for transformers with --backend transformers)."""
+    from assistant.models import resolve_model
+
+    config = _config(args)
+    resolved = resolve_model(config.model, config.backend, _progress)
+    print(f"{resolved.name}: {resolved.path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m assistant`` and the ``supportlens`` script."""
+    parser = argparse.ArgumentParser(prog="python -m assistant", description="SupportLens assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("summarize", help="summarize a conversation file ('-' for stdin)")
+    p.add_argument("file", help="conversation file, or - for stdin")
+    p.add_argument("--json", action="store_true", help="print the summary with model, backend and timings as JSON")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_summarize)
+    p = sub.add_parser("prepare", help="assemble, verify (and convert) the configured model")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_prepare)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SupportLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

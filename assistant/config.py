@@ -1,0 +1,102 @@
+"""Typed configuration of the assistant (model, backend, decoding), loaded from YAML with overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from assistant.conversation import MAX_CHARS
+from assistant.errors import ConfigError
+from assistant.models import DEFAULT_MODEL
+
+BACKENDS = ("llamacpp", "transformers", "openai")
+PROMPT_FORMATS = ("auto", "llama2", "chat_template")
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    """How SupportLens summarizes: which model, on which backend, with which decoding settings."""
+
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "Embedded model name, local path (folder or .gguf) or hub id (e.g. meta-llama/Llama-2-7b-chat-hf)."})
+    backend: str = field(default="llamacpp", metadata={"help": "llamacpp (fastest on CPU), transformers (adapters, 4-bit, GPU) or openai (a vLLM/TGI server)."})
+    adapter: str | None = field(default=None, metadata={"help": "PEFT adapter folder (transformers) or LoRA .gguf (llamacpp)."})
+    load_in_4bit: bool = field(default=False, metadata={"help": "Load the model in 4-bit NF4 with double quantization (transformers + bitsandbytes)."})
+    device: str = field(default="auto", metadata={"help": "transformers device: auto, cpu or cuda."})
+    prompt_format: str = field(default="auto", metadata={"help": "auto (Llama-2 format for Llama-2 models, the model's chat template otherwise), llama2 or chat_template."})
+    chat_template_file: str | None = field(default=None, metadata={"help": "Jinja chat template for the openai backend (the server does not expose one)."})
+    max_new_tokens: int = field(default=120, metadata={"help": "Most tokens a summary may have."})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy (deterministic)."})
+    n_threads: int | None = field(default=None, metadata={"help": "CPU threads (default: all cores)."})
+    n_ctx: int = field(default=4096, metadata={"help": "Context window in tokens (prompt + summary)."})
+    openai_base_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."})
+    openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
+    clean: bool = field(default=True, metadata={"help": "Clean the conversation (URLs, @handles, signatures) before summarizing, as in training."})
+    redact: bool = field(default=False, metadata={"help": "Also replace e-mails, phone and card numbers with tags."})
+    max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.backend not in BACKENDS:
+            problems.append(f"backend {self.backend!r} is unknown: use one of {', '.join(BACKENDS)}")
+        if self.prompt_format not in PROMPT_FORMATS:
+            problems.append(f"prompt_format {self.prompt_format!r} is unknown: use one of {', '.join(PROMPT_FORMATS)}")
+        if self.load_in_4bit and self.backend != "transformers":
+            problems.append("load_in_4bit needs backend 'transformers' (GGUF files are already quantized)")
+        if self.backend == "llamacpp" and self.adapter and not self.adapter.endswith(".gguf"):
+            problems.append("the llamacpp backend takes a LoRA adapter as .gguf; use backend 'transformers' for a PEFT folder")
+        if self.backend == "openai" and not self.openai_base_url:
+            problems.append("backend 'openai' needs openai_base_url (e.g. http://127.0.0.1:8000/v1)")
+        if self.max_new_tokens < 1:
+            problems.append("max_new_tokens must be at least 1")
+        if self.temperature < 0:
+            problems.append("temperature must be >= 0")
+        if self.n_ctx < 256:
+            problems.append("n_ctx must be at least 256 tokens")
+        if problems:
+            raise ConfigError("Invalid configuration:\n- " + "\n- ".join(problems))
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(AssistantConfig)}[name]
+    if not isinstance(value, str):
+        return value
+    if "bool" in kind:
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    if value.lower() in ("none", "null") and "None" in kind:
+        return None
+    try:
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+    return value
+
+
+def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> AssistantConfig:
+    """Config from a YAML file (or ``$SUPPORTLENS_CONFIG``), then ``overrides`` (None values are ignored)."""
+    data: dict[str, Any] = {}
+    path = path or os.environ.get("SUPPORTLENS_CONFIG")
+    if path:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"Cannot read config {path}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"Config {path} must be a mapping of settings")
+        data.update(loaded)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(AssistantConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"Unknown config keys: {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
+    return replace(AssistantConfig(), **{k: _coerce(k, v) for k, v in data.items()})

@@ -1,0 +1,90 @@
+"""Shared fakes: a deterministic generator and paths to the shared TweetSumm data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from assistant.backends.base import GenerationParams
+
+REPO = Path(__file__).resolve().parents[1]
+TWEETSUMM = Path(os.environ.get("SUPPORTLENS_TWEETSUMM", REPO.parent / "shared" / "data" / "tweetsumm"))
+
+# A minimal ChatML template, the shape Qwen's uses.
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class FakeGenerator:
+    """Streams a fixed reply word by word and records the prompts it was given."""
+
+    backend = "fake"
+
+    def __init__(self, reply: str = " asked about a late order. The agent offered a replacement.",
+                 template: str | None = CHATML, context_length: int = 4096, model_name: str = "fake-model") -> None:
+        self.reply = reply
+        self._template = template
+        self.context_length = context_length
+        self.model_name = model_name
+        self.prompts: list[str] = []
+
+    @property
+    def chat_template(self) -> str | None:
+        return self._template
+
+    @property
+    def special_tokens(self) -> dict[str, str]:
+        return {"bos_token": "", "eos_token": "<|im_end|>"}
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, prompt: str, params: GenerationParams) -> Iterator[str]:
+        self.prompts.append(prompt)
+        words = self.reply.split(" ")
+        for i, w in enumerate(words[: params.max_new_tokens]):
+            yield w if i == 0 else " " + w
+
+
+@pytest.fixture
+def fake_generator() -> FakeGenerator:
+    return FakeGenerator()
+
+
+@pytest.fixture(scope="session")
+def tweetsumm_dir() -> Path:
+    if not (TWEETSUMM / "test.jsonl").is_file():
+        pytest.skip(f"TweetSumm data not found at {TWEETSUMM}")
+    return TWEETSUMM
+
+
+def build_tiny_llama(out_dir: Path, seed: int = 0) -> Path:
+    """Save a 2-layer random-weight Llama with a byte-level tokenizer (built in-process, nothing downloaded)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    byte_vocab = {ch: i for i, ch in enumerate(pre_tokenizers.ByteLevel.alphabet())}
+    tok = Tokenizer(models.BPE(vocab=byte_vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    fast.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    fast.chat_template = CHATML
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(out_dir)
+    fast.save_pretrained(out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))

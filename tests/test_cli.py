@@ -1,0 +1,56 @@
+import json
+
+import pytest
+
+from assistant import __main__ as cli
+from tests.conftest import FakeGenerator
+
+
+@pytest.fixture
+def fake_backend(monkeypatch):
+    gen = FakeGenerator()
+    monkeypatch.setattr("assistant.backends.load_generator", lambda config, progress=None: gen)
+    return gen
+
+
+def test_summarize_file_prints_summary(tmp_path, capsys, fake_backend):
+    path = tmp_path / "c.txt"
+    path.write_text("Customer: where is my order?\nAgent: it ships today")
+    assert cli.main(["summarize", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == "The customer" + fake_backend.reply
+
+
+def test_stdin_and_json(monkeypatch, capsys, fake_backend):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"user: hi\nagent: hello")))
+    assert cli.main(["summarize", "-", "--json", "--max-new-tokens", "50"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= {"text", "model", "backend", "total_s", "first_token_s", "prompt_tokens"}
+    assert data["backend"] == "fake"
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "empty"),
+    (b"Customer: only me\nCustomer: still me", "one-sided"),
+    (bytes(range(256)) * 4, "binary"),
+    (b"random notes, no speakers", "Accepted formats"),
+    (b"Customer: " + b"x" * 100_000 + b"\nAgent: ok", "too long"),
+])
+def test_bad_input_exits_2_with_message(tmp_path, capsys, fake_backend, content, fragment):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    assert cli.main(["summarize", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and fragment in err and "Traceback" not in err
+    assert fake_backend.prompts == []
+
+
+def test_missing_file(capsys):
+    assert cli.main(["summarize", "/nonexistent/file.txt"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_bad_config_is_reported(capsys, fake_backend):
+    assert cli.main(["summarize", "-", "--backend", "nope"]) == 2
+    assert "backend 'nope' is unknown" in capsys.readouterr().err

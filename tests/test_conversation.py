@@ -1,0 +1,94 @@
+import json
+
+import pytest
+
+from assistant.conversation import Conversation, Turn, parse_conversation, from_tweetsumm, validate
+from assistant.errors import InvalidConversation
+
+
+def speakers(conv: Conversation) -> list[str]:
+    return [t.speaker for t in conv.turns]
+
+
+def test_labelled_lines_any_case_and_aliases():
+    conv = parse_conversation("CUSTOMER: my order is late\nagent: sorry, checking\nUser: thanks\nSupport: done")
+    assert speakers(conv) == ["customer", "agent", "customer", "agent"]
+    assert conv.turns[1].text == "sorry, checking"
+
+
+def test_seed_report_user_agent_format_and_continuation_lines():
+    conv = parse_conversation("user: hi\nmy phone is broken\nagent: which model?\n\nuser: iPhone")
+    assert conv.turns[0] == Turn("customer", "hi\nmy phone is broken")
+    assert speakers(conv) == ["customer", "agent", "customer"]
+
+
+def test_official_processor_tab_format():
+    text = "\tCustomer:\tMy watchlist is not updating.\n\tAgent:\tWe are looking into this.\n"
+    conv = parse_conversation(text)
+    assert conv.turns == (Turn("customer", "My watchlist is not updating."), Turn("agent", "We are looking into this."))
+
+
+def test_json_list_of_turns_with_role_content_keys():
+    data = [{"role": "user", "content": "refund please"}, {"role": "assistant", "content": "done"}]
+    assert speakers(parse_conversation(json.dumps(data))) == ["customer", "agent"]
+
+
+def test_tweetsumm_record_keeps_id_and_references():
+    record = {"conversation_id": "abc", "turns": [{"speaker": "customer", "text": "a"}, {"speaker": "agent", "text": "b"}],
+              "abstractive_summaries": ["Customer said a. Agent said b."]}
+    conv = parse_conversation(json.dumps(record))
+    assert conv.conversation_id == "abc"
+    assert conv.meta["abstractive_summaries"] == ["Customer said a. Agent said b."]
+    assert conv == from_tweetsumm(record)
+
+
+def test_round_trip_to_dict():
+    conv = parse_conversation("Customer: a\nAgent: b")
+    assert parse_conversation(json.dumps(conv.to_dict())) == conv
+
+
+def test_twitter_handles_company_is_first_addressee():
+    text = ("@hulu_support My watchlist is not updating\n@658975 Apologies, we're looking into it\n"
+            "@hulu_support Tried logging out\n@hulu_support still broken\n@658975 Sorry! ^JL")
+    conv = parse_conversation(text)
+    assert speakers(conv) == ["customer", "agent", "customer", "agent"]
+    assert conv.turns[2].text == "@hulu_support Tried logging out @hulu_support still broken"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("", "empty"),
+    ("   \n\t ", "empty"),
+    ("Customer: hello?\nCustomer: anyone there?", "one-sided"),
+    ("Agent: hi\nAgent: bye", "one-sided"),
+    ("just some notes about a call", "Accepted formats"),
+    ("{not json", "not valid JSON"),
+    ('{"foo": 1}', "no list of turns"),
+    ('[{"speaker": "robot", "text": "x"}]', "speaker"),
+    ("\x00\x01\x02binary\xff" * 20, "binary"),
+    ("Customer: " + "a" * 100_000 + "\nAgent: ok", "too long"),
+])
+def test_bad_input_gets_clear_message(text, fragment):
+    with pytest.raises(InvalidConversation, match=fragment):
+        parse_conversation(text)
+
+
+def test_binary_bytes_rejected():
+    with pytest.raises(InvalidConversation, match="binary"):
+        parse_conversation(bytes(range(256)) * 10)
+
+
+def test_validate_limit_is_configurable():
+    conv = parse_conversation("Customer: " + "a" * 50 + "\nAgent: ok")
+    with pytest.raises(InvalidConversation, match="too long"):
+        validate(conv, max_chars=40)
+
+
+def test_all_tweetsumm_test_dialogs_parse_from_their_text(tweetsumm_dir):
+    from training.tweetsumm import load_split
+
+    convs = load_split("test", tweetsumm_dir)
+    assert len(convs) == 110
+    for conv in convs:
+        parsed = parse_conversation(conv.to_text())
+        # the labelled-lines form keeps every turn and speaker; only blank lines and trailing spaces go
+        assert [(t.speaker, t.text.split()) for t in parsed.turns] == [(t.speaker, t.text.split()) for t in conv.turns]

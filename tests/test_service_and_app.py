@@ -1,0 +1,93 @@
+"""The app's service layer and handlers with a fake generator (no server), plus access control."""
+
+import pytest
+
+from assistant.access import check_exposure, load_credentials, parse_credentials
+from assistant.config import AssistantConfig
+from assistant.errors import ConfigError, GenerationFailed, InvalidConversation
+from assistant.service import SummaryService, example_conversations
+from tests.conftest import FakeGenerator
+
+
+def service(gen):
+    return SummaryService(AssistantConfig(), factory=lambda config: gen)
+
+
+def test_stream_grows_and_ends_with_clean_summary():
+    gen = FakeGenerator(reply=" wanted a refund.\nThe agent agreed.")
+    values = list(service(gen).stream_summary("Customer: refund?\nAgent: yes"))
+    assert values[0] == "The customer"
+    assert all(len(a) <= len(b) for a, b in zip(values, values[1:-1]))
+    assert values[-1] == "The customer wanted a refund. The agent agreed."
+
+
+def test_model_loaded_once():
+    calls = []
+    svc = SummaryService(AssistantConfig(), factory=lambda config: calls.append(1) or FakeGenerator())
+    for _ in range(3):
+        list(svc.stream_summary("Customer: a\nAgent: b"))
+    assert calls == [1]
+
+
+def test_bad_input_raises_before_generation():
+    gen = FakeGenerator()
+    with pytest.raises(InvalidConversation):
+        list(service(gen).stream_summary("Agent: hello?"))
+    assert gen.prompts == []
+
+
+def test_empty_model_output_is_an_error():
+    with pytest.raises(GenerationFailed):
+        list(service(FakeGenerator(reply="")).stream_summary("Customer: a\nAgent: b"))
+
+
+def test_examples_include_ours_and_tweetsumm(tweetsumm_dir):
+    examples = example_conversations(tweetsumm_dir, n_tweetsumm=2)
+    titles = [e.title for e in examples]
+    assert "late delivery" in titles and sum(t.startswith("TweetSumm") for t in titles) == 2
+    from assistant.conversation import parse_conversation
+
+    for e in examples:
+        parse_conversation(e.text)
+
+
+def test_app_handler_streams_into_chat_and_maps_errors():
+    import gradio as gr
+
+    from app import build_app
+
+    svc = service(FakeGenerator())
+    demo = build_app(svc, example_conversations("/nonexistent"))
+    fn = next(d.fn for d in demo.fns.values() if d.api_name == "summarize")
+    outputs = list(fn("Customer: a\nAgent: b", []))
+    history, box = outputs[-1]
+    assert box == "" and history[0]["role"] == "user" and history[1]["content"].startswith("The customer")
+    with pytest.raises(gr.Error, match="one-sided"):
+        list(fn("Customer: only me", []))
+    with pytest.raises(gr.Error, match="Paste a conversation"):
+        list(fn("   ", []))
+
+
+def test_credentials_and_exposure(tmp_path, monkeypatch):
+    assert parse_credentials("alice:pw1, bob:pw:2\n# comment") == [("alice", "pw1"), ("bob", "pw:2")]
+    with pytest.raises(ConfigError):
+        parse_credentials("alice")
+    monkeypatch.setenv("SUPPORTLENS_AUTH", "carol:x")
+    assert load_credentials() == [("carol", "x")]
+    f = tmp_path / "auth"
+    f.write_text("dave:y\n")
+    assert load_credentials(str(f)) == [("dave", "y")]
+    check_exposure("127.0.0.1", False, [])
+    with pytest.raises(ConfigError, match="without a login"):
+        check_exposure("0.0.0.0", False, [])
+    with pytest.raises(ConfigError, match="share link"):
+        check_exposure("127.0.0.1", True, [])
+    check_exposure("0.0.0.0", False, [("a", "b")])
+
+
+def test_app_refuses_exposed_start_without_login(monkeypatch, capsys):
+    from app import main
+
+    monkeypatch.delenv("SUPPORTLENS_AUTH", raising=False)
+    assert main(["--host", "0.0.0.0"]) == 2
+    assert "without a login" in capsys.readouterr().err

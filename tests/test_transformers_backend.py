@@ -1,0 +1,65 @@
+"""The transformers backend on a tiny random-weight Llama built in-process: streaming, PEFT adapter, NF4."""
+
+import pytest
+
+from assistant.backends.base import GenerationParams, generate
+from assistant.backends.transformers_backend import TransformersGenerator
+from assistant.errors import ModelUnavailable
+
+PARAMS = GenerationParams(max_new_tokens=12)
+
+
+def test_stream_matches_whole_generation_and_is_deterministic(tiny_llama):
+    gen = TransformersGenerator(str(tiny_llama), device="cpu")
+    pieces = list(gen.stream("<|im_start|>user\nhello<|im_end|>\n", PARAMS))
+    assert len(pieces) >= 2, "expected several streamed pieces"
+    assert "".join(pieces) == generate(gen, "<|im_start|>user\nhello<|im_end|>\n", PARAMS)
+    assert gen.count_tokens("<|im_start|>ab") == 3  # special token + 2 bytes, no BOS added
+    assert gen.chat_template and gen.special_tokens["eos_token"] == "</s>"
+
+
+def test_closing_the_stream_stops_generation(tiny_llama):
+    gen = TransformersGenerator(str(tiny_llama), device="cpu")
+    stream = gen.stream("abc", GenerationParams(max_new_tokens=200))
+    next(stream)
+    stream.close()  # must not hang: the worker thread sees the halt flag
+
+
+def test_peft_adapter_changes_outputs(tiny_llama, tmp_path):
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    torch.manual_seed(1)
+    lora = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora.save_pretrained(tmp_path / "adapter")
+
+    plain = TransformersGenerator(str(tiny_llama), device="cpu")
+    adapted = TransformersGenerator(str(tiny_llama), device="cpu", adapter=str(tmp_path / "adapter"))
+    assert isinstance(adapted._model, PeftModel)
+    assert adapted.model_name.endswith("+adapter")
+    ids = plain._encode("hello there")["input_ids"]
+    with torch.no_grad():
+        assert not torch.allclose(plain._model(ids).logits, adapted._model(ids).logits)
+
+
+def test_not_an_adapter_folder(tiny_llama, tmp_path):
+    with pytest.raises(ModelUnavailable, match="not a PEFT adapter"):
+        TransformersGenerator(str(tiny_llama), device="cpu", adapter=str(tmp_path))
+
+
+def test_nf4_double_quant_on_cpu(tiny_llama):
+    import bitsandbytes as bnb
+
+    gen = TransformersGenerator(str(tiny_llama), device="cpu", load_in_4bit=True)
+    layers = [m for m in gen._model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert layers, "no 4-bit layers"
+    assert layers[0].weight.quant_state.nested  # double quantization
+    assert layers[0].weight.quant_type == "nf4"
+    assert len(generate(gen, "hello", PARAMS)) > 0
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelUnavailable, match="Could not load"):
+        TransformersGenerator(str(tmp_path / "nope"), device="cpu")
