@@ -12,6 +12,7 @@ Prints medians of total and first-token latency and the ratio (goal: at most 1.2
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -69,7 +70,8 @@ def main() -> None:
     config = AssistantConfig()
     project = Summarizer(load_generator(config), config)
     gguf = project.generator._llm.model_path  # the very same file
-    reference = llama_cpp.Llama(model_path=gguf, n_ctx=config.n_ctx, n_threads=config.n_threads or None, verbose=False)
+    threads = config.n_threads or os.cpu_count()  # what LlamaCppGenerator uses; llama_cpp's own default is half
+    reference = llama_cpp.Llama(model_path=gguf, n_ctx=config.n_ctx, n_threads=threads, verbose=False)
     convs = load_split("test", limit=args.n + 1)
     warm, convs = convs[0], convs[1:]
     time_project(project, warm)
@@ -78,15 +80,14 @@ def main() -> None:
     a_runs, b_runs, same = [], [], 0
     for i, conv in enumerate(convs):
         prompt = project.prepare(conv).prompt.text
-        order = [("a", None), ("b", None)] if i % 2 == 0 else [("b", None), ("a", None)]
-        for which, _ in order:
+        for which in ("ab" if i % 2 == 0 else "ba"):
             if which == "a":
                 a_runs.append(time_project(project, conv))
             else:
                 b_runs.append(time_llama_cpp(reference, prompt, config.max_new_tokens))
         same += a_runs[-1][2] == b_runs[-1][2]
     print(f"{len(convs)} TweetSumm test dialogs, {config.model}, greedy, max {config.max_new_tokens} new tokens, "
-          f"{config.n_threads or 'all'} threads; identical outputs: {same}/{len(convs)}")
+          f"{threads} threads; identical outputs: {same}/{len(convs)}")
     a = summarize_runs(f"SupportLens default ({project.generator.backend})", a_runs)
     b = summarize_runs("llama-cpp-python direct", b_runs)
     print(f"ratio default / llama.cpp (median total): {a['median_s'] / b['median_s']:.3f}x   (goal <= 1.2x)")

@@ -28,12 +28,10 @@ class LlamaCppGenerator:
             raise ModelUnavailable(f"llama.cpp could not load {gguf_path}: {exc}") from exc
         self.model_name = model_name or os.path.basename(gguf_path)
         self.context_length = n_ctx
-        meta = self._llm.metadata
-        self._template = meta.get("tokenizer.chat_template")
-        vocab = self._llm
+        self._template = self._llm.metadata.get("tokenizer.chat_template")
         self._special = {
-            "bos_token": _piece(vocab, vocab.token_bos()),
-            "eos_token": _piece(vocab, vocab.token_eos()),
+            "bos_token": _piece(self._llm, self._llm.token_bos()),
+            "eos_token": _piece(self._llm, self._llm.token_eos()),
         }
 
     @property

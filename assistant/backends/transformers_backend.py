@@ -35,7 +35,9 @@ class TransformersGenerator:
             model = peft.PeftModel.from_pretrained(model, adapter)
         self._model = model.eval()
         self._tok = tokenizer
-        self.model_name = model_name or os.path.basename(str(model_path).rstrip("/")) + (f"+{os.path.basename(adapter.rstrip('/'))}" if adapter else "")
+        self.model_name = model_name or os.path.basename(str(model_path).rstrip("/"))
+        if adapter:
+            self.model_name += "+" + os.path.basename(adapter.rstrip("/"))
         self.context_length = context_length or int(getattr(model.config, "max_position_embeddings", 4096))
 
     def _load(self, path: str, load_in_4bit: bool, transformers: Any, torch: Any) -> tuple[Any, Any]:
