@@ -27,17 +27,18 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
     import gradio as gr
 
     def respond(text: str, history: list[dict]):  # noqa: ANN202 - Gradio generator
-        history = list(history or [])
+        before = list(history or [])
         if not (text or "").strip():
             raise gr.Error("Paste a conversation first (one turn per line, e.g. 'Customer: ...' / 'Agent: ...').")
-        history.append({"role": "user", "content": text})
-        history.append({"role": "assistant", "content": ""})
+        history = [*before, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
         try:
             for partial in service.stream_summary(text):
                 history[-1]["content"] = partial
-                yield history, ""
+                yield history, text  # the paste stays in the box until the summary is complete
         except SupportLensError as exc:
+            yield before, text  # no half-made summary left in the chat; the paste is kept
             raise gr.Error(str(exc), print_exception=False) from exc
+        yield history, ""
 
     with gr.Blocks(title="SupportLens") as demo:
         gr.Markdown("# SupportLens\nPaste a customer-support conversation and get a short summary.")

@@ -15,6 +15,7 @@ import sys
 from dataclasses import fields
 
 from assistant.config import AssistantConfig, load_config
+from assistant.conversation import decode_input
 from assistant.errors import SupportLensError
 
 
@@ -50,7 +51,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     summarizer = Summarizer(load_generator(config, _progress), config)
-    text = raw.decode("utf-8", errors="replace")
+    text = decode_input(raw)
     if args.json:
         print(json.dumps(summarizer.summarize(text).to_dict(), ensure_ascii=False, indent=2))
     else:

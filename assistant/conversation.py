@@ -41,8 +41,14 @@ _ROLE_ALIASES: dict[str, Speaker] = {
     "agent": "agent", "support": "agent", "assistant": "agent", "rep": "agent",
     "representative": "agent", "advisor": "agent", "operator": "agent", "staff": "agent",
 }
-_LABEL_RE = re.compile(r"^\s*(" + "|".join(_ROLE_ALIASES) + r")\s*[:：]\s*(.*)$", re.IGNORECASE)
-_HANDLE_LINE_RE = re.compile(r"^\s*@(\w{1,30})\b")
+# A label line: optional "[10:32]" / "10:32 -" timestamp and markdown bold, the role, an optional agent
+# name ("Agent Sarah:"), a colon. Tab-separated official-processor lines ("\tCustomer:\t...") match too.
+_LABEL_RE = re.compile(
+    r"^\s*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?\]?\s*[-–]?\s*)?(?:\*\*|__)?"
+    r"(" + "|".join(_ROLE_ALIASES) + r")(?:\s+(?-i:[A-Z])[\w.'-]{0,20})?\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?\s*(.*)$",
+    re.IGNORECASE,
+)
+_LEADING_HANDLES_RE = re.compile(r"^\s*((?:@\w{1,30}\b[\s,]*)+)")
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ def validate(conv: Conversation, *, max_chars: int = MAX_CHARS, require_both: bo
 
 def from_turns(items: Iterable[Any], conversation_id: str | None = None) -> Conversation:
     """Build a Conversation from dicts with speaker/role and text/content keys."""
+    if not isinstance(items, list):
+        raise InvalidConversation(f"Expected a list of turns, got {type(items).__name__}. {ACCEPTED_FORMATS}")
     turns = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
@@ -126,7 +134,8 @@ def from_turns(items: Iterable[Any], conversation_id: str | None = None) -> Conv
 
 def from_tweetsumm(record: dict[str, Any]) -> Conversation:
     """Build a Conversation from a TweetSumm record as in ``shared/data/tweetsumm/*.jsonl``."""
-    conv = from_turns(record.get("turns", []), record.get("conversation_id"))
+    cid = record.get("conversation_id")
+    conv = from_turns(record.get("turns"), str(cid) if cid is not None else None)
     summaries = record.get("abstractive_summaries")
     meta = {"abstractive_summaries": list(summaries)} if summaries else {}
     return Conversation(conv.turns, conv.conversation_id, meta)
@@ -159,16 +168,22 @@ def _parse_labelled(lines: list[str]) -> Conversation | None:
     return Conversation(tuple(Turn(s, t) for s, t in turns if t))
 
 
+def _leading_handles(line: str) -> set[str]:
+    m = _LEADING_HANDLES_RE.match(line)
+    return {h.lower() for h in re.findall(r"@(\w+)", m.group(1))} if m else set()
+
+
 def _parse_twitter(lines: list[str]) -> Conversation | None:
-    first = next((_HANDLE_LINE_RE.match(line) for line in lines if line.strip()), None)
-    if first is None:
+    first = next((line for line in lines if line.strip()), "")
+    company = _leading_handles(first)  # customers start the thread by addressing the company
+    if not company:
         return None
-    company = first.group(1).lower()
     turns: list[list[Any]] = []
     for line in lines:
-        m = _HANDLE_LINE_RE.match(line)
-        if m:
-            speaker: Speaker = "customer" if m.group(1).lower() == company else "agent"
+        handles = _leading_handles(line)
+        if handles:
+            # a tweet that addresses the company is the customer's; the agent addresses the customer
+            speaker: Speaker = "customer" if handles & company else "agent"
             if turns and turns[-1][0] == speaker:
                 turns[-1][1] += " " + line.strip()  # consecutive tweets of one side form one turn
             else:
@@ -176,6 +191,14 @@ def _parse_twitter(lines: list[str]) -> Conversation | None:
         elif turns and line.strip():
             turns[-1][1] += "\n" + line.strip()
     return Conversation(tuple(Turn(s, t) for s, t in turns))
+
+
+def decode_input(data: bytes) -> str:
+    """Decode uploaded bytes: UTF-8 (a byte-order mark is dropped), else Windows-1252 (old Windows exports)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 def _looks_binary(text: str) -> bool:
@@ -192,7 +215,8 @@ def parse_conversation(text: str | bytes, *, max_chars: int = MAX_CHARS, require
     Raises InvalidConversation with a message a support manager can act on.
     """
     if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
+        text = decode_input(text)
+    text = text.lstrip("\ufeff")
     if _looks_binary(text):
         raise InvalidConversation("The input looks like binary data, not text. Paste the conversation as text.")
     if not text.strip():
@@ -203,15 +227,15 @@ def parse_conversation(text: str | bytes, *, max_chars: int = MAX_CHARS, require
             "Split it into shorter parts (for example one per day or per ticket) and summarize each."
         )
     stripped = text.strip()
-    conv: Conversation | None = None
-    if stripped[0] in "[{":
+    lines = stripped.splitlines()
+    conv = _parse_labelled(lines) or _parse_twitter(lines)
+    if conv is None and stripped[0] in "[{":
         try:
             conv = _parse_json(stripped)
         except json.JSONDecodeError as exc:
             raise InvalidConversation(f"The input starts like JSON but is not valid JSON ({exc.msg}, line {exc.lineno}). {ACCEPTED_FORMATS}") from exc
-    else:
-        lines = stripped.splitlines()
-        conv = _parse_labelled(lines) or _parse_twitter(lines)
+        except RecursionError as exc:
+            raise InvalidConversation(f"The JSON is nested too deeply to be a conversation. {ACCEPTED_FORMATS}") from exc
     if conv is None:
         raise InvalidConversation(f"Could not recognise the conversation format. {ACCEPTED_FORMATS}")
     return validate(conv, max_chars=max_chars, require_both=require_both)

@@ -15,6 +15,7 @@ prompt says to ignore any instruction inside it (prompt-injection guard).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Sequence
@@ -41,9 +42,20 @@ CHAT_RESPONSE_PREFIX = "The customer"
 LLAMA2_BOS, LLAMA2_EOS = "<s>", "</s>"
 
 
+# Strings a conversation could use to break out of its fence or forge a turn: our fence tags, the
+# Llama-2 markers and ChatML-style control tokens (<|im_end|>, <|eot_id|>...). Tokenizers parse these as
+# special tokens, so they are removed from turn text before rendering.
+_CONTROL_RE = re.compile(r"</?\s*conversation\s*>|<\|[^|<>\s]{1,40}\|>|\[/?INST\]|<</?SYS>>|</?s>", re.IGNORECASE)
+
+
+def neutralize(text: str) -> str:
+    """Remove fence tags and chat control tokens from conversation text (prompt-injection guard)."""
+    return _CONTROL_RE.sub(" ", text)
+
+
 def format_dialog(conv: Conversation) -> str:
-    """The dialog as labelled lines, ``Customer: ...`` / ``Agent: ...``, one turn per line."""
-    return conv.to_text()
+    """The dialog as labelled lines, ``Customer: ...`` / ``Agent: ...``, one turn per line, neutralized."""
+    return neutralize(conv.to_text())
 
 
 def summary_messages(conv: Conversation, system: str = SUMMARY_SYSTEM_PROMPT) -> list[Message]:
@@ -91,10 +103,31 @@ def render_chat_template(
     eos_token: str = "",
     add_generation_prompt: bool = True,
 ) -> str:
-    """Render ``messages`` with a model's Jinja chat template (as found in tokenizer_config or GGUF)."""
-    return _compile(template).render(
-        messages=list(messages), bos_token=bos_token, eos_token=eos_token, add_generation_prompt=add_generation_prompt
-    )
+    """Render ``messages`` with a model's Jinja chat template (as found in tokenizer_config or GGUF).
+
+    Some templates (Mistral's, Gemma's) refuse a system message; the system text is then put at the
+    head of the first user message, as those models' own docs advise.
+    """
+    from jinja2.exceptions import TemplateError
+
+    compiled = _compile(template)
+    kw = dict(bos_token=bos_token, eos_token=eos_token, add_generation_prompt=add_generation_prompt)
+    try:
+        return compiled.render(messages=list(messages), **kw)
+    except TemplateError:
+        merged = _merge_system(messages)
+        if merged == list(messages):
+            raise
+        return compiled.render(messages=merged, **kw)
+
+
+def _merge_system(messages: Sequence[Message]) -> list[Message]:
+    system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system and rest and rest[0]["role"] == "user":
+        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+        return rest
+    return list(messages)
 
 
 def render_prompt(

@@ -69,12 +69,14 @@ class SummaryService:
         """
         summarizer = self.load()
         prepared = summarizer.prepare(text)
+        prefix = prepared.prompt.response_prefix
         with self._run_lock:
             start = time.perf_counter()
             raw = ""
             for piece in summarizer.stream(prepared):
                 raw += piece
-                yield raw.lstrip()
+                if len(raw) > len(prefix):  # the response prefix alone is not a summary yet
+                    yield raw.lstrip()
         yield summarizer.finish(raw, prepared, 0.0, time.perf_counter() - start).text
 
 

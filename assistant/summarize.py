@@ -11,7 +11,9 @@ from assistant.backends.base import GenerationParams, Generator
 from assistant.cleaning import clean_conversation
 from assistant.config import AssistantConfig
 from assistant.conversation import Conversation, parse_conversation, validate
-from assistant.errors import GenerationFailed, InvalidConversation
+from jinja2.exceptions import TemplateError
+
+from assistant.errors import GenerationFailed, InvalidConversation, ModelUnavailable
 from assistant.prompts import Prompt, PromptFormat, build_summary_prompt, default_format
 
 # A small model sometimes prefixes its answer with a label; the summary is what follows it.
@@ -75,8 +77,14 @@ class Summarizer:
             conv = clean_conversation(conv, redact=self.config.redact)
             if not conv.turns:
                 raise InvalidConversation("Nothing is left of the conversation after removing links and @handles.")
-        prompt = build_summary_prompt(conv, self.prompt_format, template=self.generator.chat_template,
-                                      **self.generator.special_tokens)
+        try:
+            prompt = build_summary_prompt(conv, self.prompt_format, template=self.generator.chat_template,
+                                          **self.generator.special_tokens)
+        except TemplateError as exc:
+            raise ModelUnavailable(
+                f"The chat template of {self.generator.model_name} failed ({exc}). Set prompt_format: llama2, "
+                "or give a working template (chat_template_file)."
+            ) from exc
         n_tokens = self.generator.count_tokens(prompt.text)
         budget = self.generator.context_length - self.params.max_new_tokens
         if n_tokens > budget:

@@ -55,9 +55,21 @@ def test_goldens_are_real_turns(tweetsumm_dir):
     ("an *emphasis* word is kept", "an *emphasis* word is kept"),
     ("email me at a.b@example.com", "email me at a.b@example.com"),  # an e-mail is not a handle
     ("@brand", ""),
+    ("I did *NOT* order this", "I did *NOT* order this"),            # emphasis, not a *XY sign-off
+    ("^ same here", "^ same here"),                                   # a caret pointing up, not ^XY
 ])
 def test_edge_cases(raw, cleaned):
     assert clean_text(raw) == cleaned
+
+
+@pytest.mark.parametrize("text", ["order number is 123456789", "Order #40123456", "Account 12345678", "ip 192.168.100.200"])
+def test_redaction_keeps_order_account_and_ip_numbers(text):
+    assert redact_pii(text) == text
+
+
+def test_signatures_are_removed_from_agent_turns_only():
+    conv = parse_conversation("Customer: my flight is London - Paris\nAgent: rebooked you - Ann")
+    assert [t.text for t in clean_conversation(conv).turns] == ["my flight is London - Paris", "rebooked you"]
 
 
 def test_redaction():

@@ -92,3 +92,43 @@ def test_all_tweetsumm_test_dialogs_parse_from_their_text(tweetsumm_dir):
         parsed = parse_conversation(conv.to_text())
         # the labelled-lines form keeps every turn and speaker; only blank lines and trailing spaces go
         assert [(t.speaker, t.text.split()) for t in parsed.turns] == [(t.speaker, t.text.split()) for t in conv.turns]
+
+
+@pytest.mark.parametrize("text", ['{"turns": null}', '{"messages": null}', '{"turns": 5}', "[" * 5000 + "]" * 5000])
+def test_malformed_json_shapes_are_clear_errors(text):
+    with pytest.raises(InvalidConversation):
+        parse_conversation(text)
+
+
+@pytest.mark.parametrize("data", [
+    "\ufeffCustomer: a\r\nAgent: b\r\n".encode(),                                   # Notepad: BOM + CRLF
+    b'\xef\xbb\xbf[{"speaker": "customer", "text": "a"}, {"speaker": "agent", "text": "b"}]',
+    b"Customer: a\nAgent: b",
+])
+def test_windows_files(data):
+    conv = parse_conversation(data)
+    assert [(t.speaker, t.text) for t in conv.turns] == [("customer", "a"), ("agent", "b")]
+
+
+def test_windows_1252_text_is_not_binary():
+    conv = parse_conversation(b"Customer: I don\x92t want it\nAgent: sorry")
+    assert conv.turns[0].text == "I don\u2019t want it"
+
+
+@pytest.mark.parametrize("text", [
+    "[10:32] Customer: a\n[10:33] Agent Sarah: b",
+    "**Customer:** a\n**Agent:** b",
+    "10:32 - customer: a\n10:33 pm - agent: b",
+])
+def test_chat_export_labels(text):
+    assert [(t.speaker, t.text) for t in parse_conversation(text).turns] == [("customer", "a"), ("agent", "b")]
+
+
+def test_lowercase_word_after_role_is_not_a_name():
+    conv = parse_conversation("customer: hi\nagent: hello\ncustomer service: is slow")
+    assert [t.speaker for t in conv.turns] == ["customer", "agent"]  # last line continues the agent turn
+
+
+def test_twitter_customer_addressing_several_company_handles():
+    conv = parse_conversation("@AcmeHelp my order\n@john sorry\n@AcmeCEO @AcmeHelp still nothing\n@john @AcmeCEO on it")
+    assert speakers(conv) == ["customer", "agent", "customer", "agent"]

@@ -16,7 +16,7 @@ def service(gen):
 def test_stream_grows_and_ends_with_clean_summary():
     gen = FakeGenerator(reply=" wanted a refund.\nThe agent agreed.")
     values = list(service(gen).stream_summary("Customer: refund?\nAgent: yes"))
-    assert values[0] == "The customer"
+    assert values[0] == "The customer wanted"  # the response prefix alone is never shown
     assert all(len(a) <= len(b) for a, b in zip(values, values[1:-1]))
     assert values[-1] == "The customer wanted a refund. The agent agreed."
 
@@ -62,8 +62,23 @@ def test_app_handler_streams_into_chat_and_maps_errors():
     outputs = list(fn("Customer: a\nAgent: b", []))
     history, box = outputs[-1]
     assert box == "" and history[0]["role"] == "user" and history[1]["content"].startswith("The customer")
+    assert outputs[0][1] == "Customer: a\nAgent: b"  # paste kept while streaming
     with pytest.raises(gr.Error, match="one-sided"):
         list(fn("Customer: only me", []))
+
+
+def test_app_failure_leaves_no_half_summary_and_keeps_the_paste():
+    import gradio as gr
+
+    from app import build_app
+
+    demo = build_app(service(FakeGenerator(reply="")), [])
+    fn = next(d.fn for d in demo.fns.values() if d.api_name == "summarize")
+    earlier = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
+    gen = fn("Customer: a\nAgent: b", earlier)
+    assert next(gen) == (earlier, "Customer: a\nAgent: b")
+    with pytest.raises(gr.Error, match="empty summary"):
+        next(gen)
     with pytest.raises(gr.Error, match="Paste a conversation"):
         list(fn("   ", []))
 

@@ -9,20 +9,31 @@ from assistant.errors import ModelUnavailable
 PARAMS = GenerationParams(max_new_tokens=12)
 
 
-def test_stream_matches_whole_generation_and_is_deterministic(tiny_llama):
+def test_stream_matches_plain_model_generate(tiny_llama):
+    import torch
+
     gen = TransformersGenerator(str(tiny_llama), device="cpu")
-    pieces = list(gen.stream("<|im_start|>user\nhello<|im_end|>\n", PARAMS))
+    prompt = "<|im_start|>user\nhello<|im_end|>\n"
+    pieces = list(gen.stream(prompt, PARAMS))
     assert len(pieces) >= 2, "expected several streamed pieces"
-    assert "".join(pieces) == generate(gen, "<|im_start|>user\nhello<|im_end|>\n", PARAMS)
+    ids = gen._encode(prompt)["input_ids"]
+    with torch.no_grad():
+        out = gen._model.generate(ids, max_new_tokens=PARAMS.max_new_tokens, do_sample=False, pad_token_id=gen._tok.pad_token_id)
+    assert "".join(pieces) == gen._tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    assert "".join(pieces) == generate(gen, prompt, PARAMS)  # deterministic
     assert gen.count_tokens("<|im_start|>ab") == 3  # special token + 2 bytes, no BOS added
     assert gen.chat_template and gen.special_tokens["eos_token"] == "</s>"
 
 
 def test_closing_the_stream_stops_generation(tiny_llama):
     gen = TransformersGenerator(str(tiny_llama), device="cpu")
-    stream = gen.stream("abc", GenerationParams(max_new_tokens=200))
+    lengths = []
+    real_generate = gen._model.generate
+    gen._model.generate = lambda **kw: lengths.append(real_generate(**kw).shape[1] - kw["input_ids"].shape[1])
+    stream = gen.stream("abc", GenerationParams(max_new_tokens=300))
     next(stream)
-    stream.close()  # must not hang: the worker thread sees the halt flag
+    stream.close()  # joins the worker thread, which must see the halt flag and stop early
+    assert lengths and lengths[0] < 300
 
 
 def test_peft_adapter_changes_outputs(tiny_llama, tmp_path):

@@ -66,9 +66,10 @@ def _offsets(span: str) -> tuple[int, int]:
     return int(start), int(end)
 
 
-def iter_official(jsonl: str | os.PathLike, twcs: str | os.PathLike) -> Iterator[Conversation]:
-    """Conversations from an official ``final_*_tweetsum.jsonl`` joined with ``twcs.csv``."""
-    records = [json.loads(line) for line in open(jsonl, encoding="utf-8") if line.strip()]
+def iter_official(jsonl: str | os.PathLike, twcs: str | os.PathLike, limit: int | None = None) -> Iterator[Conversation]:
+    """Conversations from an official ``final_*_tweetsum.jsonl`` joined with ``twcs.csv`` (first ``limit`` only)."""
+    with open(jsonl, encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()][:limit]
     wanted = {int(t["tweet_id"]) for r in records for t in r["tweet_ids_sentence_offset"]}
     tweets = read_twcs(twcs, wanted)
     if len(tweets) < len(wanted):
@@ -83,7 +84,7 @@ def iter_official(jsonl: str | os.PathLike, twcs: str | os.PathLike) -> Iterator
         yield Conversation(tuple(turns), record["conversation_id"], {"abstractive_summaries": summaries})
 
 
-def iter_split(split: str, data_dir: str | os.PathLike | None = None) -> Iterator[Conversation]:
+def iter_split(split: str, data_dir: str | os.PathLike | None = None, limit: int | None = None) -> Iterator[Conversation]:
     """Yield the conversations of ``split`` in file order; ``meta['abstractive_summaries']`` holds the references.
 
     Reads ``<split>.jsonl`` if present, else the official release files (see the module docstring).
@@ -95,15 +96,19 @@ def iter_split(split: str, data_dir: str | os.PathLike | None = None) -> Iterato
     if not path.is_file():
         official = _official_paths(split, folder)
         if official:
-            yield from iter_official(*official)
+            yield from iter_official(*official, limit=limit)
             return
         raise FileNotFoundError(
             f"TweetSumm split not found in {folder}: expected {split}.jsonl, or the official "
             f"final_{split}_tweetsum.jsonl with Kaggle's twcs.csv. Set SUPPORTLENS_TWEETSUMM to that folder."
         )
+    count = 0
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, start=1):
+            if limit is not None and count >= limit:
+                return
             if line.strip():
+                count += 1
                 try:
                     yield from_tweetsumm(json.loads(line))
                 except json.JSONDecodeError as exc:
@@ -112,9 +117,4 @@ def iter_split(split: str, data_dir: str | os.PathLike | None = None) -> Iterato
 
 def load_split(split: str, data_dir: str | os.PathLike | None = None, limit: int | None = None) -> list[Conversation]:
     """The first ``limit`` (default all) conversations of ``split``."""
-    out = []
-    for conv in iter_split(split, data_dir):
-        if limit is not None and len(out) >= limit:
-            break
-        out.append(conv)
-    return out
+    return list(iter_split(split, data_dir, limit))
