@@ -78,7 +78,7 @@ def build_tiny_llama(out_dir: Path, seed: int = 0) -> Path:
     fast.chat_template = CHATML
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
                          bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
     LlamaForCausalLM(config).save_pretrained(out_dir)
     fast.save_pretrained(out_dir)
