@@ -56,11 +56,16 @@ def load_model_and_tokenizer(cfg: TrainConfig) -> tuple[Any, Any, str]:
     cuda = torch.cuda.is_available()
     compute = torch.bfloat16 if cfg.bf16 else torch.float32
     kwargs: dict[str, Any] = {"dtype": compute}
+    # Under an accelerate FSDP launch the 4-bit weights live in float containers FSDP can shard, and FSDP
+    # places them; otherwise each process puts the whole model on its own device (DDP or single device).
+    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
     if cfg.load_in_4bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute,
+            bnb_4bit_quant_storage=compute if fsdp else torch.uint8,
         )
-        kwargs["device_map"] = {"": 0 if cuda else "cpu"}
+        if not fsdp:
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0")) if cuda else "cpu"}
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if cfg.load_in_4bit:

@@ -118,3 +118,12 @@ def test_trained_adapter_serves_through_the_backend(tiny_llama, tweetsumm_dir, t
     out = run(tiny_config(tiny_llama, tweetsumm_dir, tmp_path / "r", max_steps=2))
     gen = TransformersGenerator(str(tiny_llama), device="cpu", adapter=str(out / "adapter"))
     assert isinstance(generate(gen, "hello", GenerationParams(max_new_tokens=4)), str)
+
+
+def test_accelerate_fsdp_config_is_valid_yaml():
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "training" / "accelerate" / "fsdp_qlora.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    assert cfg["distributed_type"] == "FSDP" and cfg["fsdp_config"]["fsdp_cpu_ram_efficient_loading"] is True
+    assert "accelerate launch --config_file training/accelerate/fsdp_qlora.yaml" in path.read_text()
