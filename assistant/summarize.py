@@ -63,6 +63,8 @@ class Summarizer:
             default_format(generator.model_name, generator.chat_template is not None) if fmt == "auto" else fmt  # type: ignore[assignment]
         )
         self.params = GenerationParams(max_new_tokens=self.config.max_new_tokens, temperature=self.config.temperature)
+        # The zero-shot response prefix steers base models; a fine-tuned adapter learned its own opening.
+        self.response_prefix: str | None = "" if self.config.adapter else None
 
     def prepare(self, conv: Conversation | str) -> Prepared:
         """Parse (if text), clean and validate ``conv``, and render its prompt.
@@ -79,7 +81,7 @@ class Summarizer:
                 raise InvalidConversation("Nothing is left of the conversation after removing links and @handles.")
         try:
             prompt = build_summary_prompt(conv, self.prompt_format, template=self.generator.chat_template,
-                                          **self.generator.special_tokens)
+                                          response_prefix=self.response_prefix, **self.generator.special_tokens)
         except TemplateError as exc:
             raise ModelUnavailable(
                 f"The chat template of {self.generator.model_name} failed ({exc}). Set prompt_format: llama2, "

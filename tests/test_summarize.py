@@ -65,3 +65,10 @@ def test_stream_starts_with_prefix(fake_generator):
 ])
 def test_postprocess(raw, clean):
     assert postprocess(raw) == clean
+
+
+def test_adapter_runs_without_the_zero_shot_prefix():
+    gen = FakeGenerator(reply="Customer asked. Agent answered.")
+    summary = Summarizer(gen, AssistantConfig(backend="transformers", adapter="runs/x/adapter")).summarize(TEXT)
+    assert summary.text == "Customer asked. Agent answered."
+    assert not gen.prompts[0].endswith(CHAT_RESPONSE_PREFIX)
