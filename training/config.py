@@ -21,6 +21,7 @@ class TrainConfig:
     limit_train: int | None = field(default=None, metadata={"help": "Use only the first N training dialogs (quick runs)."})
     limit_eval: int | None = field(default=None, metadata={"help": "Use only the first N validation dialogs for evaluation."})
     max_length: int = field(default=1024, metadata={"help": "Longest prompt+summary in tokens; longer examples are dropped (none in TweetSumm)."})
+    trainer: str = field(default="fast", metadata={"help": "fast (LM head on summary positions only; see training/fast.py) or trl (plain SFTTrainer)."})
     # quantization and adapter
     load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: 4-bit NF4 base weights with double quantization (bitsandbytes)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
@@ -52,6 +53,8 @@ class TrainConfig:
         problems = []
         if self.prompt_format not in ("auto", "llama2", "chat_template"):
             problems.append(f"prompt_format {self.prompt_format!r}: use auto, llama2 or chat_template")
+        if self.trainer not in ("fast", "trl"):
+            problems.append(f"trainer {self.trainer!r}: use fast or trl")
         if self.targets not in ("first", "all"):
             problems.append(f"targets {self.targets!r}: use first or all")
         for name in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "logging_steps", "max_length"):

@@ -101,12 +101,15 @@ def build_trainer(cfg: TrainConfig, model: Any, tokenizer: Any, train_cols: dict
         seed=cfg.seed, bf16=cfg.bf16, use_cpu=not cuda, activation_checkpointing=cfg.gradient_checkpointing,
         completion_only_loss=True, max_length=cfg.max_length, packing=False,
         include_num_input_tokens_seen="non_padding",
-        report_to=["tensorboard"] if importlib.util.find_spec("tensorboard") else "none",
+        report_to=["tensorboard"] if importlib.util.find_spec("tensorboard") else "none", prediction_loss_only=True,
         dataloader_num_workers=0, disable_tqdm=False,
     )
     peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                              target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
-    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict(train_cols),
+    trainer_cls = SFTTrainer
+    if cfg.trainer == "fast":
+        from training.fast import CompletionOnlyLossTrainer as trainer_cls  # noqa: N813
+    return trainer_cls(model=model, args=args, train_dataset=Dataset.from_dict(train_cols),
                       eval_dataset=Dataset.from_dict(eval_cols), processing_class=tokenizer,
                       peft_config=peft_config,
                       callbacks=[MetricsCallback(Path(cfg.output_dir) / "metrics.jsonl"), *(callbacks or [])])
