@@ -3,7 +3,7 @@
     python bench/train_speed.py [--model qwen2.5-coder-0.5b-instruct] [--steps 4]
 
 Systems (LoRA r=16 on q/k/v/o, fp32, CPU), each fed the same TweetSumm training examples:
-  plain TRL, batch 8     SFTTrainer as the seed's recipe runs it: 8 examples a step, padded to the longest
+  plain TRL, batch B     SFTTrainer with B examples a step padded to the longest (B=8 is the seed's recipe)
   plain TRL, batch 1     SFTTrainer with one example a step (no padding), to isolate the loss change
   ours (trainer: fast)   one example a step, LM head applied to summary positions only (training/fast.py)
 Each measured unit is forward + backward over the same 8 examples (one optimizer step's worth), units
@@ -25,12 +25,10 @@ from training.config import load_train_config  # noqa: E402
 from training.train import build_trainer, load_model_and_tokenizer, prepare_data  # noqa: E402
 
 
-def make(model_name: str, trainer: str, batch: int, out: Path):  # noqa: ANN201 - a Trainer
-    """A trainer for ``model_name`` over the first 64 training dialogs."""
-    cfg = load_train_config(None, dict(model=model_name, trainer=trainer, batch_size=batch, grad_accum=8 // batch,
-                                       limit_train=64, limit_eval=2, optim="adamw_torch", lora_dropout=0.0,
-                                       output_dir=str(out), max_steps=1))
-    model, tok, _ = load_model_and_tokenizer(cfg)
+def make(cfg_overrides: dict, model, tok, out: Path):  # noqa: ANN001, ANN201 - a Trainer
+    """A trainer over the first 64 training dialogs, sharing ``model`` (one copy in memory for all systems)."""
+    cfg = load_train_config(None, dict(limit_train=64, limit_eval=2, optim="adamw_torch", lora_dropout=0.0,
+                                       output_dir=str(out), max_steps=1, **cfg_overrides))
     train, valid, _ = prepare_data(cfg, tok)
     return build_trainer(cfg, model, tok, train, valid)
 
@@ -59,13 +57,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--steps", type=int, default=4, help="measured units per system (8 examples each)")
+    parser.add_argument("--batch", type=int, default=8, choices=[2, 4, 8],
+                        help="plain TRL's padded batch (8 is the seed's; it needs ~20 GB of RAM with a 0.5B model)")
     args = parser.parse_args()
     torch.manual_seed(0)
     tmp = Path("runs/bench-train")
+    from peft import LoraConfig, get_peft_model
+
+    base_cfg = load_train_config(None, dict(model=args.model, output_dir=str(tmp)))
+    model, tok, _ = load_model_and_tokenizer(base_cfg)
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
+                                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
     systems = {
-        "plain TRL, batch 8": make(args.model, "trl", 8, tmp / "a"),
-        "plain TRL, batch 1": make(args.model, "trl", 1, tmp / "b"),
-        "ours (trainer: fast)": make(args.model, "fast", 1, tmp / "c"),
+        f"plain TRL, batch {args.batch}": make(dict(model=args.model, trainer="trl", batch_size=args.batch,
+                                                  grad_accum=8 // args.batch), model, tok, tmp / "a"),
+        "plain TRL, batch 1": make(dict(model=args.model, trainer="trl", batch_size=1, grad_accum=8), model, tok, tmp / "b"),
+        "ours (trainer: fast)": make(dict(model=args.model, trainer="fast", batch_size=1, grad_accum=8), model, tok, tmp / "c"),
     }
     for t in systems.values():
         unit(t, 0)  # warm-up
@@ -77,12 +84,12 @@ def main() -> None:
             sec, n = unit(systems[name], 8 * (step + 1))
             times[name].append(sec)
             toks[name] += n
-    ref = sum(times["plain TRL, batch 8"])
+    ref = sum(times[f"plain TRL, batch {args.batch}"])
     print(f"{args.model}, LoRA r=16 q/k/v/o, fp32, {torch.get_num_threads()} threads, {args.steps} x 8 examples each")
     for name in systems:
         tps = toks[name] / sum(times[name])
         print(f"{name:<22} {tps:7.1f} real tokens/s   median {statistics.median(times[name]):6.1f} s per 8 examples   "
-              f"speed-up vs TRL batch 8: {ref / sum(times[name]):.2f}x")
+              f"speed-up vs TRL batch {args.batch}: {ref / sum(times[name]):.2f}x")
     print(f"ours vs plain TRL batch 1: {sum(times['plain TRL, batch 1']) / sum(times['ours (trainer: fast)']):.2f}x")
 
 

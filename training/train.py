@@ -106,6 +106,8 @@ def build_trainer(cfg: TrainConfig, model: Any, tokenizer: Any, train_cols: dict
     )
     peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                              target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
+    if hasattr(model, "peft_config"):  # already a PeftModel (benchmarks share one between trainers)
+        peft_config = None
     trainer_cls = SFTTrainer
     if cfg.trainer == "fast":
         from training.fast import CompletionOnlyLossTrainer as trainer_cls  # noqa: N813
