@@ -127,3 +127,26 @@ def test_accelerate_fsdp_config_is_valid_yaml():
     cfg = yaml.safe_load(path.read_text())
     assert cfg["distributed_type"] == "FSDP" and cfg["fsdp_config"]["fsdp_cpu_ram_efficient_loading"] is True
     assert "accelerate launch --config_file training/accelerate/fsdp_qlora.yaml" in path.read_text()
+
+
+def test_shipped_adapter_is_complete_and_improved():
+    import json
+
+    root = Path(__file__).resolve().parents[2] / "models" / "qwen2.5-coder-0.5b-tweetsumm-lora"
+    cfg = json.loads((root / "adapter" / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "qwen2.5-coder-0.5b-instruct" and cfg["r"] == 16
+    assert (root / "adapter" / "adapter_model.safetensors").stat().st_size < 6 * 2**20
+    evals = [r["eval_loss"] for r in map(json.loads, (root / "metrics.jsonl").read_text().splitlines()) if "eval_loss" in r]
+    assert min(evals) < evals[0] - 0.2
+    assert {p.name for p in (root / "plots").glob("*.png")} == {"training_loss.png", "validation_loss.png", "memory.png"}
+
+
+@pytest.mark.real_model
+def test_shipped_adapter_loads_on_the_embedded_model():
+    from assistant.backends.transformers_backend import TransformersGenerator
+
+    root = Path(__file__).resolve().parents[2] / "models" / "qwen2.5-coder-0.5b-tweetsumm-lora" / "adapter"
+    from assistant.models import embedded_hf_dir
+
+    gen = TransformersGenerator(str(embedded_hf_dir()), device="cpu", adapter=str(root))
+    assert gen.model_name.endswith("+adapter")
