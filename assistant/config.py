@@ -58,18 +58,23 @@ class AssistantConfig:
             raise ConfigError("Invalid configuration:\n- " + "\n- ".join(problems))
 
 
-def _coerce(name: str, value: Any) -> Any:
-    kind = {f.name: f.type for f in fields(AssistantConfig)}[name]
+def coerce_field(kind: str, name: str, value: Any) -> Any:
+    """Turn a command-line string into the type named by a dataclass field annotation ``kind``.
+
+    Shared by the assistant and training configs. Lists become tuples; ``a,b`` strings too for tuple fields.
+    """
     if not isinstance(value, str):
-        return value
+        return tuple(value) if isinstance(value, list) else value
+    if kind.startswith("tuple"):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if value.lower() in ("none", "null") and "None" in kind:
+        return None
     if "bool" in kind:
         if value.lower() in ("1", "true", "yes", "on"):
             return True
         if value.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name} must be true or false, got {value!r}")
-    if value.lower() in ("none", "null") and "None" in kind:
-        return None
     try:
         if kind.startswith("int"):
             return int(value)
@@ -99,4 +104,5 @@ def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> Assi
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"Unknown config keys: {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
-    return replace(AssistantConfig(), **{k: _coerce(k, v) for k, v in data.items()})
+    kinds = {f.name: str(f.type) for f in fields(AssistantConfig)}
+    return replace(AssistantConfig(), **{k: coerce_field(kinds[k], k, v) for k, v in data.items()})

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from assistant.config import coerce_field
 from assistant.errors import ConfigError
 
 
@@ -81,27 +82,6 @@ class TrainConfig:
         return data
 
 
-def _coerce(kind: str, name: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return tuple(value) if isinstance(value, list) else value
-    if kind.startswith("tuple"):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    if value.lower() in ("none", "null") and "None" in kind:
-        return None
-    if kind == "bool":
-        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigError(f"{name} must be true or false, got {value!r}")
-        return value.lower() in ("true", "1", "yes")
-    try:
-        if kind.startswith("int"):
-            return int(value)
-        if kind.startswith("float"):
-            return float(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
-    return value
-
-
 def load_train_config(path: str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> TrainConfig:
     """A TrainConfig from a YAML recipe, then ``key=value`` overrides (strings) or a dict."""
     import yaml
@@ -124,4 +104,4 @@ def load_train_config(path: str | Path | None, overrides: list[str] | dict[str, 
     unknown = sorted(set(data) - set(kinds))
     if unknown:
         raise ConfigError(f"Unknown training config keys: {', '.join(unknown)}")
-    return TrainConfig(**{k: _coerce(kinds[k], k, v) for k, v in data.items()})
+    return TrainConfig(**{k: coerce_field(kinds[k], k, v) for k, v in data.items()})
