@@ -189,6 +189,17 @@ def embedded_hf_dir(name: str = DEFAULT_MODEL, progress: ProgressFn | None = Non
     return gguf_to_safetensors(gguf, cache_dir() / "hf" / name)
 
 
+def adapter_base(adapter: str | os.PathLike, base: str | None = None) -> str:
+    """The base model of a PEFT adapter folder: ``base`` if given, else the one its adapter_config.json records."""
+    config = Path(adapter) / "adapter_config.json"
+    if not config.is_file():
+        raise ModelUnavailable(f"{adapter} is not a PEFT adapter folder (no adapter_config.json).")
+    base = base or json.loads(config.read_text()).get("base_model_name_or_path")
+    if not base:
+        raise ModelUnavailable("The adapter does not record its base model: pass --base.")
+    return base
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
     """Where a model's weights are, for a given backend."""

@@ -12,7 +12,6 @@ adapter's recorded base, as a transformers folder (embedded models resolve to th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from assistant.errors import ModelUnavailable, SupportLensError
-from assistant.models import cache_dir, resolve_model
+from assistant.models import adapter_base, cache_dir, resolve_model
 
 _NEEDED = ("convert_lora_to_gguf.py", "convert_hf_to_gguf.py", "conversion/", "gguf-py/")
 
@@ -56,12 +55,9 @@ def llama_cpp_converter() -> Path:
 def export(adapter: str | Path, out: str | Path, base: str | None = None) -> Path:
     """Convert the PEFT ``adapter`` to a llama.cpp LoRA GGUF at ``out``."""
     adapter, out = Path(adapter), Path(out)
-    config = adapter / "adapter_config.json"
-    if not config.is_file():
-        raise ModelUnavailable(f"{adapter} is not a PEFT adapter folder (no adapter_config.json).")
-    base = base or json.loads(config.read_text()).get("base_model_name_or_path")
-    base_dir = resolve_model(base, "transformers").path if base else None
-    if not base_dir or not Path(base_dir).is_dir():
+    base = adapter_base(adapter, base)
+    base_dir = resolve_model(base, "transformers").path
+    if not Path(base_dir).is_dir():
         raise ModelUnavailable(f"The adapter's base model {base!r} is not a local folder: pass --base PATH.")
     tools = llama_cpp_converter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tools / "gguf-py"), str(tools)])}

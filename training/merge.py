@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from assistant.errors import ModelUnavailable, SupportLensError
+from assistant.errors import SupportLensError
 
 
 def merge(adapter: str | Path, out: str | Path, base: str | None = None, dtype: str = "float32") -> Path:
@@ -27,15 +27,10 @@ def merge(adapter: str | Path, out: str | Path, base: str | None = None, dtype: 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from assistant.models import resolve_model
+    from assistant.models import adapter_base, resolve_model
 
     adapter, out = Path(adapter), Path(out)
-    config_path = adapter / "adapter_config.json"
-    if not config_path.is_file():
-        raise ModelUnavailable(f"{adapter} is not a PEFT adapter folder (no adapter_config.json).")
-    base = base or json.loads(config_path.read_text()).get("base_model_name_or_path")
-    if not base:
-        raise ModelUnavailable("The adapter does not record its base model: pass --base.")
+    base = adapter_base(adapter, base)
     base_path = resolve_model(base, "transformers").path
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=getattr(torch, dtype))
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
