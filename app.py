@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="assistant YAML config (model, backend...)")
     parser.add_argument("--model", help="override the model (embedded name, path or hub id)")
     parser.add_argument("--backend", help="override the backend: llamacpp, transformers or openai")
-    parser.add_argument("--adapter", help="PEFT adapter folder (transformers backend)")
+    parser.add_argument("--adapter", help="auto (default: the shipped TweetSumm adapter), none (base model), a run folder, PEFT folder or LoRA .gguf")
     args = parser.parse_args(argv)
     try:
         credentials = load_credentials(args.auth_file)

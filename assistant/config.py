@@ -9,7 +9,7 @@ from typing import Any
 
 from assistant.conversation import MAX_CHARS
 from assistant.errors import ConfigError
-from assistant.models import DEFAULT_MODEL
+from assistant.models import DEFAULT_MODEL, NO_ADAPTER, SHIPPED_ADAPTERS, resolve_adapter
 
 BACKENDS = ("llamacpp", "transformers", "openai")
 PROMPT_FORMATS = ("auto", "llama2", "chat_template")
@@ -21,7 +21,7 @@ class AssistantConfig:
 
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "Embedded model name, local path (folder or .gguf) or hub id (e.g. meta-llama/Llama-2-7b-chat-hf)."})
     backend: str = field(default="llamacpp", metadata={"help": "llamacpp (fastest on CPU), transformers (adapters, 4-bit, GPU) or openai (a vLLM/TGI server)."})
-    adapter: str | None = field(default=None, metadata={"help": "PEFT adapter folder (transformers) or LoRA .gguf (llamacpp)."})
+    adapter: str | None = field(default="auto", metadata={"help": "auto (the shipped TweetSumm adapter of the embedded model), none (base model alone), a training run folder, a PEFT adapter folder (transformers) or a LoRA .gguf (llamacpp)."})
     load_in_4bit: bool = field(default=False, metadata={"help": "Load the model in 4-bit NF4 with double quantization (transformers + bitsandbytes)."})
     device: str = field(default="auto", metadata={"help": "transformers device: auto, cpu or cuda."})
     prompt_format: str = field(default="auto", metadata={"help": "auto (Llama-2 format for Llama-2 models, the model's chat template otherwise), llama2 or chat_template."})
@@ -44,8 +44,6 @@ class AssistantConfig:
             problems.append(f"prompt_format {self.prompt_format!r} is unknown: use one of {', '.join(PROMPT_FORMATS)}")
         if self.load_in_4bit and self.backend != "transformers":
             problems.append("load_in_4bit needs backend 'transformers' (GGUF files are already quantized)")
-        if self.backend == "llamacpp" and self.adapter and not self.adapter.endswith(".gguf"):
-            problems.append("the llamacpp backend takes a LoRA adapter as .gguf; use backend 'transformers' for a PEFT folder")
         if self.backend == "openai" and not self.openai_base_url:
             problems.append("backend 'openai' needs openai_base_url (e.g. http://127.0.0.1:8000/v1)")
         if self.max_new_tokens < 1:
@@ -56,6 +54,17 @@ class AssistantConfig:
             problems.append("n_ctx must be at least 256 tokens")
         if problems:
             raise ConfigError("Invalid configuration:\n- " + "\n- ".join(problems))
+
+    def adapter_path(self) -> str | None:
+        """The adapter the backend loads (``auto`` resolved to the shipped one), or None for the base model alone."""
+        return resolve_adapter(self.adapter, self.model, self.backend)
+
+    @property
+    def fine_tuned(self) -> bool:
+        """Whether an adapter is applied (without resolving paths: cheap, never raises)."""
+        if self.adapter is None or self.adapter.lower() in NO_ADAPTER or self.backend == "openai":
+            return False
+        return self.adapter != "auto" or self.model in SHIPPED_ADAPTERS
 
 
 def coerce_field(kind: str, name: str, value: Any) -> Any:

@@ -200,6 +200,57 @@ def adapter_base(adapter: str | os.PathLike, base: str | None = None) -> str:
     return base
 
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Fine-tuned adapters that ship in the repo, used by default on top of their base model (``adapter: auto``).
+# Each is a training run folder: adapter/ (PEFT, for transformers) and adapter.gguf (the same LoRA for llama.cpp,
+# written by ``python -m training.export_gguf``), with the run's config, metrics and plots.
+SHIPPED_ADAPTERS: dict[str, Path] = {
+    DEFAULT_MODEL: REPO_ROOT / "models" / "qwen2.5-coder-0.5b-tweetsumm-lora",
+}
+NO_ADAPTER = ("none", "off", "base", "")
+
+
+def resolve_adapter(adapter: str | None, model: str, backend: str) -> str | None:
+    """The adapter file or folder ``backend`` loads for ``adapter`` on ``model``, or None for the base model alone.
+
+    ``auto`` is the shipped TweetSumm adapter of an embedded model (none for other models); ``none`` is the
+    base model. A training run folder gives its ``adapter.gguf`` to llama.cpp and its ``adapter/`` to
+    transformers; a ``.gguf`` file or a PEFT folder is used as is.
+    """
+    if adapter is None or adapter.lower() in NO_ADAPTER:
+        return None
+    if adapter == "auto":
+        shipped = SHIPPED_ADAPTERS.get(model)
+        if shipped is None or backend == "openai":
+            return None
+        if not shipped.is_dir():
+            raise ModelUnavailable(
+                f"The shipped adapter for {model} is missing ({shipped}); restore it from git, or run the base "
+                "model alone with --adapter none.")
+        adapter = str(shipped)
+    path = Path(adapter).expanduser()
+    if backend == "openai":
+        raise ModelUnavailable("The openai backend cannot apply an adapter: load it in the server (e.g. vLLM --lora-modules).")
+    if not path.exists():
+        raise ModelUnavailable(f"Adapter not found: {adapter}")
+    if backend == "llamacpp":
+        if path.is_dir():
+            gguf = path / "adapter.gguf"
+            if not gguf.is_file():
+                raise ModelUnavailable(
+                    f"{path} has no adapter.gguf for llama.cpp. Export it with: python -m training.export_gguf "
+                    f"--adapter {path / 'adapter'} --out {gguf}   (or use --backend transformers)")
+            path = gguf
+        elif path.suffix != ".gguf":
+            raise ModelUnavailable(f"The llama.cpp backend takes a LoRA adapter as .gguf, not {path.name}.")
+        return str(path)
+    if path.is_dir() and not (path / "adapter_config.json").is_file() and (path / "adapter" / "adapter_config.json").is_file():
+        path = path / "adapter"
+    if path.suffix == ".gguf":
+        raise ModelUnavailable("The transformers backend takes a PEFT adapter folder, not a .gguf file.")
+    return str(path)
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
     """Where a model's weights are, for a given backend."""

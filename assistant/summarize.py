@@ -64,7 +64,7 @@ class Summarizer:
         )
         self.params = GenerationParams(max_new_tokens=self.config.max_new_tokens, temperature=self.config.temperature)
         # The zero-shot response prefix steers base models; a fine-tuned adapter learned its own opening.
-        self.response_prefix: str | None = "" if self.config.adapter else None
+        self.response_prefix: str | None = "" if self.config.fine_tuned else None
 
     def prepare(self, conv: Conversation | str) -> Prepared:
         """Parse (if text), clean and validate ``conv``, and render its prompt.

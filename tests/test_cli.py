@@ -16,7 +16,7 @@ def fake_backend(monkeypatch):
 def test_summarize_file_prints_summary(tmp_path, capsys, fake_backend):
     path = tmp_path / "c.txt"
     path.write_text("Customer: where is my order?\nAgent: it ships today")
-    assert cli.main(["summarize", str(path)]) == 0
+    assert cli.main(["summarize", str(path), "--adapter", "none"]) == 0
     assert capsys.readouterr().out.strip() == "The customer" + fake_backend.reply
 
 

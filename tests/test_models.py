@@ -1,9 +1,12 @@
 import hashlib
 import json
+import re
 
+import numpy as np
 import pytest
 
 from assistant import models
+from assistant.models import DEFAULT_MODEL, SHIPPED_ADAPTERS, resolve_adapter
 from assistant.errors import ModelUnavailable
 
 
@@ -69,3 +72,50 @@ def test_resolve_model_sources(tmp_path):
 def test_embedded_parts_are_installed():
     parts = models.part_paths(models.EMBEDDED[models.DEFAULT_MODEL])
     assert len(parts) == 6 and all(p.stat().st_size > 0 for p in parts)
+
+
+def test_auto_adapter_is_the_shipped_one_for_each_backend():
+    shipped = SHIPPED_ADAPTERS[DEFAULT_MODEL]
+    assert resolve_adapter("auto", DEFAULT_MODEL, "llamacpp") == str(shipped / "adapter.gguf")
+    assert resolve_adapter("auto", DEFAULT_MODEL, "transformers") == str(shipped / "adapter")
+    assert resolve_adapter("auto", "meta-llama/Llama-2-7b-chat-hf", "transformers") is None  # no shipped adapter
+    assert resolve_adapter("auto", DEFAULT_MODEL, "openai") is None
+    for off in ("none", "None", None):
+        assert resolve_adapter(off, DEFAULT_MODEL, "llamacpp") is None
+
+
+def test_run_folder_adapter_needs_its_gguf_export_for_llamacpp(tmp_path):
+    run = tmp_path / "run"
+    (run / "adapter").mkdir(parents=True)
+    (run / "adapter" / "adapter_config.json").write_text("{}")
+    assert resolve_adapter(str(run), DEFAULT_MODEL, "transformers") == str(run / "adapter")
+    with pytest.raises(ModelUnavailable, match="training.export_gguf"):
+        resolve_adapter(str(run), DEFAULT_MODEL, "llamacpp")
+    with pytest.raises(ModelUnavailable, match="as .gguf"):
+        resolve_adapter(str(run / "adapter" / "adapter_config.json"), DEFAULT_MODEL, "llamacpp")
+    with pytest.raises(ModelUnavailable, match="not found"):
+        resolve_adapter(str(tmp_path / "nope.gguf"), DEFAULT_MODEL, "llamacpp")
+    with pytest.raises(ModelUnavailable, match="openai backend"):
+        resolve_adapter(str(run), DEFAULT_MODEL, "openai")
+
+
+def test_shipped_gguf_holds_the_same_lora_as_the_peft_adapter():
+    """adapter.gguf is an export of adapter/: same tensors (f16), same alpha. Re-export after retraining."""
+    import gguf
+    from safetensors.numpy import load_file
+
+    shipped = SHIPPED_ADAPTERS[DEFAULT_MODEL]
+    reader = gguf.GGUFReader(shipped / "adapter.gguf")
+    assert reader.fields["adapter.type"].contents() == "lora"
+    config = json.loads((shipped / "adapter" / "adapter_config.json").read_text())
+    assert reader.fields["adapter.lora.alpha"].contents() == config["lora_alpha"]
+    in_gguf = {t.name: t.data for t in reader.tensors}
+    peft = load_file(shipped / "adapter" / "adapter_model.safetensors")
+    assert len(in_gguf) == len(peft)
+    names = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
+             "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
+    for name, value in peft.items():
+        m = re.match(r"base_model\.model\.model\.layers\.(\d+)\.\w+\.(\w+)\.lora_([AB])\.weight", name)
+        assert m, name
+        key = f"blk.{m[1]}.{names[m[2]]}.weight.lora_{m[3].lower()}"
+        np.testing.assert_array_equal(in_gguf[key], value)

@@ -10,7 +10,7 @@ from tests.conftest import FakeGenerator
 
 
 def service(gen):
-    return SummaryService(AssistantConfig(), factory=lambda config: gen)
+    return SummaryService(AssistantConfig(adapter="none"), factory=lambda config: gen)
 
 
 def test_stream_grows_and_ends_with_clean_summary():

@@ -6,11 +6,12 @@ from assistant.prompts import CHAT_RESPONSE_PREFIX
 from assistant.summarize import Summarizer, postprocess
 from tests.conftest import FakeGenerator
 
+BASE = AssistantConfig(adapter="none")  # the base model alone: steered by the zero-shot response prefix
 TEXT = "Customer: @acme my order is late https://t.co/x\nAgent: @123 sorry, sending a new one ^JL"
 
 
 def test_summary_has_prefix_model_and_timings(fake_generator):
-    summary = Summarizer(fake_generator).summarize(TEXT)
+    summary = Summarizer(fake_generator, BASE).summarize(TEXT)
     assert summary.text == CHAT_RESPONSE_PREFIX + fake_generator.reply
     assert (summary.model, summary.backend, summary.prompt_format) == ("fake-model", "fake", "chat_template")
     assert summary.prompt_tokens > 10 and summary.total_s >= summary.first_token_s >= 0
@@ -55,7 +56,7 @@ def test_nothing_left_after_cleaning(fake_generator):
 
 
 def test_stream_starts_with_prefix(fake_generator):
-    pieces = list(Summarizer(fake_generator).stream(TEXT))
+    pieces = list(Summarizer(fake_generator, BASE).stream(TEXT))
     assert pieces[0] == CHAT_RESPONSE_PREFIX and len(pieces) > 3
 
 
@@ -72,3 +73,10 @@ def test_adapter_runs_without_the_zero_shot_prefix():
     summary = Summarizer(gen, AssistantConfig(backend="transformers", adapter="runs/x/adapter")).summarize(TEXT)
     assert summary.text == "Customer asked. Agent answered."
     assert not gen.prompts[0].endswith(CHAT_RESPONSE_PREFIX)
+
+
+def test_default_is_fine_tuned_without_the_prefix(fake_generator):
+    assert AssistantConfig().fine_tuned
+    summary = Summarizer(fake_generator).summarize(TEXT)
+    assert summary.text == fake_generator.reply.strip()
+    assert not fake_generator.prompts[0].endswith(CHAT_RESPONSE_PREFIX)

@@ -52,8 +52,8 @@ def llama_cpp_converter() -> Path:
     return dest
 
 
-def export(adapter: str | Path, out: str | Path, base: str | None = None) -> Path:
-    """Convert the PEFT ``adapter`` to a llama.cpp LoRA GGUF at ``out``."""
+def export(adapter: str | Path, out: str | Path, base: str | None = None, outtype: str = "f16") -> Path:
+    """Convert the PEFT ``adapter`` to a llama.cpp LoRA GGUF at ``out`` (``outtype``: f32, f16, bf16 or q8_0)."""
     adapter, out = Path(adapter), Path(out)
     base = adapter_base(adapter, base)
     base_dir = resolve_model(base, "transformers").path
@@ -62,7 +62,8 @@ def export(adapter: str | Path, out: str | Path, base: str | None = None) -> Pat
     tools = llama_cpp_converter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tools / "gguf-py"), str(tools)])}
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(tools / "convert_lora_to_gguf.py"), "--base", str(base_dir), "--outfile", str(out), str(adapter)]
+    cmd = [sys.executable, str(tools / "convert_lora_to_gguf.py"), "--base", str(base_dir), "--outfile", str(out),
+           "--outtype", outtype, str(adapter)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0 or not out.is_file():
         raise ModelUnavailable(f"llama.cpp's converter failed: {proc.stderr.strip()[-500:]}")
@@ -75,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adapter", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--base", default=None)
+    parser.add_argument("--outtype", default="f16", choices=("f32", "f16", "bf16", "q8_0"),
+                        help="tensor type of the GGUF (q8_0 halves the size of f16)")
     args = parser.parse_args(argv)
     try:
-        path = export(args.adapter, args.out, args.base)
+        path = export(args.adapter, args.out, args.base, args.outtype)
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -23,13 +23,14 @@ def load_generator(config: AssistantConfig, progress: ProgressFn | None = None) 
             chat_template=template, context_length=config.n_ctx,
         )
     resolved = resolve_model(config.model, config.backend, progress)
+    adapter = config.adapter_path()
     if config.backend == "llamacpp":
         from assistant.backends.llamacpp import LlamaCppGenerator
 
         return LlamaCppGenerator(resolved.path, model_name=resolved.name, n_ctx=config.n_ctx,
-                                 n_threads=config.n_threads, lora_path=config.adapter)
+                                 n_threads=config.n_threads, lora_path=adapter)
     from assistant.backends.transformers_backend import TransformersGenerator
 
-    return TransformersGenerator(resolved.path, model_name=resolved.name, adapter=config.adapter,
+    return TransformersGenerator(resolved.path, model_name=resolved.name, adapter=adapter,
                                  load_in_4bit=config.load_in_4bit, device=config.device,
                                  n_threads=config.n_threads, context_length=config.n_ctx)

@@ -27,6 +27,11 @@ class LlamaCppGenerator:
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(f"llama.cpp could not load {gguf_path}: {exc}") from exc
         self.model_name = model_name or os.path.basename(gguf_path)
+        if lora_path:
+            lora = os.path.basename(lora_path)
+            if lora == "adapter.gguf":  # a training run folder's export: name it after the run
+                lora = os.path.basename(os.path.dirname(os.path.abspath(lora_path)))
+            self.model_name += "+" + lora.removesuffix(".gguf")
         self.context_length = n_ctx
         self._template = self._llm.metadata.get("tokenizer.chat_template")
         self._special = {
