@@ -30,7 +30,8 @@ def first_test_dialog(tweetsumm_dir):
 def test_summary_of_first_tweetsumm_test_dialog_is_coherent(summarizer, first_test_dialog):
     summary = summarizer.summarize(first_test_dialog)
     text = summary.text.lower()
-    assert text.startswith("the customer")
+    assert text.startswith(("customer", "the customer")), summary.text  # TweetSumm style, learned by the adapter
+    assert summary.model == "qwen2.5-coder-0.5b-instruct+qwen2.5-coder-0.5b-tweetsumm-lora"
     assert "watchlist" in text and "episode" in text, summary.text
     assert "customer:" not in text and "agent:" not in text, "the model echoed the transcript"
     assert 10 <= len(summary.text.split()) <= 120
@@ -67,15 +68,21 @@ def test_cli_summarize_json(tmp_path, first_test_dialog):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["model"] == "qwen2.5-coder-0.5b-instruct" and data["backend"] == "llamacpp"
+    assert data["model"].startswith("qwen2.5-coder-0.5b-instruct+") and data["backend"] == "llamacpp"
     assert data["total_s"] > 0 and data["first_token_s"] > 0 and "watchlist" in data["text"].lower()
 
 
 def test_transformers_backend_on_converted_weights(first_test_dialog):
-    """The GGUF is dequantized once into safetensors; the transformers backend summarizes from it."""
+    """The GGUF is dequantized once into safetensors; the transformers backend runs it with the shipped PEFT adapter."""
     config = AssistantConfig(backend="transformers", max_new_tokens=40)
     summarizer = Summarizer(load_generator(config), config)
     summary = summarizer.summarize(first_test_dialog)
     text = summary.text.lower()  # fp32 weights decode differently from Q4 llama.cpp: check the topic, not words
-    assert text.startswith("the customer") and any(w in text for w in ("watchlist", "episode", "show")), summary.text
-    assert "customer:" not in text
+    assert text.startswith(("customer", "the customer")) and any(w in text for w in ("watchlist", "episode", "show")), summary.text
+    assert "customer:" not in text and summary.model.endswith("+adapter")
+
+
+def test_base_model_alone_is_steered_by_the_response_prefix(first_test_dialog):
+    config = AssistantConfig(adapter="none", max_new_tokens=60)
+    summary = Summarizer(load_generator(config), config).summarize(first_test_dialog)
+    assert summary.model == "qwen2.5-coder-0.5b-instruct" and summary.text.startswith("The customer"), summary.text
