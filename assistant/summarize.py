@@ -104,9 +104,9 @@ class Summarizer:
             yield prepared.prompt.response_prefix
         yield from self.generator.stream(prepared.prompt.text, self.params)
 
-    def summarize(self, conv: Conversation | str) -> Summary:
+    def summarize(self, conv: Conversation | str | Prepared) -> Summary:
         """Summarize ``conv``; raises GenerationFailed rather than return an empty summary."""
-        prepared = self.prepare(conv)
+        prepared = conv if isinstance(conv, Prepared) else self.prepare(conv)
         start = time.perf_counter()
         first: float | None = None
         pieces = []
