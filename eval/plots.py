@@ -25,7 +25,7 @@ def _bars(ax, results: dict, protocol: str, metrics: list[str], with_seed: bool)
                       hatch=None if ours else "//", alpha=1.0 if ours else 0.45, edgecolor="black", linewidth=0.5)
         ax.bar_label(bars, fmt="%.3f", fontsize=6, padding=2)
     ax.set_xticks(x, [LABELS[m] for m in metrics])
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=min(4, len(groups)), frameon=False)
     ax.grid(axis="y", alpha=0.3)
 
 

@@ -133,13 +133,13 @@ def render_markdown(results: dict, plots: list[Path] | None = None) -> str:
         ["step", "seconds", "notes"],
         [["load data", f"{timings['load_data_s']:.1f}", ""],
          *[[f"{name}: load model", f"{t['load_s']:.1f}", ""] for name, t in timings["systems"].items()],
-         *[[f"{name}: generate", f"{t['generate_s']:.1f}",
-            f"{t['generated']} generated, {t['reused']} from cache; prefill {t['prefill_s']:.0f} s, decode {t['decode_s']:.0f} s, "
-            f"median {t['median_s']:.2f} s per summary"] for name, t in timings["systems"].items()],
+         *[[f"{name}: summaries", f"{t['summaries_s']:.1f}",
+            f"prefill (prompt) {t['prefill_s']:.0f} s, decode {t['decode_s']:.0f} s, median {t['median_s']:.2f} s per summary; "
+            f"this run generated {t['generated']}, reused {t['reused']} from the cache"] for name, t in timings["systems"].items()],
          ["ROUGE", f"{timings['rouge_s']:.1f}", ""],
          ["BERTScore", f"{timings.get('bertscore_s', 0.0):.1f}", "both protocols"],
          ["bootstrap + paired tests", f"{timings['bootstrap_s']:.1f}", ""],
-         ["total", f"{timings['total_s']:.0f}", ""]]), ""]
+         ["total compute", f"{timings['compute_s']:.0f}", f"this invocation: {timings['wall_s']:.0f} s wall (cached summaries are not redone)"]]), ""]
     lines += ["## Side by side (first dialogs)", "", markdown_table(*side_by_side(results)), ""]
     for plot in plots or []:
         lines += [f"![{plot.stem}]({plot.as_posix()})", ""]
