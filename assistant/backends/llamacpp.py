@@ -60,7 +60,6 @@ class LlamaCppGenerator:
     def stream(self, prompt: str, params: GenerationParams) -> Iterator[str]:
         """Stream completion pieces from llama.cpp."""
         tokens = self._tokenize(prompt)
-        self._llm.reset()
         for chunk in self._llm.create_completion(
             tokens, max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
             stop=list(params.stop) or None, seed=params.seed, stream=True,
