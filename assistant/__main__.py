@@ -1,9 +1,11 @@
-"""Command line: ``python -m assistant summarize FILE|-  [--json] [--model M] [--backend B] [--adapter A]``.
+"""Command line: ``python -m assistant summarize|audit|prepare ...``.
 
 Examples::
 
     python -m assistant summarize conversation.txt
     cat conversation.json | python -m assistant summarize - --json
+    python -m assistant audit conversation.txt --org brightline        # JSON findings against the org's guidelines
+    python -m assistant audit conversation.txt --org brightline --with-summary --audit-model qwen2.5-coder-1.5b-instruct
     python -m assistant prepare            # assemble and verify the embedded model once
 """
 
@@ -59,6 +61,42 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read(path: str) -> str | None:
+    from assistant.conversation import decode_input
+
+    try:
+        return decode_input(sys.stdin.buffer.read() if path == "-" else open(path, "rb").read())
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Audit one conversation against the organisation's guidelines; print JSON findings and the audit trail."""
+    from assistant.audit_service import build_auditor, open_knowledge_base
+
+    config = _config(args)
+    kb = open_knowledge_base(args.org, args.kb_root)
+    kb.chunks()  # a missing, corrupt or mismatched store fails here, before any model is loaded
+    text = _read(args.file)
+    if text is None:
+        return 2
+    auditor = build_auditor(kb, model=args.audit_model, k=args.k, config=config)
+    progress = (lambda done, total: print(f"\rjudging guideline {done}/{total}", end="\n" if done == total else "",
+                                          file=sys.stderr, flush=True)) if not args.quiet else None
+    report = auditor.audit(text, progress=progress).to_dict()
+    report["org"] = args.org
+    if args.with_summary:
+        from assistant.backends import load_generator
+        from assistant.summarize import Summarizer
+
+        report = {"summary": Summarizer(load_generator(config), config).summarize(text).to_dict(), **report}
+    if not args.trail:
+        report.pop("trail")
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Assemble and verify the embedded model (and convert it for transformers with --backend transformers)."""
     from assistant.models import resolve_model
@@ -78,6 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the summary with model, backend and timings as JSON")
     _add_config_args(p)
     p.set_defaults(func=cmd_summarize)
+    p = sub.add_parser("audit", help="audit a conversation against an organisation's guidelines (JSON)")
+    p.add_argument("file", help="conversation file, or - for stdin")
+    p.add_argument("--org", required=True, help="organisation whose knowledge base holds the guidelines")
+    p.add_argument("--kb-root", default=None, help="knowledge base folder (default: $SUPPORTLENS_KB)")
+    p.add_argument("--audit-model", default=None, help="model that judges (default: --model, without the summary adapter)")
+    p.add_argument("--k", type=int, default=None, help="guideline passages retrieved (default 12)")
+    p.add_argument("--with-summary", action="store_true", help="also summarize the conversation (summary first)")
+    p.add_argument("--trail", action="store_true", help="include the raw model answers in the output")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_audit)
     p = sub.add_parser("prepare", help="assemble, verify (and convert) the configured model")
     _add_config_args(p)
     p.set_defaults(func=cmd_prepare)

@@ -20,6 +20,9 @@ class GenerationParams:
     """Extra strings that end generation (the model's end-of-turn token always does)."""
     seed: int = 0
     """Sampling seed when temperature > 0."""
+    json_schema: str | None = None
+    """A JSON schema (as a JSON string) the output must follow. llama.cpp enforces it with a grammar
+    (constrained decoding); other backends ignore it, so callers still parse and validate the output."""
 
 
 @runtime_checkable

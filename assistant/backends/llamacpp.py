@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Iterator
 
 from assistant.backends.base import GenerationParams
@@ -60,13 +61,23 @@ class LlamaCppGenerator:
     def stream(self, prompt: str, params: GenerationParams) -> Iterator[str]:
         """Stream completion pieces from llama.cpp."""
         tokens = self._tokenize(prompt)
+        # No reset between calls: llama.cpp reuses the KV cache of the longest common prompt prefix.
         for chunk in self._llm.create_completion(
             tokens, max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
             stop=list(params.stop) or None, seed=params.seed, stream=True,
+            grammar=_grammar(params.json_schema) if params.json_schema else None,
         ):
             piece = chunk["choices"][0]["text"]
             if piece:
                 yield piece
+
+
+@lru_cache(maxsize=16)
+def _grammar(json_schema: str):  # noqa: ANN202 - llama_cpp.LlamaGrammar
+    """A llama.cpp grammar that only admits JSON following ``json_schema`` (built once per schema)."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(json_schema, verbose=False)
 
 
 def _piece(llm, token: int) -> str:  # noqa: ANN001 - llama_cpp.Llama

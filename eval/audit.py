@@ -1,0 +1,171 @@
+"""Score the audit against hand-labelled verdicts: per-verdict precision/recall, macro-F1, evidence, retrieval.
+
+    python -m eval.audit                                            # our dev set, the sample playbook, default model
+    python -m eval.audit --labels my-labels.jsonl --guidelines my-playbook.md --model qwen2.5-coder-1.5b-instruct
+    python -m eval.audit --limit 5 --out runs/audit/quick
+
+A labels file has one JSON object per line: ``conversation_id`` (a TweetSumm dialog, read from the data folder)
+or the conversation itself (``turns``: [{"speaker", "text"}] or ``conversation``: pasted text), and
+``labels``: {rule_id: followed | violated | not_applicable}. The guidelines are indexed into a fresh
+knowledge base in the run folder. A rule the retriever did not return counts as ``not_applicable`` (the audit
+judged it irrelevant); an ``undetermined`` finding counts as wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from assistant.audit import UNDETERMINED, VERDICTS, AuditReport
+from assistant.conversation import Conversation, from_turns, parse_conversation
+from assistant.errors import SupportLensError
+
+REPO = Path(__file__).resolve().parents[1]
+DEV_LABELS = REPO / "eval" / "audit_dev" / "brightline-dev.jsonl"
+SAMPLE_GUIDELINES = REPO / "knowledge_base" / "samples" / "brightline-social-care-playbook.md"
+
+
+def load_labels(path: str | Path, data_dir: str | None = None) -> list[tuple[Conversation, dict[str, str]]]:
+    """(conversation, {rule_id: verdict}) pairs from a labels file; TweetSumm ids are looked up in every split."""
+    records = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    wanted = {r["conversation_id"] for r in records if "turns" not in r and "conversation" not in r}
+    by_id: dict[str, Conversation] = {}
+    if wanted:
+        from training.tweetsumm import iter_split
+
+        for split in ("valid", "test", "train"):
+            by_id.update({c.conversation_id: c for c in iter_split(split, data_dir) if c.conversation_id in wanted})
+            if wanted <= by_id.keys():
+                break
+    out = []
+    for i, r in enumerate(records, start=1):
+        labels = r.get("labels") or {}
+        bad = {k: v for k, v in labels.items() if v not in VERDICTS}
+        if bad:
+            raise SupportLensError(f"{path}, line {i}: unknown verdicts {bad}; use {', '.join(VERDICTS)}")
+        if "turns" in r:
+            conv = from_turns(r["turns"], r.get("conversation_id"))
+        elif "conversation" in r:
+            conv = parse_conversation(r["conversation"])
+        elif r.get("conversation_id") in by_id:
+            conv = by_id[r["conversation_id"]]
+        else:
+            raise SupportLensError(f"{path}, line {i}: conversation {r.get('conversation_id')!r} not found in TweetSumm")
+        out.append((conv, labels))
+    return out
+
+
+def score(gold: list[str], pred: list[str]) -> dict:
+    """Per-verdict precision/recall/F1, macro-F1 over the verdicts present in gold, accuracy, confusion counts."""
+    classes = [v for v in VERDICTS if v in gold]
+    per = {}
+    for v in classes:
+        tp = sum(g == v and p == v for g, p in zip(gold, pred))
+        n_pred, n_gold = sum(p == v for p in pred), sum(g == v for g in gold)
+        precision = tp / n_pred if n_pred else 0.0
+        recall = tp / n_gold if n_gold else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per[v] = {"precision": precision, "recall": recall, "f1": f1, "support": n_gold, "predicted": n_pred}
+    confusion = {g: {p: sum(a == g and b == p for a, b in zip(gold, pred)) for p in (*VERDICTS, UNDETERMINED)} for g in classes}
+    return {"per_verdict": per, "macro_f1": statistics.mean(x["f1"] for x in per.values()) if per else 0.0,
+            "accuracy": sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else 0.0, "confusion": confusion, "n": len(gold)}
+
+
+def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: list[AuditReport]) -> dict:
+    """Verdict scores, evidence statistics and retrieval recall of finished audits against their labels."""
+    gold, pred, per_rule = [], [], {}
+    retrieved_applicable = applicable = 0
+    quotes = verbatim = 0
+    for (conv, labels), report in zip(items, reports, strict=True):
+        found = {f.rule_id: f for f in report.findings}
+        for rule_id, verdict in labels.items():
+            p = found[rule_id].verdict if rule_id in found else "not_applicable"
+            gold.append(verdict)
+            pred.append(p)
+            per_rule.setdefault(rule_id, []).append(p == verdict)
+            if verdict != "not_applicable":
+                applicable += 1
+                retrieved_applicable += rule_id in found
+        for f in report.findings:
+            if f.evidence_status != "none":
+                quotes += 1
+                verbatim += f.evidence_status == "verbatim"
+    return {
+        "verdicts": score(gold, pred),
+        "accuracy_per_rule": {r: sum(v) / len(v) for r, v in sorted(per_rule.items(), key=lambda kv: int(kv[0][1:]) if kv[0][1:].isdigit() else 0)},
+        "evidence": {"quotes": quotes, "verbatim": verbatim, "verbatim_rate": verbatim / quotes if quotes else None},
+        "retrieval_recall": retrieved_applicable / applicable if applicable else None,
+        "undetermined": sum(p == UNDETERMINED for p in pred),
+    }
+
+
+def render(result: dict) -> str:
+    """A short Markdown report of an audit evaluation."""
+    v = result["metrics"]["verdicts"]
+    lines = [f"# Audit evaluation: {result['n_conversations']} conversations x {result['n_rules']} rules ({v['n']} labels)", "",
+             f"Model `{result['model']}`, k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
+             f"({result['total_s']:.0f} s in all).", "",
+             "| verdict | precision | recall | F1 | support | predicted |", "|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {x['precision']:.3f} | {x['recall']:.3f} | {x['f1']:.3f} | {x['support']} | {x['predicted']} |"
+              for k, x in v["per_verdict"].items()]
+    m = result["metrics"]
+    ev = m["evidence"]
+    lines += ["", f"**Macro-F1 {v['macro_f1']:.3f}**, accuracy {v['accuracy']:.3f}, undetermined {m['undetermined']}.",
+              f"Evidence: {ev['verbatim']} of {ev['quotes']} quotes verbatim"
+              + (f" ({ev['verbatim_rate']:.0%})." if ev["verbatim_rate"] is not None else "."),
+              f"Retrieval recall of applicable rules at k={result['k']}: "
+              + (f"{m['retrieval_recall']:.3f}." if m["retrieval_recall"] is not None else "n/a."), "",
+              "Accuracy per rule: " + ", ".join(f"{r} {a:.2f}" for r, a in m["accuracy_per_rule"].items()), "",
+              "Confusion (rows: label, columns: prediction):", "",
+              "| label | " + " | ".join((*VERDICTS, UNDETERMINED)) + " |", "|---|" + "---|" * (len(VERDICTS) + 1)]
+    lines += [f"| {g} | " + " | ".join(str(row[p]) for p in (*VERDICTS, UNDETERMINED)) + " |" for g, row in v["confusion"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description="Score audits against hand-labelled verdicts.")
+    parser.add_argument("--labels", default=str(DEV_LABELS))
+    parser.add_argument("--guidelines", nargs="+", default=[str(SAMPLE_GUIDELINES)], help="guideline files or folders")
+    parser.add_argument("--model", default=None, help="model for the audit (default: the embedded default, no adapter)")
+    parser.add_argument("--k", type=int, default=None, help="passages retrieved per audit")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--out", default="runs/audit/dev")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    from tqdm import tqdm
+
+    from assistant.audit_service import build_auditor
+    from knowledge_base.store import KnowledgeBase
+
+    out = Path(args.out)
+    try:
+        items = load_labels(args.labels, args.data_dir)[: args.limit]
+        kb = KnowledgeBase("audit-eval", root=out / "kb")
+        kb.build([Path(p) for p in args.guidelines])
+        auditor = build_auditor(kb, model=args.model, k=args.k)
+        reports, times = [], []
+        for conv, _ in tqdm(items, desc="auditing", unit="conversation"):
+            start = time.perf_counter()
+            reports.append(auditor.audit(conv))
+            times.append(time.perf_counter() - start)
+    except SupportLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = {"labels": str(args.labels), "guidelines": args.guidelines, "model": auditor.generator.model_name,
+              "k": auditor.settings.k, "n_conversations": len(items), "n_rules": len(kb.rules()),
+              "median_audit_s": statistics.median(times), "total_s": sum(times),
+              "metrics": evaluate_reports(items, reports), "reports": [r.to_dict() for r in reports]}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(render(result), encoding="utf-8")
+    print(render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
