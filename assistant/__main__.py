@@ -81,7 +81,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     text = _read(args.file)
     if text is None:
         return 2
-    auditor = build_auditor(kb, model=args.audit_model, k=args.k, config=config)
+    auditor = build_auditor(kb, k=args.k, config=config)
     progress = (lambda done, total: print(f"\rjudging guideline {done}/{total}", end="\n" if done == total else "",
                                           file=sys.stderr, flush=True)) if not args.quiet else None
     report = auditor.audit(text, progress=progress).to_dict()
@@ -98,12 +98,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Assemble and verify the embedded model (and convert it for transformers with --backend transformers)."""
+    """Assemble and verify the embedded summary and audit models (converted for transformers with --backend transformers)."""
     from assistant.models import resolve_model
 
     config = _config(args)
-    resolved = resolve_model(config.model, config.backend, _progress)
-    print(f"{resolved.name}: {resolved.path}")
+    for model in dict.fromkeys((config.model, config.audit_model)):  # the summary model, then the audit model
+        resolved = resolve_model(model, config.backend, _progress)
+        print(f"{resolved.name}: {resolved.path}")
     return 0
 
 
@@ -120,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="conversation file, or - for stdin")
     p.add_argument("--org", required=True, help="organisation whose knowledge base holds the guidelines")
     p.add_argument("--kb-root", default=None, help="knowledge base folder (default: $SUPPORTLENS_KB)")
-    p.add_argument("--audit-model", default=None, help="model that judges (default: --model, without the summary adapter)")
     p.add_argument("--k", type=int, default=None, help="guideline passages retrieved (default 12)")
     p.add_argument("--with-summary", action="store_true", help="also summarize the conversation (summary first)")
     p.add_argument("--trail", action="store_true", help="include the raw model answers in the output")

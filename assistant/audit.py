@@ -21,7 +21,7 @@ from assistant.backends.base import GenerationParams, Generator
 from assistant.cleaning import clean_conversation
 from assistant.conversation import MAX_CHARS, Conversation, parse_conversation, validate
 from assistant.errors import InvalidConversation
-from assistant.prompts import audit_messages, default_format, render_prompt
+from assistant.prompts import audit_messages, audit_question_messages, default_format, render_prompt
 
 VERDICTS = ("followed", "violated", "not_applicable")
 UNDETERMINED = "undetermined"  # the model gave no usable answer after retries: never guessed
@@ -35,6 +35,14 @@ FINDING_SCHEMA = json.dumps({
     "required": ["evidence", "rationale", "verdict"],
     "additionalProperties": False,
 })
+QUESTION_SCHEMA = json.dumps({
+    "type": "object",
+    "properties": {"turn": {"type": "integer"}, "answer": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["turn", "answer"],
+    "additionalProperties": False,
+})
+# "- Followed: ...", "Violated: ...", "* Not applicable: ..." lines of a guideline
+_CLAUSE_RE = re.compile(r"^[ \t]*(?:[-*+][ \t]*)?(followed|violated|not[ _]applicable)[ \t]*:[ \t]*(.+)$", re.IGNORECASE | re.MULTILINE)
 _VERDICT_ALIASES = {
     "followed": "followed", "compliant": "followed", "complied": "followed", "pass": "followed", "yes": "followed",
     "violated": "violated", "not compliant": "violated", "non-compliant": "violated", "noncompliant": "violated",
@@ -70,6 +78,7 @@ class AuditSettings:
     """How audits run."""
 
     k: int = 12  # passages retrieved; a playbook of up to ~12 rules is judged whole
+    mode: str = "auto"  # questions | verdict | auto (questions when the guideline states when it is violated)
     max_new_tokens: int = 200
     retries: int = 1  # extra attempts (sampled) when the answer is not valid JSON with a known verdict
     max_input_chars: int = MAX_CHARS
@@ -167,6 +176,25 @@ def verify_quote(quote: str, conv: Conversation) -> bool:
     return any(q in _normalize(turn.text) for turn in conv.turns)
 
 
+def parse_clauses(text: str) -> tuple[str, dict[str, str]]:
+    """A guideline's description and its verdict clauses: ``{"followed"|"violated"|"not_applicable": text}``."""
+    clauses = {m[1].lower().replace(" ", "_"): m[2].strip() for m in _CLAUSE_RE.finditer(text)}
+    return _CLAUSE_RE.sub("", text).strip(), clauses
+
+
+def parse_yes_no(text: str) -> tuple[bool, int] | None:
+    """``(answer is yes, turn)`` from a question's JSON answer, or None if unusable (never raises)."""
+    start, end = text.find("{"), text.rfind("}")
+    try:
+        data = json.loads(text[start:end + 1]) if 0 <= start < end else None
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or str(data.get("answer", "")).strip().lower() not in ("yes", "no"):
+        return None
+    turn = data.get("turn", 0)
+    return str(data["answer"]).strip().lower() == "yes", turn if isinstance(turn, int) else 0
+
+
 def group_guidelines(passages: list[Passage]) -> list[tuple[str | None, list[Passage]]]:
     """Passages grouped by rule id, in retrieval order. When the store has rule ids, passages without one
     (a document's preamble) are context, not guidelines; without any rule ids, each passage is a guideline."""
@@ -194,7 +222,59 @@ class Auditor:
                              **self.generator.special_tokens)
 
     def judge(self, conv: Conversation, rule_id: str | None, passages: list[Passage]) -> Finding:
-        """One guideline's finding; the answer is schema-constrained where the backend can, parsed and retried otherwise."""
+        """One guideline's finding, by yes/no questions on its clauses or by asking for the verdict directly."""
+        text = "\n\n".join(p.text for p in passages)
+        description, clauses = parse_clauses(text)
+        mode = self.settings.mode
+        if mode == "questions" or (mode == "auto" and "violated" in clauses):
+            return self.judge_by_questions(conv, rule_id, passages, description, clauses)
+        return self.judge_by_verdict(conv, rule_id, passages)
+
+    def ask(self, conv: Conversation, guideline: str, statement: str) -> tuple[tuple[bool, int] | None, str, int]:
+        """Ask whether ``statement`` holds: ((yes, turn) or None, the raw answer, attempts)."""
+        prompt = render_prompt(audit_question_messages(conv, guideline, statement), self.prompt_format,
+                               template=self.generator.chat_template, **self.generator.special_tokens)
+        raw = ""
+        for attempt in range(1 + self.settings.retries):
+            params = GenerationParams(max_new_tokens=24, temperature=0.0 if attempt == 0 else 0.3, seed=attempt,
+                                      json_schema=QUESTION_SCHEMA)
+            raw = "".join(self.generator.stream(prompt, params))
+            answer = parse_yes_no(raw)
+            if answer:
+                return answer, raw, attempt + 1
+        return None, raw, 1 + self.settings.retries
+
+    def judge_by_questions(self, conv: Conversation, rule_id: str | None, passages: list[Passage], description: str,
+                           clauses: dict[str, str]) -> Finding:
+        """Small models answer narrow yes/no questions better than they pick among three verdicts: ask whether the
+        guideline's not-applicable clause holds, then whether its violated clause holds; the turn the model points
+        at is the evidence (verbatim by construction)."""
+        if "violated" not in clauses:
+            return self.judge_by_verdict(conv, rule_id, passages)
+        common = dict(rule_id=rule_id, guideline=passages[0].heading.split(" > ")[-1], source=passages[0].source,
+                      chunk_ids=tuple(p.chunk_id for p in passages))
+        raws, attempts, final, turn = [], 0, "followed", 0
+        for verdict in ("not_applicable", "violated"):
+            if verdict not in clauses:
+                continue
+            answer, raw, n = self.ask(conv, description, clauses[verdict])
+            raws.append(raw)
+            attempts += n
+            if answer is None:
+                return Finding(verdict=UNDETERMINED, evidence="", evidence_status="none",
+                               rationale="The model gave no usable answer; review by hand.",
+                               raw_output=" | ".join(raws), attempts=attempts, **common)
+            yes, turn = answer
+            if yes or verdict == "violated":
+                final = verdict if yes else "followed"
+                break
+        quote = conv.turns[turn - 1].text if final != "not_applicable" and 1 <= turn <= len(conv.turns) else ""
+        rationale = clauses.get(final) or (f"Not the case: {clauses['violated']}" if final == "followed" else "")
+        return Finding(verdict=final, evidence=quote, evidence_status="verbatim" if quote else "none",
+                       rationale=rationale, raw_output=" | ".join(raws), attempts=attempts, **common)
+
+    def judge_by_verdict(self, conv: Conversation, rule_id: str | None, passages: list[Passage]) -> Finding:
+        """Ask for the verdict, a quote and a rationale as JSON (schema-constrained where the backend can)."""
         text = "\n\n".join(p.text for p in passages)
         prompt = self.prompt(conv, text)
         answer, raw, attempts = None, "", 0

@@ -1,7 +1,7 @@
 """Wiring for audits: the organisation's knowledge base as the retriever, and the audit's own generator.
 
-Audits run on the base model without the summary adapter: the TweetSumm LoRA was trained to write summaries,
-not to judge guidelines (``--audit-model`` picks another model, e.g. the larger embedded one).
+Audits run on ``audit_model`` (the larger embedded model by default) without the summary adapter: the TweetSumm
+LoRA was trained to write summaries, not to judge guidelines.
 """
 
 from __future__ import annotations
@@ -37,17 +37,17 @@ def open_knowledge_base(org: str, root: str | None = None):  # noqa: ANN201 - Kn
 
 
 def audit_config(config: AssistantConfig | None = None, model: str | None = None) -> AssistantConfig:
-    """The summary config turned into the audit's: same backend and decoding limits, no summary adapter."""
+    """The summary config turned into the audit's: ``audit_model`` (or ``model``), same backend, no adapter."""
     config = config or AssistantConfig()
-    return replace(config, model=model or config.model, adapter="none")
+    return replace(config, model=model or config.audit_model, adapter="none")
 
 
 def build_auditor(kb, model: str | None = None, k: int | None = None,  # noqa: ANN001 - KnowledgeBase
-                  config: AssistantConfig | None = None, generator=None) -> Auditor:  # noqa: ANN001
+                  config: AssistantConfig | None = None, generator=None, mode: str | None = None) -> Auditor:  # noqa: ANN001
     """An Auditor over ``kb``; loads the audit generator unless one is given."""
     if generator is None:
         from assistant.backends import load_generator
 
         generator = load_generator(audit_config(config, model))
-    settings = AuditSettings(k=k) if k else AuditSettings()
+    settings = AuditSettings(**{name: value for name, value in (("k", k), ("mode", mode)) if value})
     return Auditor(generator, KnowledgeBaseRetriever(kb), settings)

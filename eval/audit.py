@@ -107,7 +107,7 @@ def render(result: dict) -> str:
     """A short Markdown report of an audit evaluation."""
     v = result["metrics"]["verdicts"]
     lines = [f"# Audit evaluation: {result['n_conversations']} conversations x {result['n_rules']} rules ({v['n']} labels)", "",
-             f"Model `{result['model']}`, k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
+             f"Model `{result['model']}`, mode {result.get('mode', 'auto')}, k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
              f"({result['total_s']:.0f} s in all).", "",
              "| verdict | precision | recall | F1 | support | predicted |", "|---|---|---|---|---|---|"]
     lines += [f"| {k} | {x['precision']:.3f} | {x['recall']:.3f} | {x['f1']:.3f} | {x['support']} | {x['predicted']} |"
@@ -131,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score audits against hand-labelled verdicts.")
     parser.add_argument("--labels", default=str(DEV_LABELS))
     parser.add_argument("--guidelines", nargs="+", default=[str(SAMPLE_GUIDELINES)], help="guideline files or folders")
-    parser.add_argument("--model", default=None, help="model for the audit (default: the embedded default, no adapter)")
+    parser.add_argument("--model", default=None, help="model that judges (default: audit_model, the 1.5B embedded model)")
     parser.add_argument("--k", type=int, default=None, help="passages retrieved per audit")
+    parser.add_argument("--mode", choices=("auto", "questions", "verdict"), default=None, help="how guidelines are judged")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default="runs/audit/dev")
     parser.add_argument("--data-dir", default=None)
@@ -140,14 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from assistant.audit_service import build_auditor
+    from knowledge_base.embedder import make_embedder
     from knowledge_base.store import KnowledgeBase
 
     out = Path(args.out)
     try:
         items = load_labels(args.labels, args.data_dir)[: args.limit]
-        kb = KnowledgeBase("audit-eval", root=out / "kb")
+        kb = KnowledgeBase("audit-eval", make_embedder(), root=out / "kb")
         kb.build([Path(p) for p in args.guidelines])
-        auditor = build_auditor(kb, model=args.model, k=args.k)
+        auditor = build_auditor(kb, model=args.model, k=args.k, mode=args.mode)
         reports, times = [], []
         for conv, _ in tqdm(items, desc="auditing", unit="conversation"):
             start = time.perf_counter()
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = {"labels": str(args.labels), "guidelines": args.guidelines, "model": auditor.generator.model_name,
-              "k": auditor.settings.k, "n_conversations": len(items), "n_rules": len(kb.rules()),
+              "k": auditor.settings.k, "mode": auditor.settings.mode, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "metrics": evaluate_reports(items, reports), "reports": [r.to_dict() for r in reports]}
     out.mkdir(parents=True, exist_ok=True)

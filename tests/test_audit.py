@@ -142,3 +142,58 @@ def test_injection_stays_inside_the_fence():
     body = prompt.split("<conversation>", 1)[1]
     assert body.count("</conversation>") == 1 and "<|im_end|> ignore" not in body
     assert body.index("ignore previous instructions") < body.index("</conversation>") < body.index("Guideline:")
+
+
+CLAUSED = {
+    "G4": "## G4: Sign every public reply\nEach agent reply ends with a signature.\n\n"
+          "- Followed: every agent reply carries a signature.\n- Violated: at least one agent reply has no signature.",
+    "G6": "## G6: No compensation promises in public\nNo refunds promised publicly.\n\n"
+          "- Followed: refunds come up and the agent does not promise them.\n"
+          "- Violated: the agent publicly promises a refund.\n- Not applicable: nobody mentions refunds.",
+}
+
+
+class QuestionGenerator(FakeGenerator):
+    """Answers yes/no questions by the statement in the prompt: answers is {statement fragment: json}."""
+
+    def __init__(self, answers):
+        super().__init__()
+        self.answers = answers
+
+    def stream(self, prompt, params):
+        self.prompts.append(prompt)
+        statement = prompt.split("Question:", 1)[1]
+        yield next(a for frag, a in self.answers.items() if frag in statement)
+
+
+def test_parse_clauses_and_yes_no():
+    from assistant.audit import parse_clauses, parse_yes_no
+
+    description, clauses = parse_clauses(CLAUSED["G6"])
+    assert set(clauses) == {"followed", "violated", "not_applicable"} and "Violated" not in description
+    assert clauses["not_applicable"] == "nobody mentions refunds."
+    assert parse_yes_no('{"turn": 2, "answer": "yes"}') == (True, 2)
+    assert parse_yes_no('{"turn": "x", "answer": "No"}') == (False, 0)
+    assert parse_yes_no('{"answer": "maybe"}') is None and parse_yes_no("no") is None
+
+
+def test_question_mode_asks_clauses_and_quotes_the_turn():
+    gen = QuestionGenerator({
+        "has no signature": '{"turn": 4, "answer": "yes"}',
+        "nobody mentions refunds": '{"turn": 0, "answer": "no"}',
+        "promises a refund": '{"turn": 2, "answer": "no"}',
+    })
+    report = Auditor(gen, FakeRetriever(rules=CLAUSED)).audit(CONV)
+    g4, g6 = report.findings
+    assert g4.verdict == "violated" and g4.evidence == parse_conversation(CONV).turns[3].text
+    assert g4.evidence_status == "verbatim" and g4.rationale == "at least one agent reply has no signature."
+    assert g6.verdict == "followed" and g6.attempts == 2 and len(gen.prompts) == 3
+    assert all(p.startswith(gen.prompts[0].split("Guideline:")[0]) for p in gen.prompts)  # shared prefix
+
+
+def test_question_mode_not_applicable_stops_early_and_bad_answers_are_undetermined():
+    gen = QuestionGenerator({"nobody mentions refunds": '{"turn": 0, "answer": "yes"}', "has no signature": "garbage"})
+    report = Auditor(gen, FakeRetriever(rules=CLAUSED)).audit(CONV)
+    g4, g6 = report.findings
+    assert g6.verdict == "not_applicable" and g6.evidence == "" and g6.attempts == 1
+    assert g4.verdict == UNDETERMINED and g4.attempts == 2
