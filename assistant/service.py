@@ -92,3 +92,69 @@ def example_conversations(tweetsumm_dir: str | Path | None = None, n_tweetsumm: 
     except (FileNotFoundError, ValueError):
         pass  # the data folder is optional for the app
     return examples
+
+
+class AuditService:
+    """Audits for the app: one shared audit generator (loaded on first use), a knowledge base per organisation.
+
+    ``review`` is the summary-plus-audit call: the summary first (from ``summaries``), then the findings.
+    """
+
+    def __init__(self, config: AssistantConfig, summaries: SummaryService | None = None, kb_root: str | None = None,
+                 factory: Callable[[AssistantConfig], object] | None = None, embedder_factory: Callable[[], object] | None = None) -> None:
+        self.config = config
+        self.summaries = summaries
+        self.kb_root = kb_root
+        self._factory = factory
+        self._embedder_factory = embedder_factory
+        self._generator = None
+        self._embedder = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    def _load(self):  # noqa: ANN202 - (Generator, Embedder)
+        with self._load_lock:
+            if self._generator is None:
+                from assistant.audit_service import audit_config
+
+                config = audit_config(self.config)
+                if self._factory is None:
+                    from assistant.backends import load_generator
+
+                    self._generator = load_generator(config)
+                else:
+                    self._generator = self._factory(config)
+            if self._embedder is None:
+                if self._embedder_factory is None:
+                    from knowledge_base.embedder import make_embedder
+
+                    self._embedder = make_embedder()
+                else:
+                    self._embedder = self._embedder_factory()
+            return self._generator, self._embedder
+
+    def knowledge_base(self, org: str):  # noqa: ANN201 - KnowledgeBase
+        """The organisation's store (checked: raises IndexNotBuilt/IndexCorrupt/IndexMismatch with the fix)."""
+        from knowledge_base.store import KnowledgeBase
+
+        _, embedder = self._load()
+        kb = KnowledgeBase(org, embedder, root=self.kb_root)
+        kb.chunks()
+        return kb
+
+    def audit(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None):  # noqa: ANN201
+        """Findings for ``text`` against ``org``'s guidelines (an ``AuditReport``)."""
+        from assistant.audit_service import build_auditor
+
+        kb = self.knowledge_base(org)
+        generator, _ = self._load()
+        auditor = build_auditor(kb, config=self.config, generator=generator)
+        with self._run_lock:
+            return auditor.audit(text, progress=progress)
+
+    def review(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None):  # noqa: ANN201
+        """(summary text, AuditReport): the summary first, then the findings."""
+        if self.summaries is None:
+            raise ValueError("review needs a SummaryService")
+        *_, summary = self.summaries.stream_summary(text)
+        return summary, self.audit(text, org, progress)

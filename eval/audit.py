@@ -103,6 +103,23 @@ def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: 
     }
 
 
+def retrieval_recall_at(items: list[tuple[Conversation, dict[str, str]]], retriever, ks=(1, 3, 5, 8)) -> dict[str, float]:  # noqa: ANN001
+    """For each labelled rule that applies (followed or violated), whether retrieval ranks it in the top k."""
+    from assistant.cleaning import clean_conversation
+
+    hits = {k: 0 for k in ks}
+    total = 0
+    for conv, labels in items:
+        ranked = [p.rule_id for p in retriever.retrieve(clean_conversation(conv).to_text() or conv.to_text(), max(ks))]
+        for rule_id, verdict in labels.items():
+            if verdict == "not_applicable":
+                continue
+            total += 1
+            for k in ks:
+                hits[k] += rule_id in ranked[:k]
+    return {str(k): hits[k] / total for k in ks} if total else {}
+
+
 def render(result: dict) -> str:
     """A short Markdown report of an audit evaluation."""
     v = result["metrics"]["verdicts"]
@@ -119,6 +136,8 @@ def render(result: dict) -> str:
               + (f" ({ev['verbatim_rate']:.0%})." if ev["verbatim_rate"] is not None else "."),
               f"Retrieval recall of applicable rules at k={result['k']}: "
               + (f"{m['retrieval_recall']:.3f}." if m["retrieval_recall"] is not None else "n/a."), "",
+              "Retrieval recall of applicable rules at smaller k (chunks, the preamble included): "
+              + ", ".join(f"@{k} {v:.2f}" for k, v in result.get("retrieval_recall_at", {}).items()), "",
               "Accuracy per rule: " + ", ".join(f"{r} {a:.2f}" for r, a in m["accuracy_per_rule"].items()), "",
               "Confusion (rows: label, columns: prediction):", "",
               "| label | " + " | ".join((*VERDICTS, UNDETERMINED)) + " |", "|---|" + "---|" * (len(VERDICTS) + 1)]
@@ -161,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"labels": str(args.labels), "guidelines": args.guidelines, "model": auditor.generator.model_name,
               "k": auditor.settings.k, "mode": auditor.settings.mode, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
-              "metrics": evaluate_reports(items, reports), "reports": [r.to_dict() for r in reports]}
+              "metrics": evaluate_reports(items, reports), "retrieval_recall_at": retrieval_recall_at(items, auditor.retriever),
+              "reports": [r.to_dict() for r in reports]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render(result), encoding="utf-8")

@@ -106,3 +106,23 @@ def test_app_refuses_exposed_start_without_login(monkeypatch, capsys):
     monkeypatch.delenv("SUPPORTLENS_AUTH", raising=False)
     assert main(["--host", "0.0.0.0"]) == 2
     assert "without a login" in capsys.readouterr().err
+
+
+def test_review_gives_the_summary_then_findings(tmp_path):
+    from assistant.service import AuditService
+    from knowledge_base.store import KnowledgeBase
+    from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
+
+    KnowledgeBase("acme", FakeEmbedder(), root=tmp_path).build([PLAYBOOK])
+    judge = FakeGenerator(reply='{"turn": 2, "answer": "no"}')
+    audits = AuditService(AssistantConfig(adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
+                          factory=lambda config: judge, embedder_factory=FakeEmbedder)
+    steps = []
+    summary, report = audits.review("Customer: my parcel is late\nAgent: sorry! DM us ^JK", "acme",
+                                    progress=lambda done, total: steps.append((done, total)))
+    assert summary.startswith("The customer") and report.findings and report.compliance_score == 1.0
+    assert steps[-1][0] == steps[-1][1] == len(report.findings)
+    from knowledge_base.errors import IndexNotBuilt
+
+    with pytest.raises(IndexNotBuilt):
+        audits.audit("Customer: a\nAgent: b", "other-org")
