@@ -1,9 +1,9 @@
-"""SupportLens web app for support managers: paste a conversation, get a streaming summary.
+"""SupportLens web app for support managers: streaming summaries, audits against guidelines, knowledge bases.
 
     python app.py                                  # http://127.0.0.1:7860, embedded default model
     SUPPORTLENS_AUTH=alice:secret python app.py --host 0.0.0.0    # exposed: a login is required
 
-Only UI wiring lives here; the logic is in ``assistant`` (service, summarize, access).
+Only UI wiring lives here; the logic is in ``assistant`` (service, summarize, audit, access) and ``knowledge_base``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,87 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from assistant.access import check_exposure, load_credentials  # noqa: E402
 from assistant.config import load_config  # noqa: E402
 from assistant.errors import SupportLensError  # noqa: E402
-from assistant.service import Example, SummaryService, example_conversations  # noqa: E402
+from assistant.conversation import decode_input  # noqa: E402
+from assistant.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
 
 PLACEHOLDER = "Customer: my order hasn't arrived...\nAgent: Sorry to hear that, can you DM us the order number?"
 
 
-def build_app(service: SummaryService, examples: list[Example], status: str = ""):  # noqa: ANN201 - gr.Blocks
-    """The Gradio Blocks app around ``service``."""
+FINDING_COLUMNS = ["rule", "guideline", "verdict", "evidence", "rationale"]
+
+
+def findings_rows(report) -> list[list[str]]:  # noqa: ANN001 - assistant.audit.AuditReport
+    """The findings table shown in the Audit tab."""
+    return [[f.rule_id or "", f.guideline, f.verdict, f.evidence, f.rationale] for f in report.findings]
+
+
+def build_app(service: SummaryService, examples: list[Example], status: str = "",  # noqa: ANN201 - gr.Blocks
+              audits: AuditService | None = None):
+    """The Gradio Blocks app around ``service`` (and ``audits`` for the Audit and Knowledge base tabs)."""
     import gradio as gr
+
+    audits = audits or AuditService(service.config, service)
+
+    def read_upload(path: str | None, text: str) -> str:
+        if path:
+            try:
+                with open(path, "rb") as f:
+                    return decode_input(f.read())
+            except OSError as exc:
+                raise gr.Error(f"Cannot read the uploaded file: {exc}", print_exception=False) from exc
+        return text or ""
+
+    def run_audit(org: str, text: str, upload: str | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        text = read_upload(upload, text)
+        if not (org or "").strip():
+            raise gr.Error("Pick an organisation (build its knowledge base in the Knowledge base tab).")
+        if not text.strip():
+            raise gr.Error("Paste or upload a conversation first.")
+        try:
+            progress(0, desc="summarizing")
+            summary, report = audits.review(text, org.strip(), progress=lambda done, total: progress(
+                (done, total), desc="judging guidelines", unit="guideline"))
+        except SupportLensError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        score = "n/a" if report.compliance_score is None else f"{report.compliance_score:.0%}"
+        counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts.items() if v)
+        header = (f"**Summary:** {summary}\n\n**Compliance: {score}** ({counts}); {len(report.retrieved)} passages "
+                  f"retrieved, {report.seconds:.0f} s, judged by `{report.model}`.")
+        if report.not_retrieved:
+            header += f" Not retrieved (no verdict): {', '.join(report.not_retrieved)}."
+        return header, findings_rows(report), report.to_dict()
+
+    def kb_table(org: str) -> list[list]:
+        if not (org or "").strip():
+            return []
+        try:
+            return [[d.source, d.kind, d.chunk_count, " ".join(d.rule_ids)] for d in audits.open_store(org.strip()).documents()]
+        except SupportLensError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    def kb_build(org: str, files: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        if not (org or "").strip() or not files:
+            raise gr.Error("Give an organisation name and at least one guideline file (.md, .txt, .pdf).")
+        try:
+            report = audits.open_store(org.strip()).build(
+                files, progress=lambda done, total: progress((done, total), desc="embedding", unit="chunk"))
+        except SupportLensError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        return report.summary(), kb_table(org), gr.update(choices=audits.organisations(), value=org.strip())
+
+    def kb_delete(org: str, source: str):  # noqa: ANN202
+        try:
+            report = audits.open_store(org.strip()).delete(source.strip())
+        except SupportLensError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        return report.summary(), kb_table(org)
+
+    def kb_search(org: str, query: str) -> list[list]:
+        try:
+            hits = audits.open_store(org.strip()).search(query, k=5)
+        except SupportLensError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        return [[h.chunk.rule_id or "", h.chunk.heading, f"{h.score:.3f}", h.chunk.text[:300]] for h in hits]
 
     def respond(text: str, history: list[dict]):  # noqa: ANN202 - Gradio generator
         before = list(history or [])
@@ -51,6 +124,40 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
                 clear = gr.Button("Clear")
             gr.Examples(examples=[[e.text] for e in examples], inputs=[box],
                         example_labels=[e.title for e in examples], label="Example conversations")
+        orgs = audits.organisations()
+        with gr.Tab("Audit"):
+            with gr.Row():
+                org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
+                                  label="Organisation", scale=1)
+                upload = gr.File(label="...or upload a conversation (.txt, .json)", file_types=[".txt", ".json"],
+                                 type="filepath", scale=2)
+            audit_box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER)
+            audit_btn = gr.Button("Audit", variant="primary")
+            audit_header = gr.Markdown()
+            findings = gr.Dataframe(headers=FINDING_COLUMNS, label="Findings", wrap=True, interactive=False)
+            with gr.Accordion("Audit trail: retrieved passages and raw answers", open=False):
+                trail = gr.JSON()
+        with gr.Tab("Knowledge base"):
+            kb_org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
+                                 label="Organisation (pick, or type a new name)")
+            kb_files = gr.File(label="Guideline files (.md, .txt, .pdf)", file_count="multiple",
+                               file_types=[".md", ".markdown", ".txt", ".pdf"], type="filepath")
+            kb_btn = gr.Button("Add / update documents", variant="primary")
+            kb_status = gr.Markdown()
+            kb_docs = gr.Dataframe(headers=["document", "kind", "chunks", "rule ids"], label="Documents", interactive=False)
+            with gr.Row():
+                kb_del_name = gr.Textbox(label="Document to delete (file name)", scale=3)
+                kb_del = gr.Button("Delete", scale=1)
+            with gr.Row():
+                kb_query = gr.Textbox(label="Try a search", scale=3)
+                kb_go = gr.Button("Search", scale=1)
+            kb_hits = gr.Dataframe(headers=["rule", "heading", "score", "text"], label="Results", wrap=True, interactive=False)
+        audit_btn.click(run_audit, [org, audit_box, upload], [audit_header, findings, trail], api_name="audit")
+        kb_btn.click(kb_build, [kb_org, kb_files], [kb_status, kb_docs, org], api_name="kb_build")
+        kb_org.change(kb_table, [kb_org], [kb_docs])
+        kb_del.click(kb_delete, [kb_org, kb_del_name], [kb_status, kb_docs])
+        kb_go.click(kb_search, [kb_org, kb_query], [kb_hits], api_name="kb_search")
+        kb_query.submit(kb_search, [kb_org, kb_query], [kb_hits])
         send.click(respond, [box, chat], [chat, box], api_name="summarize")
         box.submit(respond, [box, chat], [chat, box])
         clear.click(lambda: ([], ""), None, [chat, box])
@@ -85,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except SupportLensError as exc:  # serve anyway and show how to fix it; each request retries the load
         status = f"⚠️ The model could not be loaded: {exc}"
         print(f"warning: {exc}", file=sys.stderr)
-    demo = build_app(service, example_conversations(), status)
+    demo = build_app(service, example_conversations(), status, AuditService(config, service))
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 auth=credentials or None, auth_message="SupportLens: please log in.")

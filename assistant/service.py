@@ -133,6 +133,31 @@ class AuditService:
                     self._embedder = self._embedder_factory()
             return self._generator, self._embedder
 
+    def organisations(self) -> list[str]:
+        """Organisations that have a knowledge base under the root."""
+        from knowledge_base.store import default_root
+
+        root = Path(self.kb_root) if self.kb_root else default_root()
+        return sorted(p.name for p in root.glob("*") if (p / "CURRENT").is_file()) if root.is_dir() else []
+
+    def open_store(self, org: str):  # noqa: ANN201 - KnowledgeBase
+        """The organisation's store, possibly empty (for building)."""
+        from knowledge_base.store import KnowledgeBase
+
+        _, embedder = self._load_embedder_only()
+        return KnowledgeBase(org, embedder, root=self.kb_root)
+
+    def _load_embedder_only(self):  # noqa: ANN202
+        with self._load_lock:
+            if self._embedder is None:
+                if self._embedder_factory is None:
+                    from knowledge_base.embedder import make_embedder
+
+                    self._embedder = make_embedder()
+                else:
+                    self._embedder = self._embedder_factory()
+            return None, self._embedder
+
     def knowledge_base(self, org: str):  # noqa: ANN201 - KnowledgeBase
         """The organisation's store (checked: raises IndexNotBuilt/IndexCorrupt/IndexMismatch with the fix)."""
         from knowledge_base.store import KnowledgeBase

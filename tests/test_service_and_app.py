@@ -126,3 +126,35 @@ def test_review_gives_the_summary_then_findings(tmp_path):
 
     with pytest.raises(IndexNotBuilt):
         audits.audit("Customer: a\nAgent: b", "other-org")
+
+
+def test_audit_and_knowledge_base_tabs(tmp_path):
+    import gradio as gr
+
+    from app import build_app
+    from assistant.service import AuditService
+    from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
+
+    svc = service(FakeGenerator())
+    judge = FakeGenerator(reply='{"turn": 2, "answer": "no"}')
+    audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
+                          factory=lambda config: judge, embedder_factory=FakeEmbedder)
+    demo = build_app(svc, [], audits=audits)
+    fns = {d.api_name: d.fn for d in demo.fns.values() if d.api_name}
+    progress = lambda *a, **k: None  # noqa: E731 - stands in for gr.Progress
+    status, docs, org_update = fns["kb_build"]("acme", [str(PLAYBOOK)], progress=progress)
+    assert "1 added" in status and docs[0][0] == PLAYBOOK.name and docs[0][2] == 11 and "G10" in docs[0][3]
+    assert audits.organisations() == ["acme"] and org_update["value"] == "acme"
+    hits = fns["kb_search"]("acme", "never ask for a password or card number")
+    assert hits and len(hits[0]) == 4
+    upload = tmp_path / "conv.txt"
+    upload.write_text("Customer: my parcel is late\nAgent: sorry! DM us ^JK")
+    header, rows, trail = fns["audit"]("acme", "", str(upload), progress=progress)
+    assert "Compliance: 100%" in header and "The customer" in header
+    assert rows and all(r[2] == "followed" for r in rows) and trail["retrieved"]
+    with pytest.raises(gr.Error, match="organisation"):
+        fns["audit"]("", "Customer: a\nAgent: b", None, progress=progress)
+    with pytest.raises(gr.Error, match="knowledge_base.build --org nobody"):
+        fns["audit"]("nobody", "Customer: a\nAgent: b", None, progress=progress)
+    with pytest.raises(gr.Error, match="Invalid organisation name"):
+        fns["kb_build"]("../etc", [str(PLAYBOOK)], progress=progress)
