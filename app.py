@@ -17,6 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from assistant.access import check_exposure, load_credentials  # noqa: E402
 from assistant.config import load_config  # noqa: E402
 from assistant.errors import SupportLensError  # noqa: E402
+from assistant.batch import export, read_batch, run_batch, work_dir  # noqa: E402
 from assistant.conversation import decode_input  # noqa: E402
 from assistant.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
 
@@ -24,6 +25,14 @@ PLACEHOLDER = "Customer: my order hasn't arrived...\nAgent: Sorry to hear that, 
 
 
 FINDING_COLUMNS = ["rule", "guideline", "verdict", "evidence", "rationale"]
+
+
+def last(values):  # noqa: ANN001, ANN201
+    """The last value of an iterator (the finished summary of a stream)."""
+    value = None
+    for value in values:
+        pass
+    return value
 
 
 def findings_rows(report) -> list[list[str]]:  # noqa: ANN001 - assistant.audit.AuditReport
@@ -66,6 +75,35 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         if report.not_retrieved:
             header += f" Not retrieved (no verdict): {', '.join(report.not_retrieved)}."
         return header, findings_rows(report), report.to_dict()
+
+    def run_batch_tab(upload: str | None, do_summary: bool, do_audit: bool, org: str, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        if not upload:
+            raise gr.Error("Upload a CSV (column 'conversation', optional 'id') or a JSONL file first.")
+        if not (do_summary or do_audit):
+            raise gr.Error("Choose summary, audit or both.")
+        if do_audit and not (org or "").strip():
+            raise gr.Error("Pick an organisation for the audit.")
+        try:
+            with open(upload, "rb") as f:
+                data = f.read()
+            items = read_batch(data, upload)
+            options = {"summary": do_summary, "audit": do_audit, "org": org if do_audit else None,
+                       "config": repr(service.config)}
+            folder = work_dir(data, options)
+            results = run_batch(
+                items, folder,
+                summarize=(lambda conv: last(service.stream_summary(conv))) if do_summary else None,
+                audit=(lambda conv: audits.audit(conv, org.strip())) if do_audit else None,
+                progress=lambda done, total: progress((done, total), desc="conversations", unit="row"))
+            csv_path, json_path = export(results, folder)
+        except (SupportLensError, OSError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        failed = [r for r in results if r.error]
+        status = f"{len(results) - len(failed)} of {len(results)} rows done." + (
+            " Problems: " + "; ".join(r.error for r in failed[:5]) + (" ..." if len(failed) > 5 else "") if failed else "")
+        table = [[r.row, r.id, r.summary, "" if r.compliance_score is None else f"{r.compliance_score:.0%}", r.violated, r.error]
+                 for r in results]
+        return status, table, [str(csv_path), str(json_path)]
 
     def kb_table(org: str) -> list[list]:
         if not (org or "").strip():
@@ -152,6 +190,23 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
                 kb_query = gr.Textbox(label="Try a search", scale=3)
                 kb_go = gr.Button("Search", scale=1)
             kb_hits = gr.Dataframe(headers=["rule", "heading", "score", "text"], label="Results", wrap=True, interactive=False)
+        with gr.Tab("Batch"):
+            gr.Markdown("Upload a **CSV** with a `conversation` column (any pasteable format; optional `id` column) "
+                        "or a **JSONL** file of `{\"id\", \"conversation\"}` or `{\"id\", \"turns\"}` objects. "
+                        "Bad rows are reported by row number; a re-run continues where a crash stopped.")
+            batch_file = gr.File(label="Conversations (.csv, .jsonl)", file_types=[".csv", ".jsonl", ".json"], type="filepath")
+            with gr.Row():
+                batch_summary = gr.Checkbox(value=True, label="Summarize")
+                batch_audit = gr.Checkbox(value=False, label="Audit")
+                batch_org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
+                                        label="Organisation (for the audit)")
+            batch_btn = gr.Button("Run", variant="primary")
+            batch_status = gr.Markdown()
+            batch_table = gr.Dataframe(headers=["row", "id", "summary", "compliance", "violated", "error"],
+                                       label="Results", wrap=True, interactive=False)
+            batch_files = gr.File(label="Download results (CSV, JSON)", file_count="multiple", interactive=False)
+        batch_btn.click(run_batch_tab, [batch_file, batch_summary, batch_audit, batch_org],
+                        [batch_status, batch_table, batch_files], api_name="batch", concurrency_limit=1)
         audit_btn.click(run_audit, [org, audit_box, upload], [audit_header, findings, trail], api_name="audit")
         kb_btn.click(kb_build, [kb_org, kb_files], [kb_status, kb_docs, org], api_name="kb_build")
         kb_org.change(kb_table, [kb_org], [kb_docs])

@@ -158,3 +158,17 @@ def test_audit_and_knowledge_base_tabs(tmp_path):
         fns["audit"]("nobody", "Customer: a\nAgent: b", None, progress=progress)
     with pytest.raises(gr.Error, match="Invalid organisation name"):
         fns["kb_build"]("../etc", [str(PLAYBOOK)], progress=progress)
+
+
+def test_batch_tab_processes_rows_reports_bad_ones_and_offers_downloads(tmp_path, monkeypatch):
+    from app import build_app
+
+    monkeypatch.setenv("SUPPORTLENS_DATA", str(tmp_path / "data"))
+    demo = build_app(service(FakeGenerator()), [])
+    fn = next(d.fn for d in demo.fns.values() if d.api_name == "batch")
+    upload = tmp_path / "convs.csv"
+    upload.write_text('id,conversation\nx1,"Customer: late parcel\nAgent: sorry"\nx2,"Agent: hello?"\n')
+    status, table, files = fn(str(upload), True, False, "", progress=lambda *a, **k: None)
+    assert status.startswith("1 of 2 rows done") and "row 3" in status
+    assert table[0][2].startswith("The customer") and table[1][5].startswith("row 3")
+    assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "json"]

@@ -1,0 +1,67 @@
+"""Batch jobs: CSV/JSONL reading with per-row errors, resume after a crash, export."""
+
+import csv
+import json
+
+import pytest
+
+from assistant.batch import export, read_batch, run_batch, work_dir
+from assistant.errors import GenerationFailed, InvalidConversation
+
+CSV = (
+    'id,conversation\n'
+    'a1,"Customer: my parcel is late\nAgent: sorry, DM us ^JK"\n'
+    'a2,"Customer: only me talking"\n'
+    ',"Customer: refund please\nAgent: done"\n'
+).encode()
+
+
+def test_csv_rows_and_errors_with_row_numbers():
+    items = read_batch(CSV, "upload.csv")
+    assert [i.id for i in items] == ["a1", "a2", "row-4"]
+    assert items[0].conversation and items[1].error.startswith("row 3:") and "one-sided" in items[1].error
+    with pytest.raises(InvalidConversation, match="column named one of conversation"):
+        read_batch(b"name,body\nx,y\n", "bad.csv")
+    with pytest.raises(InvalidConversation, match="empty"):
+        read_batch(b"  ", "x.csv")
+
+
+def test_jsonl_formats_and_bad_lines():
+    lines = [json.dumps({"id": "t1", "turns": [{"speaker": "customer", "text": "hi"}, {"speaker": "agent", "text": "hello"}]}),
+             "{not json", json.dumps([1, 2]),
+             json.dumps({"id": "t4", "conversation": "Customer: a\nAgent: b"})]
+    items = read_batch("\n".join(lines).encode(), "x.jsonl")
+    assert [i.id for i in items] == ["t1", "row-2", "row-3", "t4"]
+    assert items[1].error.startswith("row 2: not valid JSON") and "JSON object" in items[2].error
+    assert items[0].conversation.conversation_id == "t1" and items[3].conversation
+
+
+def test_run_resumes_after_a_crash_and_reports_failures(tmp_path):
+    items = read_batch(CSV, "upload.csv")
+    calls = []
+
+    def summarize(conv):
+        calls.append(conv)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process dies on the second good row
+        return "summary"
+
+    folder = work_dir(CSV, {"summarize": True}, root=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(items, folder, summarize=summarize)
+    calls.clear()
+    steps = []
+    results = run_batch(items, folder, summarize=lambda conv: calls.append(conv) or "again",
+                        progress=lambda d, t: steps.append((d, t)))
+    assert len(calls) == 1  # row a1 was finished before the crash; a2 failed without a model call
+    assert [r.summary for r in results] == ["summary", "", "again"] and results[1].error.startswith("row 3")
+    assert steps[-1] == (3, 3)
+
+    def failing(conv):
+        raise GenerationFailed("empty")
+
+    other = run_batch(items, work_dir(CSV, {"summarize": True, "x": 1}, root=tmp_path), summarize=failing)
+    assert other[0].error == "row 2: empty" and other[2].error == "row 4: empty"
+    csv_path, json_path = export(results, folder)
+    rows = list(csv.DictReader(open(csv_path)))
+    assert rows[0]["summary"] == "summary" and rows[1]["error"].startswith("row 3") and len(json.loads(json_path.read_text())) == 3
