@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -19,8 +20,11 @@ from assistant.config import load_config  # noqa: E402
 from assistant.errors import SupportLensError  # noqa: E402
 from assistant.batch import export, read_batch, run_batch, work_dir  # noqa: E402
 from assistant.conversation import decode_input  # noqa: E402
+from eval.report import headline_rows, load_results, markdown_table, paired_rows, side_by_side  # noqa: E402
 from assistant.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
 
+REPO = Path(__file__).resolve().parent
+EVAL_DIRS = (REPO / "eval" / "results", REPO / "runs" / "eval")  # committed results, then local runs
 PLACEHOLDER = "Customer: my order hasn't arrived...\nAgent: Sorry to hear that, can you DM us the order number?"
 
 
@@ -104,6 +108,37 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         table = [[r.row, r.id, r.summary, "" if r.compliance_score is None else f"{r.compliance_score:.0%}", r.violated, r.error]
                  for r in results]
         return status, table, [str(csv_path), str(json_path)]
+
+    def eval_runs() -> list[str]:
+        return [str(p.parent) for p in sorted(EVAL_DIRS[0].glob("*/results.json")) + sorted(EVAL_DIRS[1].glob("*/results.json"))]
+
+    def show_eval(run: str | None):  # noqa: ANN202
+        if not run:
+            return "No evaluation results yet: start a quick run below, or `python -m eval.compare`.", [], None, None
+        try:
+            results = load_results(run)
+        except (OSError, ValueError, KeyError) as exc:
+            raise gr.Error(f"Cannot read {run}: {exc}", print_exception=False) from exc
+        header, rows = headline_rows(results, "first")
+        paired = paired_rows(results, "first")
+        text = (f"**{results['data']['n_dialogs']} TweetSumm {results['data']['split']} dialogs**, first reference, "
+                f"mean [95% CI]:\n\n{markdown_table(header, rows)}\n\n"
+                + (markdown_table(*paired) if paired[1] else ""))
+        plots = Path(run) / "plots"
+        _, examples = side_by_side(results, n=5)
+        return (text, examples, str(plots / "rouge.png") if (plots / "rouge.png").is_file() else None,
+                str(plots / "bertscore.png") if (plots / "bertscore.png").is_file() else None)
+
+    def quick_eval(limit: float, progress=gr.Progress(track_tqdm=True)):  # noqa: ANN001, ANN202, B008
+        from eval.compare import run as compare_run
+        from eval.generate import DEFAULT_SYSTEMS, parse_system
+
+        out = EVAL_DIRS[1] / f"quick-{int(limit)}"
+        try:
+            compare_run([parse_system(s) for s in DEFAULT_SYSTEMS], out, limit=int(limit), samples=500, quiet=False)
+        except SupportLensError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        return gr.update(choices=eval_runs(), value=str(out)), *show_eval(str(out))
 
     def kb_table(org: str) -> list[list]:
         if not (org or "").strip():
@@ -205,6 +240,21 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
             batch_table = gr.Dataframe(headers=["row", "id", "summary", "compliance", "violated", "error"],
                                        label="Results", wrap=True, interactive=False)
             batch_files = gr.File(label="Download results (CSV, JSON)", file_count="multiple", interactive=False)
+        with gr.Tab("Evaluation"):
+            runs = eval_runs()
+            eval_pick = gr.Dropdown(choices=runs, value=runs[0] if runs else None, label="Results folder")
+            eval_text = gr.Markdown()
+            with gr.Row():
+                eval_rouge = gr.Image(label="ROUGE", type="filepath")
+                eval_bert = gr.Image(label="BERTScore", type="filepath")
+            eval_examples = gr.Dataframe(label="Side by side (first dialogs)", wrap=True, interactive=False)
+            with gr.Row():
+                eval_limit = gr.Slider(2, 30, value=5, step=1, label="Quick run: number of test dialogs")
+                eval_go = gr.Button("Run base vs fine-tuned")
+        eval_pick.change(show_eval, [eval_pick], [eval_text, eval_examples, eval_rouge, eval_bert])
+        eval_go.click(quick_eval, [eval_limit], [eval_pick, eval_text, eval_examples, eval_rouge, eval_bert],
+                      api_name="quick_eval", concurrency_limit=1)
+        demo.load(show_eval, [eval_pick], [eval_text, eval_examples, eval_rouge, eval_bert])
         batch_btn.click(run_batch_tab, [batch_file, batch_summary, batch_audit, batch_org],
                         [batch_status, batch_table, batch_files], api_name="batch", concurrency_limit=1)
         audit_btn.click(run_audit, [org, audit_box, upload], [audit_header, findings, trail], api_name="audit")

@@ -172,3 +172,15 @@ def test_batch_tab_processes_rows_reports_bad_ones_and_offers_downloads(tmp_path
     assert status.startswith("1 of 2 rows done") and "row 3" in status
     assert table[0][2].startswith("The customer") and table[1][5].startswith("row 3")
     assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "json"]
+
+
+def test_evaluation_tab_shows_the_committed_results():
+    from app import EVAL_DIRS, build_app
+
+    demo = build_app(service(FakeGenerator()), [])
+    show = next(d.fn for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "show_eval")
+    run = EVAL_DIRS[0] / "tweetsumm-test-qwen2.5-coder-0.5b"
+    text, examples, rouge_png, bert_png = show(str(run))
+    assert "110 TweetSumm test dialogs" in text and "0.4132" in text and "seed: Llama-2-7b-chat QLoRA" in text
+    assert len(examples) == 5 and rouge_png.endswith("rouge.png") and bert_png.endswith("bertscore.png")
+    assert show(None)[0].startswith("No evaluation results")
