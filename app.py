@@ -187,13 +187,13 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         yield history, ""
 
     with gr.Blocks(title="SupportLens") as demo:
-        gr.Markdown("# SupportLens\nPaste a customer-support conversation and get a short summary.")
+        gr.Markdown("# SupportLens\nSummarize customer-support conversations and audit them against your guidelines.")
         model_info = gr.Markdown(status or f"Model: **{service.model_label}**")
         with gr.Tab("Chat"):
-            chat = gr.Chatbot(label="Summaries", height=420, buttons=["copy"])
-            box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER)
+            chat = gr.Chatbot(label="Summaries", height=420, buttons=["copy"], elem_id="chat")
+            box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="chat-box")
             with gr.Row():
-                send = gr.Button("Summarize", variant="primary")
+                send = gr.Button("Summarize", variant="primary", elem_id="chat-send")
                 clear = gr.Button("Clear")
             gr.Examples(examples=[[e.text] for e in examples], inputs=[box],
                         example_labels=[e.title for e in examples], label="Example conversations")
@@ -201,23 +201,23 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         with gr.Tab("Audit"):
             with gr.Row():
                 org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
-                                  label="Organisation", scale=1)
+                                  label="Organisation", scale=1, elem_id="audit-org")
                 upload = gr.File(label="...or upload a conversation (.txt, .json)", file_types=[".txt", ".json"],
-                                 type="filepath", scale=2)
-            audit_box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER)
-            audit_btn = gr.Button("Audit", variant="primary")
-            audit_header = gr.Markdown()
-            findings = gr.Dataframe(headers=FINDING_COLUMNS, label="Findings", wrap=True, interactive=False)
+                                 type="filepath", scale=2, elem_id="audit-upload")
+            audit_box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="audit-box")
+            audit_btn = gr.Button("Audit", variant="primary", elem_id="audit-run")
+            audit_header = gr.Markdown(elem_id="audit-header")
+            findings = gr.Dataframe(headers=FINDING_COLUMNS, label="Findings", wrap=True, interactive=False, elem_id="findings")
             with gr.Accordion("Audit trail: retrieved passages and raw answers", open=False):
                 trail = gr.JSON()
         with gr.Tab("Knowledge base"):
             kb_org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
-                                 label="Organisation (pick, or type a new name)")
+                                 label="Organisation (pick, or type a new name)", elem_id="kb-org")
             kb_files = gr.File(label="Guideline files (.md, .txt, .pdf)", file_count="multiple",
-                               file_types=[".md", ".markdown", ".txt", ".pdf"], type="filepath")
-            kb_btn = gr.Button("Add / update documents", variant="primary")
-            kb_status = gr.Markdown()
-            kb_docs = gr.Dataframe(headers=["document", "kind", "chunks", "rule ids"], label="Documents", interactive=False)
+                               file_types=[".md", ".markdown", ".txt", ".pdf"], type="filepath", elem_id="kb-files")
+            kb_btn = gr.Button("Add / update documents", variant="primary", elem_id="kb-build")
+            kb_status = gr.Markdown(elem_id="kb-status")
+            kb_docs = gr.Dataframe(headers=["document", "kind", "chunks", "rule ids"], label="Documents", interactive=False, elem_id="kb-docs")
             with gr.Row():
                 kb_del_name = gr.Textbox(label="Document to delete (file name)", scale=3)
                 kb_del = gr.Button("Delete", scale=1)
@@ -229,17 +229,17 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
             gr.Markdown("Upload a **CSV** with a `conversation` column (any pasteable format; optional `id` column) "
                         "or a **JSONL** file of `{\"id\", \"conversation\"}` or `{\"id\", \"turns\"}` objects. "
                         "Bad rows are reported by row number; a re-run continues where a crash stopped.")
-            batch_file = gr.File(label="Conversations (.csv, .jsonl)", file_types=[".csv", ".jsonl", ".json"], type="filepath")
+            batch_file = gr.File(label="Conversations (.csv, .jsonl)", file_types=[".csv", ".jsonl", ".json"], type="filepath", elem_id="batch-file")
             with gr.Row():
                 batch_summary = gr.Checkbox(value=True, label="Summarize")
                 batch_audit = gr.Checkbox(value=False, label="Audit")
                 batch_org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
                                         label="Organisation (for the audit)")
-            batch_btn = gr.Button("Run", variant="primary")
-            batch_status = gr.Markdown()
+            batch_btn = gr.Button("Run", variant="primary", elem_id="batch-run")
+            batch_status = gr.Markdown(elem_id="batch-status")
             batch_table = gr.Dataframe(headers=["row", "id", "summary", "compliance", "violated", "error"],
-                                       label="Results", wrap=True, interactive=False)
-            batch_files = gr.File(label="Download results (CSV, JSON)", file_count="multiple", interactive=False)
+                                       label="Results", wrap=True, interactive=False, elem_id="batch-table")
+            batch_files = gr.File(label="Download results (CSV, JSON)", file_count="multiple", interactive=False, elem_id="batch-files")
         with gr.Tab("Evaluation"):
             runs = eval_runs()
             eval_pick = gr.Dropdown(choices=runs, value=runs[0] if runs else None, label="Results folder")
