@@ -172,7 +172,7 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
             raise gr.Error(str(exc), print_exception=False) from exc
         return [[h.chunk.rule_id or "", h.chunk.heading, f"{h.score:.3f}", h.chunk.text[:300]] for h in hits]
 
-    def respond(text: str, history: list[dict]):  # noqa: ANN202 - Gradio generator
+    def respond(text: str, history: list[dict], current: str):  # noqa: ANN202 - Gradio generator
         before = list(history or [])
         if not (text or "").strip():
             raise gr.Error("Paste a conversation first (one turn per line, e.g. 'Customer: ...' / 'Agent: ...').")
@@ -180,9 +180,23 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         try:
             for partial in service.stream_summary(text):
                 history[-1]["content"] = partial
-                yield history, text  # the paste stays in the box until the summary is complete
+                yield history, text, current  # the paste stays in the box until the summary is complete
         except SupportLensError as exc:
-            yield before, text  # no half-made summary left in the chat; the paste is kept
+            yield before, text, current  # no half-made summary left in the chat; the paste is kept
+            raise gr.Error(str(exc), print_exception=False) from exc
+        yield history, "", text  # this conversation is now the one follow-up questions are about
+
+    def ask(question: str, history: list[dict], current: str):  # noqa: ANN202 - Gradio generator
+        if not current:
+            raise gr.Error("Summarize a conversation first; then ask about it.")
+        before = list(history or [])
+        history = [*before, {"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+        try:
+            for partial in audits.answer(current, question or ""):
+                history[-1]["content"] = partial
+                yield history, question
+        except SupportLensError as exc:
+            yield before, question
             raise gr.Error(str(exc), print_exception=False) from exc
         yield history, ""
 
@@ -195,6 +209,11 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
             with gr.Row():
                 send = gr.Button("Summarize", variant="primary", elem_id="chat-send")
                 clear = gr.Button("Clear")
+            with gr.Row():
+                question = gr.Textbox(label="Ask about this conversation (e.g. did the agent offer a refund?)",
+                                      scale=4, elem_id="chat-question")
+                ask_btn = gr.Button("Ask", scale=1, elem_id="chat-ask")
+            current = gr.State("")
             gr.Examples(examples=[[e.text] for e in examples], inputs=[box],
                         example_labels=[e.title for e in examples], label="Example conversations")
         orgs = audits.organisations()
@@ -263,9 +282,11 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         kb_del.click(kb_delete, [kb_org, kb_del_name], [kb_status, kb_docs])
         kb_go.click(kb_search, [kb_org, kb_query], [kb_hits], api_name="kb_search")
         kb_query.submit(kb_search, [kb_org, kb_query], [kb_hits])
-        send.click(respond, [box, chat], [chat, box], api_name="summarize")
-        box.submit(respond, [box, chat], [chat, box])
-        clear.click(lambda: ([], ""), None, [chat, box])
+        send.click(respond, [box, chat, current], [chat, box, current], api_name="summarize")
+        box.submit(respond, [box, chat, current], [chat, box, current])
+        ask_btn.click(ask, [question, chat, current], [chat, question], api_name="ask")
+        question.submit(ask, [question, chat, current], [chat, question])
+        clear.click(lambda: ([], "", ""), None, [chat, box, current])
         demo.load(lambda: f"Model: **{service.model_label}**" if not status else status, None, model_info)
     return demo
 

@@ -177,9 +177,39 @@ class AuditService:
         with self._run_lock:
             return auditor.audit(text, progress=progress)
 
+    def answer(self, text: str | Conversation, question: str) -> Iterator[str]:
+        """Stream an answer to a follow-up question about the conversation, with the audit model (no adapter:
+        the summary adapter only knows how to summarize)."""
+        generator, _ = self._load()
+        with self._run_lock:
+            yield from answer_question(generator, text, question)
+
     def review(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None):  # noqa: ANN201
         """(summary text, AuditReport): the summary first, then the findings."""
         if self.summaries is None:
             raise ValueError("review needs a SummaryService")
         *_, summary = self.summaries.stream_summary(text)
         return summary, self.audit(text, org, progress)
+
+
+def answer_question(generator, conv: Conversation | str, question: str, max_new_tokens: int = 160) -> Iterator[str]:  # noqa: ANN001
+    """Stream the growing answer to ``question`` about ``conv``, from the conversation only."""
+    from assistant.backends.base import GenerationParams
+    from assistant.conversation import parse_conversation
+    from assistant.errors import GenerationFailed, InvalidConversation
+    from assistant.prompts import default_format, qa_messages, render_prompt
+
+    if not question.strip():
+        raise InvalidConversation("Type a question about the conversation first.")
+    if len(question) > 1000:
+        raise InvalidConversation("The question is too long (at most 1,000 characters).")
+    if isinstance(conv, str):
+        conv = parse_conversation(conv)
+    fmt = default_format(generator.model_name, generator.chat_template is not None)
+    prompt = render_prompt(qa_messages(conv, question), fmt, template=generator.chat_template, **generator.special_tokens)
+    text = ""
+    for piece in generator.stream(prompt, GenerationParams(max_new_tokens=max_new_tokens)):
+        text += piece
+        yield text.strip()
+    if not text.strip():
+        raise GenerationFailed("The model returned no answer; try rephrasing the question.")

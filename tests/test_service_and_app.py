@@ -59,12 +59,13 @@ def test_app_handler_streams_into_chat_and_maps_errors():
     svc = service(FakeGenerator())
     demo = build_app(svc, example_conversations("/nonexistent"))
     fn = next(d.fn for d in demo.fns.values() if d.api_name == "summarize")
-    outputs = list(fn("Customer: a\nAgent: b", []))
-    history, box = outputs[-1]
+    outputs = list(fn("Customer: a\nAgent: b", [], ""))
+    history, box, current = outputs[-1]
     assert box == "" and history[0]["role"] == "user" and history[1]["content"].startswith("The customer")
-    assert outputs[0][1] == "Customer: a\nAgent: b"  # paste kept while streaming
+    assert outputs[0][1] == "Customer: a\nAgent: b" and outputs[0][2] == ""  # paste kept while streaming
+    assert current == "Customer: a\nAgent: b"  # follow-up questions are about this conversation now
     with pytest.raises(gr.Error, match="one-sided"):
-        list(fn("Customer: only me", []))
+        list(fn("Customer: only me", [], ""))
 
 
 def test_app_failure_leaves_no_half_summary_and_keeps_the_paste():
@@ -75,12 +76,33 @@ def test_app_failure_leaves_no_half_summary_and_keeps_the_paste():
     demo = build_app(service(FakeGenerator(reply="")), [])
     fn = next(d.fn for d in demo.fns.values() if d.api_name == "summarize")
     earlier = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
-    gen = fn("Customer: a\nAgent: b", earlier)
-    assert next(gen) == (earlier, "Customer: a\nAgent: b")
+    gen = fn("Customer: a\nAgent: b", earlier, "")
+    assert next(gen) == (earlier, "Customer: a\nAgent: b", "")
     with pytest.raises(gr.Error, match="empty summary"):
         next(gen)
     with pytest.raises(gr.Error, match="Paste a conversation"):
-        list(fn("   ", []))
+        list(fn("   ", [], ""))
+
+
+def test_follow_up_question_is_answered_from_the_conversation():
+    import gradio as gr
+
+    from app import build_app
+    from assistant.service import AuditService
+
+    svc = service(FakeGenerator())
+    judge = FakeGenerator(reply="Yes: the agent wrote 'we will refund you'.")
+    demo = build_app(svc, [], audits=AuditService(AssistantConfig(adapter="none"), svc, factory=lambda c: judge,
+                                                  embedder_factory=lambda: None))
+    ask = next(d.fn for d in demo.fns.values() if d.api_name == "ask")
+    conv = "Customer: my parcel is late\nAgent: sorry, we will refund you"
+    history, box = list(ask("did the agent offer a refund?", [], conv))[-1]
+    assert history[-1]["content"].startswith("Yes") and box == ""
+    assert "<conversation>" in judge.prompts[0] and "Question: did the agent offer a refund?" in judge.prompts[0]
+    with pytest.raises(gr.Error, match="Summarize a conversation first"):
+        list(ask("anything?", [], ""))
+    with pytest.raises(gr.Error, match="Type a question"):
+        list(ask("  ", [], conv))
 
 
 def test_credentials_and_exposure(tmp_path, monkeypatch):

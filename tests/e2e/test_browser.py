@@ -129,6 +129,14 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     _css(browser, "#chat-send").click()
     summary = _wait(browser, lambda d: (t := _text(d, "#chat [data-testid=bot]")) and len(t.split()) >= 8 and t)
     assert "watchlist" in summary.lower() or "episode" in summary.lower(), summary
+    # A follow-up question, answered from the conversation (once the summary is complete: the box is cleared).
+    _wait(browser, lambda d: _css(d, "#chat-box textarea").get_attribute("value") == "")
+    n_bot = len(browser.find_elements("css selector", "#chat [data-testid=bot]"))
+    _fill(browser, "#chat-question textarea", "What problem did the customer report?")
+    _css(browser, "#chat-ask").click()
+    answer = _wait(browser, lambda d: len(bots := d.find_elements("css selector", "#chat [data-testid=bot]")) > n_bot
+                   and len(bots[-1].text.split()) >= 4 and bots[-1].text)
+    assert any(w in answer.lower() for w in ("watchlist", "episode", "show", "update")), answer
     browser.save_screenshot(str(shots / "chat.png"))
 
     # Knowledge base: upload the sample playbook for a new organisation.
