@@ -134,8 +134,9 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     n_bot = len(browser.find_elements("css selector", "#chat [data-testid=bot]"))
     _fill(browser, "#chat-question textarea", "What problem did the customer report?")
     _css(browser, "#chat-ask").click()
-    answer = _wait(browser, lambda d: len(bots := d.find_elements("css selector", "#chat [data-testid=bot]")) > n_bot
-                   and len(bots[-1].text.split()) >= 4 and bots[-1].text)
+    _wait(browser, lambda d: len(d.find_elements("css selector", "#chat [data-testid=bot]")) > n_bot)
+    _wait(browser, lambda d: _css(d, "#chat-question textarea").get_attribute("value") == "")  # answer complete
+    answer = browser.find_elements("css selector", "#chat [data-testid=bot]")[-1].text
     assert any(w in answer.lower() for w in ("watchlist", "episode", "show", "update")), answer
     browser.save_screenshot(str(shots / "chat.png"))
 
