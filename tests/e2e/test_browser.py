@@ -179,6 +179,10 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     assert "1 of 2 rows done" in _text(browser, "#batch-status") and "row 3" in _text(browser, "#batch-status")
     files = _text(browser, "#batch-files").replace("\n", "")
     assert "results.csv" in files and "results.json" in files, files
+    link = next(a.get_attribute("href") for a in browser.find_elements("css selector", "#batch-files a")
+                if (a.get_attribute("href") or "").endswith("results.csv"))
+    downloaded = urllib.request.urlopen(link, timeout=30).read().decode()  # what the browser's download gets
+    assert downloaded.startswith("row,id,summary") and "x1" in downloaded and "row 3" in downloaded
     browser.save_screenshot(str(shots / "batch.png"))
 
     _tab(browser, "Evaluation")
