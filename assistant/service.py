@@ -112,7 +112,8 @@ class AuditService:
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
-    def _load(self):  # noqa: ANN202 - (Generator, Embedder)
+    def generator(self):  # noqa: ANN201 - Generator
+        """The shared audit generator (audit_model, no adapter), loaded on first use."""
         with self._load_lock:
             if self._generator is None:
                 from assistant.audit_service import audit_config
@@ -124,6 +125,11 @@ class AuditService:
                     self._generator = load_generator(config)
                 else:
                     self._generator = self._factory(config)
+            return self._generator
+
+    def embedder(self):  # noqa: ANN201 - Embedder
+        """The shared knowledge-base embedder, loaded on first use."""
+        with self._load_lock:
             if self._embedder is None:
                 if self._embedder_factory is None:
                     from knowledge_base.embedder import make_embedder
@@ -131,7 +137,7 @@ class AuditService:
                     self._embedder = make_embedder()
                 else:
                     self._embedder = self._embedder_factory()
-            return self._generator, self._embedder
+            return self._embedder
 
     def organisations(self) -> list[str]:
         """Organisations that have a knowledge base under the root."""
@@ -144,26 +150,11 @@ class AuditService:
         """The organisation's store, possibly empty (for building)."""
         from knowledge_base.store import KnowledgeBase
 
-        _, embedder = self._load_embedder_only()
-        return KnowledgeBase(org, embedder, root=self.kb_root)
-
-    def _load_embedder_only(self):  # noqa: ANN202
-        with self._load_lock:
-            if self._embedder is None:
-                if self._embedder_factory is None:
-                    from knowledge_base.embedder import make_embedder
-
-                    self._embedder = make_embedder()
-                else:
-                    self._embedder = self._embedder_factory()
-            return None, self._embedder
+        return KnowledgeBase(org, self.embedder(), root=self.kb_root)
 
     def knowledge_base(self, org: str):  # noqa: ANN201 - KnowledgeBase
         """The organisation's store (checked: raises IndexNotBuilt/IndexCorrupt/IndexMismatch with the fix)."""
-        from knowledge_base.store import KnowledgeBase
-
-        _, embedder = self._load()
-        kb = KnowledgeBase(org, embedder, root=self.kb_root)
+        kb = self.open_store(org)
         kb.chunks()
         return kb
 
@@ -171,16 +162,14 @@ class AuditService:
         """Findings for ``text`` against ``org``'s guidelines (an ``AuditReport``)."""
         from assistant.audit_service import build_auditor
 
-        kb = self.knowledge_base(org)
-        generator, _ = self._load()
-        auditor = build_auditor(kb, config=self.config, generator=generator)
+        auditor = build_auditor(self.knowledge_base(org), config=self.config, generator=self.generator())
         with self._run_lock:
             return auditor.audit(text, progress=progress)
 
     def answer(self, text: str | Conversation, question: str) -> Iterator[str]:
         """Stream an answer to a follow-up question about the conversation, with the audit model (no adapter:
         the summary adapter only knows how to summarize)."""
-        generator, _ = self._load()
+        generator = self.generator()
         with self._run_lock:
             yield from answer_question(generator, text, question)
 
