@@ -41,34 +41,30 @@ def _progress(done: int, total: int) -> None:
         print(f"\rassembling model: {done / total:6.1%}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
 
+def _read(path: str) -> str | None:
+    """The text of a conversation file (or stdin for ``-``); None after printing why it cannot be read."""
+    try:
+        return decode_input(sys.stdin.buffer.read() if path == "-" else open(path, "rb").read())
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
 def cmd_summarize(args: argparse.Namespace) -> int:
     """Summarize one conversation file (or stdin) and print the summary."""
     from assistant.backends import load_generator
     from assistant.summarize import Summarizer
 
     config = _config(args)  # a bad config fails before anything is read or loaded
-    try:
-        raw = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
-    except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+    text = _read(args.file)
+    if text is None:
         return 2
     summarizer = Summarizer(load_generator(config, _progress), config)
-    text = decode_input(raw)
     if args.json:
         print(json.dumps(summarizer.summarize(text).to_dict(), ensure_ascii=False, indent=2))
     else:
         print(summarizer.summarize(text).text)
     return 0
-
-
-def _read(path: str) -> str | None:
-    from assistant.conversation import decode_input
-
-    try:
-        return decode_input(sys.stdin.buffer.read() if path == "-" else open(path, "rb").read())
-    except OSError as exc:
-        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-        return None
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
