@@ -25,6 +25,7 @@ from typing import Callable
 
 from assistant.conversation import Conversation, decode_input, from_turns, parse_conversation
 from assistant.errors import InvalidConversation, SupportLensError
+from assistant.journal import append_records, read_records
 
 TEXT_COLUMNS = ("conversation", "text", "dialog", "transcript")
 ID_COLUMNS = ("id", "conversation_id")
@@ -129,27 +130,21 @@ def run_batch(items: list[BatchItem], folder: Path, *, summarize: Callable[[Conv
               audit: Callable[[Conversation], object] | None = None,
               progress: Callable[[int, int], None] | None = None) -> list[BatchResult]:
     """Process every row (skipping rows finished in an earlier run) and return the results in row order."""
-    folder.mkdir(parents=True, exist_ok=True)
     done_path = folder / "results.jsonl"
     done: dict[int, BatchResult] = {}
-    if done_path.is_file():
-        for line in done_path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-                done[row["row"]] = BatchResult(**row)
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line torn by a crash: that row is redone
-    with open(done_path, "a", encoding="utf-8") as out:
-        if done_path.stat().st_size and not done_path.read_bytes().endswith(b"\n"):
-            out.write("\n")
+    for row in read_records(done_path):
+        try:
+            done[row["row"]] = BatchResult(**row)
+        except (KeyError, TypeError):
+            continue  # not a result record: that row is redone
+    with append_records(done_path) as write:
         for n, item in enumerate(items):
             if progress:
                 progress(n, len(items))
             if item.row in done:
                 continue
             result = _process(item, summarize, audit)
-            out.write(json.dumps(asdict(result), ensure_ascii=False) + "\n")
-            out.flush()
+            write(asdict(result))
             done[item.row] = result
     if progress:
         progress(len(items), len(items))

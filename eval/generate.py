@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 from assistant.config import AssistantConfig, load_config
 from assistant.conversation import Conversation
 from assistant.errors import ConfigError, SupportLensError
+from assistant.journal import append_records, read_records
 
 # Settings that do not change what is generated.
 _NOT_HASHED = ("n_threads", "device", "max_input_chars")
@@ -90,17 +91,8 @@ class Generation:
 
 def read_cache(path: Path, fingerprint: str) -> dict[str, Generation]:
     """Finished generations of this system version (a torn last line from a kill is ignored)."""
-    done: dict[str, Generation] = {}
-    if not path.is_file():
-        return done
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and row.get("fingerprint") == fingerprint and "id" in row:
-            done[row["id"]] = Generation(**{k: v for k, v in row.items() if k in Generation.__dataclass_fields__})
-    return done
+    return {row["id"]: Generation(**{k: v for k, v in row.items() if k in Generation.__dataclass_fields__})
+            for row in read_records(path) if row.get("fingerprint") == fingerprint and "id" in row}
 
 
 SummarizerFactory = Callable[[AssistantConfig], object]
@@ -128,16 +120,11 @@ def generate(system: System, dialogs: list[Conversation], cache: Path, *, factor
         start = time.perf_counter()
         summarizer = (factory or _default_factory)(system.config)
         timings["load_s"] = time.perf_counter() - start
-        cache.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        if cache.is_file() and cache.stat().st_size and not cache.read_bytes().endswith(b"\n"):
-            with open(cache, "a", encoding="utf-8") as out:
-                out.write("\n")  # end a line torn by a kill, so the next record starts clean
-        with open(cache, "a", encoding="utf-8") as out:
+        with append_records(cache) as write:
             for conv in (progress(todo) if progress else todo):
                 gen = _one(summarizer, conv, fingerprint)
-                out.write(json.dumps(asdict(gen), ensure_ascii=False) + "\n")
-                out.flush()
+                write(asdict(gen))
                 done[gen.id] = gen
         timings["generate_s"] = time.perf_counter() - start
     return [done[d.conversation_id] for d in dialogs], timings
