@@ -205,15 +205,20 @@ def audit_dialog(conv: Conversation) -> str:
     return "\n".join(f"Turn {i + 1}, {t.speaker}{marks.get(i, '')}: {neutralize(t.text)}" for i, t in enumerate(conv.turns))
 
 
+def _about_raw_conversation(conv: Conversation, request: str, system: str) -> list[Message]:
+    """System and user messages: the fenced raw conversation first (a prefix shared by every request about it),
+    then ``request``."""
+    user = f"<conversation>\n{audit_dialog(conv)}\n</conversation>\n\n{request}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
 def audit_messages(conv: Conversation, guideline: str, system: str = AUDIT_SYSTEM_PROMPT) -> list[Message]:
     """System and user messages asking for one guideline's verdict on ``conv``.
 
     The conversation comes first and the guideline last, so every guideline's prompt for one conversation
     shares the same prefix (llama.cpp then reuses its KV cache: only the guideline and answer cost time).
     """
-    user = (f"<conversation>\n{audit_dialog(conv)}\n</conversation>\n\nGuideline:\n{neutralize(guideline).strip()}\n\n"
-            f"{AUDIT_INSTRUCTION}")
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return _about_raw_conversation(conv, f"Guideline:\n{neutralize(guideline).strip()}\n\n{AUDIT_INSTRUCTION}", system)
 
 
 AUDIT_QUESTION = (
@@ -229,9 +234,8 @@ def audit_question_messages(conv: Conversation, guideline: str, statement: str,
     Same prefix as ``audit_messages`` (system, then the conversation), so all questions on one conversation
     share the KV cache.
     """
-    user = (f"<conversation>\n{audit_dialog(conv)}\n</conversation>\n\nGuideline:\n{neutralize(guideline).strip()}\n\n"
-            + AUDIT_QUESTION.format(statement=neutralize(statement).strip()))
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    question = AUDIT_QUESTION.format(statement=neutralize(statement).strip())
+    return _about_raw_conversation(conv, f"Guideline:\n{neutralize(guideline).strip()}\n\n{question}", system)
 
 
 # --- Follow-up questions --------------------------------------------------------------------------------------
@@ -246,5 +250,4 @@ QA_SYSTEM_PROMPT = (
 
 def qa_messages(conv: Conversation, question: str, system: str = QA_SYSTEM_PROMPT) -> list[Message]:
     """System and user messages asking ``question`` about ``conv`` (raw text, numbered turns)."""
-    user = f"<conversation>\n{audit_dialog(conv)}\n</conversation>\n\nQuestion: {neutralize(question).strip()}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return _about_raw_conversation(conv, f"Question: {neutralize(question).strip()}", system)
