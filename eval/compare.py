@@ -18,6 +18,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -178,7 +179,7 @@ def run(systems: list[System], out: Path, *, split: str = "test", data_dir: str 
                            "(10,000 draws), each system against the first",
             "scored_text": "the generated summary only (completion after the prompt; checked for prompt/transcript leaks)",
         },
-        "systems": {s.name: {"config": {k: v for k, v in vars(s.config).items()}, "fingerprint": s.fingerprint(),
+        "systems": {s.name: {"config": asdict(s.config), "fingerprint": generations[s.name][0].fingerprint,
                              "model": timings["systems"][s.name]["model"]} for s in systems},
         "aggregates": aggregates,
         "timings": timings,
