@@ -28,7 +28,7 @@ EVAL_DIRS = (REPO / "eval" / "results", REPO / "runs" / "eval")  # committed res
 PLACEHOLDER = "Customer: my order hasn't arrived...\nAgent: Sorry to hear that, can you DM us the order number?"
 
 
-FINDING_COLUMNS = ["rule", "guideline", "verdict", "evidence", "rationale"]
+FINDING_COLUMNS = ["rule", "guideline", "verdict", "confidence", "evidence", "rationale"]
 
 
 def last(values):  # noqa: ANN001, ANN201
@@ -41,7 +41,8 @@ def last(values):  # noqa: ANN001, ANN201
 
 def findings_rows(report) -> list[list[str]]:  # noqa: ANN001 - assistant.audit.AuditReport
     """The findings table shown in the Audit tab."""
-    return [[f.rule_id or "", f.guideline, f.verdict, f.evidence, f.rationale] for f in report.findings]
+    return [[f.rule_id or "", f.guideline, f.verdict, "" if f.confidence is None else f"{f.confidence:.0%}", f.evidence,
+             f.rationale] for f in report.findings]
 
 
 def build_app(service: SummaryService, examples: list[Example], status: str = "",  # noqa: ANN201 - gr.Blocks

@@ -1,9 +1,15 @@
 """Audit a conversation against the company's guidelines: retrieve the relevant ones, judge each with the LLM,
 keep only evidence that is really in the conversation.
 
-Flow: raw conversation -> retriever (the organisation's knowledge base) -> one prompt per guideline (the
-conversation first, the guideline last, so llama.cpp reuses the conversation's KV cache across guidelines) ->
-JSON constrained by a schema (llama.cpp grammar; other backends are parsed and retried) -> checked findings.
+Flow: raw conversation -> retriever (the organisation's knowledge base) -> each retrieved guideline judged ->
+checked findings. Prompts put the conversation first and the guideline after it, so llama.cpp reuses the
+conversation's KV cache across guidelines.
+
+Modes: ``checks`` (the default) turns each of a guideline's Followed / Violated / Not applicable clauses into
+yes/no questions on the messages it is about (assistant.clauses) and reads P(yes) from the model's next-token
+distribution; a guideline without clauses gets two generic questions. ``questions`` asks the clauses of the
+whole conversation as constrained JSON, ``verdict`` asks for verdict, quote and rationale as JSON (a llama.cpp
+grammar; other backends are parsed and retried).
 
 An audit reads the raw text: signatures, links and handles are what the agent actually wrote.
 """
@@ -11,6 +17,7 @@ An audit reads the raw text: signatures, links and handles are what the agent ac
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import unicodedata
@@ -18,10 +25,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Protocol
 
 from assistant.backends.base import GenerationParams, Generator
+from assistant.clauses import NEGATION, Check, checks_for, parse_clauses
 from assistant.cleaning import clean_conversation
 from assistant.conversation import MAX_CHARS, Conversation, parse_conversation, validate
 from assistant.errors import InvalidConversation
-from assistant.prompts import audit_messages, audit_question_messages, default_format, render_prompt
+from assistant.prompts import audit_messages, audit_question_messages, check_messages, default_format, render_prompt
 
 VERDICTS = ("followed", "violated", "not_applicable")
 UNDETERMINED = "undetermined"  # the model gave no usable answer after retries: never guessed
@@ -41,8 +49,13 @@ QUESTION_SCHEMA = json.dumps({
     "required": ["turn", "answer"],
     "additionalProperties": False,
 })
-# "- Followed: ...", "Violated: ...", "* Not applicable: ..." lines of a guideline
-_CLAUSE_RE = re.compile(r"^[ \t]*(?:[-*+][ \t]*)?(followed|violated|not[ _]applicable)[ \t]*:[ \t]*(.+)$", re.IGNORECASE | re.MULTILINE)
+YES_NO_SCHEMA = json.dumps({
+    "type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["answer"], "additionalProperties": False,
+})
+_GENERIC_RATIONALE = {"followed": "The agent did what this guideline asks.",
+                      "violated": "The agent did not do what this guideline asks.",
+                      "not_applicable": "What this guideline is about does not come up in the conversation."}
 _VERDICT_ALIASES = {
     "followed": "followed", "compliant": "followed", "complied": "followed", "pass": "followed", "yes": "followed",
     "violated": "violated", "not compliant": "violated", "non-compliant": "violated", "noncompliant": "violated",
@@ -78,7 +91,8 @@ class AuditSettings:
     """How audits run."""
 
     k: int = 12  # passages retrieved; a playbook of up to ~12 rules is judged whole
-    mode: str = "auto"  # questions | verdict | auto (questions when the guideline states when it is violated)
+    mode: str = "auto"  # auto = checks | questions | verdict (see the module docstring)
+    yes_bias: float = 0.0  # logit subtracted from every yes/no answer of a check: small models say yes too readily
     max_new_tokens: int = 200
     retries: int = 1  # extra attempts (sampled) when the answer is not valid JSON with a known verdict
     max_input_chars: int = MAX_CHARS
@@ -98,6 +112,8 @@ class Finding:
     chunk_ids: tuple[str, ...]
     raw_output: str  # the model's answer, for the audit trail
     attempts: int
+    confidence: float | None = None  # checks mode: how sure the deciding check was (0.5 = a coin toss)
+    checks: tuple[dict, ...] = ()  # checks mode: each clause's check and its probabilities (the audit trail)
 
 
 @dataclass
@@ -122,7 +138,7 @@ class AuditReport:
         """JSON-ready: findings first, then the score and the trail."""
         return {
             "conversation_id": self.conversation_id,
-            "findings": [{k: v for k, v in asdict(f).items() if k not in ("raw_output", "chunk_ids", "attempts")}
+            "findings": [{k: v for k, v in asdict(f).items() if k not in ("raw_output", "chunk_ids", "attempts", "checks")}
                          for f in self.findings],
             "compliance_score": self.compliance_score,
             "counts": self.counts,
@@ -131,7 +147,7 @@ class AuditReport:
             "model": self.model,
             "seconds": round(self.seconds, 2),
             "trail": [{"rule_id": f.rule_id, "chunk_ids": list(f.chunk_ids), "raw_output": f.raw_output,
-                       "attempts": f.attempts} for f in self.findings],
+                       "attempts": f.attempts, **({"checks": list(f.checks)} if f.checks else {})} for f in self.findings],
         }
 
 
@@ -176,12 +192,6 @@ def verify_quote(quote: str, conv: Conversation) -> bool:
     return any(q in _normalize(turn.text) for turn in conv.turns)
 
 
-def parse_clauses(text: str) -> tuple[str, dict[str, str]]:
-    """A guideline's description and its verdict clauses: ``{"followed"|"violated"|"not_applicable": text}``."""
-    clauses = {m[1].lower().replace(" ", "_"): m[2].strip() for m in _CLAUSE_RE.finditer(text)}
-    return _CLAUSE_RE.sub("", text).strip(), clauses
-
-
 def parse_yes_no(text: str) -> tuple[bool, int] | None:
     """``(answer is yes, turn)`` from a question's JSON answer, or None if unusable (never raises)."""
     start, end = text.find("{"), text.rfind("}")
@@ -207,6 +217,109 @@ def group_guidelines(passages: list[Passage]) -> list[tuple[str | None, list[Pas
     return list(groups.items())
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """A check's answer: ``p`` that its clause holds, and the per-reply probabilities it was aggregated from."""
+
+    check: Check
+    p: float  # bias-corrected, aggregated over the replies in scope
+    per_turn: dict[int, float]  # P(yes) per reply (0-based turn), as the model said it
+    conversation_p: float | None = None  # P(yes) of a conversation-level question, as the model said it
+
+    def to_dict(self) -> dict:
+        """For the audit trail (and for re-deciding with another bias without running the model again)."""
+        return {"verdict": self.check.verdict, "scope": self.check.scope, "statement": self.check.statement,
+                "p": round(self.p, 6), "per_turn": {str(t): round(p, 6) for t, p in self.per_turn.items()},
+                "conversation_p": None if self.conversation_p is None else round(self.conversation_p, 6)}
+
+
+def debias(p: float, bias: float) -> float:
+    """``p`` with ``bias`` subtracted from its logit (0 < p < 1; 0 and 1 stay)."""
+    if not bias or not 0.0 < p < 1.0:
+        return p
+    return 1.0 / (1.0 + math.exp(bias - math.log(p / (1.0 - p))))
+
+
+def aggregate(scope: str, values: list[float], bias: float = 0.0) -> float:
+    """P(the clause holds) from its per-reply P(yes): the least for "all", none of them for "none", the most
+    otherwise (any reply; first/last and conversation have one value)."""
+    values = [debias(v, bias) for v in values]
+    return min(values) if scope == "all" else 1.0 - max(values) if scope == "none" else max(values)
+
+
+def informative_checks(checks: list[Check]) -> list[Check]:
+    """Drop the violated or followed check that is worded as a negation when the other is not ("this reply has no
+    signature" beside "this reply carries a signature"): within one rule, followed and violated are the two
+    outcomes of the same requirement, small models answer negated questions poorly, and the positive wording
+    says it all."""
+    pair = {c.verdict: bool(NEGATION.search(c.statement)) for c in checks if c.verdict in ("violated", "followed")}
+    if len(pair) == 2 and pair["violated"] != pair["followed"]:
+        drop = "violated" if pair["violated"] else "followed"
+        return [c for c in checks if c.verdict != drop]
+    return checks
+
+
+def decide(p: dict[str, float]) -> tuple[str, float]:
+    """The verdict and its confidence from the probabilities that each clause holds."""
+    if p.get("not_applicable", 0.0) >= 0.5:
+        return "not_applicable", p["not_applicable"]
+    if "violated" in p and "followed" in p:  # each answer counts for its verdict and against the other
+        violated = (p["violated"] + 1.0 - p["followed"]) / 2
+    else:
+        violated = p["violated"] if "violated" in p else 1.0 - p["followed"]
+    return ("violated", violated) if violated >= 0.5 else ("followed", 1.0 - violated)
+
+
+def redecide(checks: list[dict], bias: float) -> tuple[str, float]:
+    """The verdict a finding's recorded checks (``Finding.checks``) give under another ``yes_bias``: calibrating
+    the bias on a labelled set needs no second run of the model."""
+    p = {}
+    for c in checks:
+        values = list(c["per_turn"].values()) if c["per_turn"] else [c["conversation_p"]]
+        p[c["verdict"]] = aggregate(c["scope"] if c["per_turn"] else "conversation", values, bias)
+    return decide(p)
+
+
+def evidence_turn(verdict: str, results: dict[str, CheckResult], bias: float = 0.0) -> int | None:
+    """The message that shows ``verdict``: the likeliest one where the verdict's own clause holds, or the clearest
+    counterexample to the other clause (the unsigned reply against "every reply carries a signature"). Only a
+    message whose own answer supports the verdict is quoted; None when the verdict rests on an absence."""
+    other = {"violated": "followed", "followed": "violated"}.get(verdict)
+    for name, holds in ((verdict, True), (other, False)):
+        result = results.get(name) if name else None
+        if result is None or not result.per_turn:
+            continue
+        scope = result.check.scope
+        # the answer that would show it: yes for a clause that holds on some message, no for a counterexample
+        want_yes = (scope in ("first", "last", "any") and holds) or (scope == "none" and not holds)
+        want_no = (scope in ("first", "last", "all") and not holds)
+        p = {t: debias(v, bias) for t, v in result.per_turn.items()}
+        if want_yes:
+            turn = max(p, key=p.get)
+            if p[turn] >= 0.5:
+                return turn
+        elif want_no:
+            turn = min(p, key=p.get)
+            if p[turn] < 0.5:
+                return turn
+    return None
+
+
+def trail(results) -> str:  # noqa: ANN001 - iterable of CheckResult
+    """The checks' probabilities for the audit trail: ``violated(any)=0.81 [t2 0.81, t4 0.12]``."""
+    parts = []
+    for r in results:
+        turns = ", ".join(f"t{t + 1} {p:.2f}" for t, p in r.per_turn.items())
+        parts.append(f"{r.check.verdict}({r.check.scope})={r.p:.2f}" + (f" [{turns}]" if turns else ""))
+    return " | ".join(parts)
+
+
+def parse_yes_no_only(text: str) -> bool | None:
+    """``{"answer": "yes"|"no"}`` (or a bare yes/no) as a bool; None if unusable."""
+    found = re.search(r"\b(yes|no)\b", text, re.IGNORECASE)
+    return None if found is None else found[1].lower() == "yes"
+
+
 class Auditor:
     """Judges conversations against retrieved guidelines with one generator."""
 
@@ -215,6 +328,7 @@ class Auditor:
         self.retriever = retriever
         self.settings = settings or AuditSettings()
         self.prompt_format = default_format(generator.model_name, generator.chat_template is not None)
+        self._graded = hasattr(generator, "choice_probabilities")  # else checks are plain yes/no: no confidence
 
     def prompt(self, conv: Conversation, guideline: str) -> str:
         """The rendered audit prompt for one guideline."""
@@ -226,8 +340,10 @@ class Auditor:
         text = "\n\n".join(p.text for p in passages)
         description, clauses = parse_clauses(text)
         mode = self.settings.mode
-        if mode == "questions" or (mode == "auto" and "violated" in clauses):
+        if mode == "questions":
             return self.judge_by_questions(conv, rule_id, passages, description, clauses)
+        if mode in ("checks", "auto"):
+            return self.judge_by_checks(conv, rule_id, passages, description, clauses)
         return self.judge_by_verdict(conv, rule_id, passages)
 
     def ask(self, conv: Conversation, guideline: str, statement: str) -> tuple[tuple[bool, int] | None, str, int]:
@@ -272,6 +388,57 @@ class Auditor:
         rationale = clauses.get(final) or (f"Not the case: {clauses['violated']}" if final == "followed" else "")
         return Finding(verdict=final, evidence=quote, evidence_status="verbatim" if quote else "none",
                        rationale=rationale, raw_output=" | ".join(raws), attempts=attempts, **common)
+
+    def yes_probability(self, conv: Conversation, guideline: str, statement: str, turn: int | None) -> float | None:
+        """P(yes) that ``statement`` holds for message ``turn`` (or the conversation), as the model says it;
+        None if the model gave no usable answer. Backends with ``choice_probabilities`` read it from the next-token
+        distribution; others answer a constrained yes/no (1.0 or 0.0)."""
+        prompt = render_prompt(check_messages(conv, guideline, statement, turn), self.prompt_format,
+                               template=self.generator.chat_template, **self.generator.special_tokens)
+        if self._graded:
+            return self.generator.choice_probabilities(prompt, ("yes", "no"))[0]
+        answer = parse_yes_no_only("".join(self.generator.stream(
+            prompt, GenerationParams(max_new_tokens=12, json_schema=YES_NO_SCHEMA))))
+        return None if answer is None else float(answer)
+
+    def run_check(self, conv: Conversation, guideline: str, check: Check) -> CheckResult | None:
+        """Ask ``check`` of every reply in its scope (or of the conversation) and aggregate; None if unanswered."""
+        eligible = [i for i, t in enumerate(conv.turns) if check.speaker in ("anyone", t.speaker)]
+        if check.scope == "conversation" or not eligible:
+            p = self.yes_probability(conv, guideline, check.statement if check.scope == "conversation" else check.clause, None)
+            return None if p is None else CheckResult(check, aggregate("conversation", [p], self.settings.yes_bias), {}, p)
+        turns = eligible[:1] if check.scope == "first" else eligible[-1:] if check.scope == "last" else eligible
+        per_turn = {}
+        for turn in turns:
+            p = self.yes_probability(conv, guideline, check.statement, turn)
+            if p is None:
+                return None
+            per_turn[turn] = p
+        return CheckResult(check, aggregate(check.scope, list(per_turn.values()), self.settings.yes_bias), per_turn)
+
+    def judge_by_checks(self, conv: Conversation, rule_id: str | None, passages: list[Passage], description: str,
+                        clauses: dict[str, str]) -> Finding:
+        """Each clause becomes a yes/no check on the agent replies it is about (see assistant.clauses), scored by
+        the model's probability of "yes": not applicable when that clause holds, else the likelier of violated
+        and followed. The reply that decided is the evidence (verbatim by construction)."""
+        common = dict(rule_id=rule_id, guideline=passages[0].heading.split(" > ")[-1], source=passages[0].source,
+                      chunk_ids=tuple(p.chunk_id for p in passages))
+        results: dict[str, CheckResult] = {}
+        for check in informative_checks(checks_for(clauses)):
+            result = self.run_check(conv, description, check)
+            if result is None:
+                return Finding(verdict=UNDETERMINED, evidence="", evidence_status="none",
+                               rationale="The model gave no usable answer; review by hand.",
+                               raw_output=trail(results.values()), attempts=len(results) + 1, **common)
+            results[check.verdict] = result
+        verdict, confidence = decide({v: r.p for v, r in results.items()})
+        turn = evidence_turn(verdict, results, self.settings.yes_bias)
+        quote = conv.turns[turn].text if turn is not None else ""
+        return Finding(verdict=verdict, evidence=quote, evidence_status="verbatim" if quote else "none",
+                       rationale=clauses.get(verdict) or _GENERIC_RATIONALE[verdict], raw_output=trail(results.values()),
+                       attempts=len(results),
+                       confidence=round(confidence, 3) if self._graded else None,
+                       checks=tuple(r.to_dict() for r in results.values()), **common)
 
     def judge_by_verdict(self, conv: Conversation, rule_id: str | None, passages: list[Passage]) -> Finding:
         """Ask for the verdict, a quote and a rationale as JSON (schema-constrained where the backend can)."""

@@ -43,11 +43,13 @@ def audit_config(config: AssistantConfig | None = None, model: str | None = None
 
 
 def build_auditor(kb, model: str | None = None, k: int | None = None,  # noqa: ANN001 - KnowledgeBase
-                  config: AssistantConfig | None = None, generator=None, mode: str | None = None) -> Auditor:  # noqa: ANN001
+                  config: AssistantConfig | None = None, generator=None, mode: str | None = None,  # noqa: ANN001
+                  yes_bias: float | None = None) -> Auditor:
     """An Auditor over ``kb``; loads the audit generator unless one is given."""
     if generator is None:
         from assistant.backends import load_generator
 
         generator = load_generator(audit_config(config, model))
-    settings = AuditSettings(**{name: value for name, value in (("k", k), ("mode", mode)) if value})
+    chosen = (("k", k), ("mode", mode), ("yes_bias", yes_bias))
+    settings = AuditSettings(**{name: value for name, value in chosen if value is not None})
     return Auditor(generator, KnowledgeBaseRetriever(kb), settings)

@@ -120,11 +120,34 @@ def retrieval_recall_at(items: list[tuple[Conversation, dict[str, str]]], retrie
     return {str(k): hits[k] / total for k in ks} if total else {}
 
 
+def sweep_yes_bias(result: dict, items: list[tuple[Conversation, dict[str, str]]],
+                   biases: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(-5, 21))) -> list[dict]:
+    """Macro-F1 and accuracy of a finished checks-mode run re-decided under each yes-bias (no model run)."""
+    from assistant.audit import redecide
+
+    labels = {conv.conversation_id: lab for conv, lab in items}
+    rows = []
+    for bias in biases:
+        gold, pred = [], []
+        for report in result["reports"]:
+            checks = {t["rule_id"]: t.get("checks") for t in report["trail"]}
+            found = {f["rule_id"]: f["verdict"] for f in report["findings"]}
+            for rule_id, verdict in labels[report["conversation_id"]].items():
+                gold.append(verdict)
+                if checks.get(rule_id):
+                    pred.append(redecide(checks[rule_id], bias)[0])
+                else:
+                    pred.append(found.get(rule_id, "not_applicable"))
+        s = score(gold, pred)
+        rows.append({"yes_bias": bias, "macro_f1": s["macro_f1"], "accuracy": s["accuracy"]})
+    return rows
+
+
 def render(result: dict) -> str:
     """A short Markdown report of an audit evaluation."""
     v = result["metrics"]["verdicts"]
     lines = [f"# Audit evaluation: {result['n_conversations']} conversations x {result['n_rules']} rules ({v['n']} labels)", "",
-             f"Model `{result['model']}`, mode {result.get('mode', 'auto')}, k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
+             f"Model `{result['model']}`, mode {result.get('mode', 'auto')}, yes-bias {result.get('yes_bias', 0.0)}, k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
              f"({result['total_s']:.0f} s in all).", "",
              "| verdict | precision | recall | F1 | support | predicted |", "|---|---|---|---|---|---|"]
     lines += [f"| {k} | {x['precision']:.3f} | {x['recall']:.3f} | {x['f1']:.3f} | {x['support']} | {x['predicted']} |"
@@ -152,11 +175,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guidelines", nargs="+", default=[str(SAMPLE_GUIDELINES)], help="guideline files or folders")
     parser.add_argument("--model", default=None, help="model that judges (default: audit_model, the 1.5B embedded model)")
     parser.add_argument("--k", type=int, default=None, help="passages retrieved per audit")
-    parser.add_argument("--mode", choices=("auto", "questions", "verdict"), default=None, help="how guidelines are judged")
+    parser.add_argument("--mode", choices=("auto", "checks", "questions", "verdict"), default=None, help="how guidelines are judged")
+    parser.add_argument("--yes-bias", type=float, default=None, help="checks mode: logit subtracted from each yes")
+    parser.add_argument("--calibrate", metavar="RESULTS_JSON", default=None,
+                        help="re-decide a finished checks-mode run under a range of yes-biases and print the table")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default="runs/audit/dev")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
+    if args.calibrate:
+        result = json.loads(Path(args.calibrate).read_text(encoding="utf-8"))
+        rows = sweep_yes_bias(result, load_labels(result["labels"], args.data_dir)[: result["n_conversations"]])
+        best = max(rows, key=lambda r: (r["macro_f1"], -abs(r["yes_bias"])))
+        print("| yes_bias | macro-F1 | accuracy |\n|---|---|---|")
+        print("\n".join(f"| {r['yes_bias']:+.1f} | {r['macro_f1']:.3f} | {r['accuracy']:.3f} |" for r in rows))
+        print(f"\nbest: yes_bias {best['yes_bias']:+.1f}, macro-F1 {best['macro_f1']:.3f}")
+        return 0
     from tqdm import tqdm
 
     from assistant.audit_service import build_auditor
@@ -168,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         items = load_labels(args.labels, args.data_dir)[: args.limit]
         kb = KnowledgeBase("audit-eval", make_embedder(), root=out / "kb")
         kb.build([Path(p) for p in args.guidelines])
-        auditor = build_auditor(kb, model=args.model, k=args.k, mode=args.mode)
+        auditor = build_auditor(kb, model=args.model, k=args.k, mode=args.mode, yes_bias=args.yes_bias)
         reports, times = [], []
         for conv, _ in tqdm(items, desc="auditing", unit="conversation"):
             start = time.perf_counter()
@@ -178,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = {"labels": str(args.labels), "guidelines": args.guidelines, "model": auditor.generator.model_name,
-              "k": auditor.settings.k, "mode": auditor.settings.mode, "n_conversations": len(items), "n_rules": len(kb.rules()),
+              "k": auditor.settings.k, "mode": auditor.settings.mode, "yes_bias": auditor.settings.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "metrics": evaluate_reports(items, reports), "retrieval_recall_at": retrieval_recall_at(items, auditor.retriever),
               "reports": [r.to_dict() for r in reports]}

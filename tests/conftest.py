@@ -88,3 +88,23 @@ def build_tiny_llama(out_dir: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+class PlaybookJudge(FakeGenerator):
+    """An audit judge for the sample playbook that finds every rule followed: P(yes) is high for the checks of
+    the followed clauses (and the situations of not-applicable clauses) and low for every other question."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from assistant.clauses import checks_for, parse_clauses
+        from tests.knowledge_base.conftest import PLAYBOOK
+
+        sections = PLAYBOOK.read_text(encoding="utf-8").split("\n## ")[1:]
+        checks = [c for s in sections for c in checks_for(parse_clauses(s)[1])]
+        # yes: the followed clauses hold, and what not-applicable clauses say never happens does happen
+        self.yes = {c.statement for c in checks if c.verdict == "followed" or (c.verdict, c.scope) == ("not_applicable", "none")}
+
+    def choice_probabilities(self, prompt: str, choices) -> list[float]:  # noqa: ANN001 - a sequence of words
+        self.prompts.append(prompt)
+        statement = prompt.split("Question:", 1)[1].split('"')[1]
+        return [0.9, 0.1] if statement in self.yes else [0.1, 0.9]

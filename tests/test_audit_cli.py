@@ -6,21 +6,13 @@ import json
 import pytest
 
 from assistant import __main__ as cli
-from tests.conftest import FakeGenerator
+from tests.conftest import PlaybookJudge
 from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
 CONV = ("Customer: @Brightline my parcel never arrived, order 5521\n"
         "Agent: @cust So sorry to hear that! Please DM us your order number and we'll check. ^JK\n"
         "Customer: done, thanks\n"
         "Agent: Got it, a replacement ships today. Anything else, just let us know! ^JK")
-
-
-class YesNoGenerator(FakeGenerator):
-    """Says "no" to every question (so every rule is followed) and points at turn 2."""
-
-    def stream(self, prompt, params):
-        self.prompts.append(prompt)
-        yield '{"turn": 2, "answer": "no"}' if "Question:" in prompt else '{"evidence": "", "rationale": "ok", "verdict": "followed"}'
 
 
 @pytest.fixture
@@ -33,7 +25,7 @@ def kb_root(tmp_path, monkeypatch):
 
 
 def test_audit_prints_findings_score_and_trail(kb_root, tmp_path, monkeypatch, capsys):
-    gen = YesNoGenerator()
+    gen = PlaybookJudge()
     monkeypatch.setattr("assistant.backends.load_generator", lambda config, progress=None: gen)
     path = tmp_path / "c.txt"
     path.write_text(CONV)
@@ -47,7 +39,7 @@ def test_audit_prints_findings_score_and_trail(kb_root, tmp_path, monkeypatch, c
 
 
 def test_audit_with_summary(kb_root, tmp_path, monkeypatch, capsys):
-    gen = YesNoGenerator(reply=" asked about a parcel.")
+    gen = PlaybookJudge(reply=" asked about a parcel.")
     monkeypatch.setattr("assistant.backends.load_generator", lambda config, progress=None: gen)
     path = tmp_path / "c.txt"
     path.write_text(CONV)

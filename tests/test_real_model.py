@@ -86,3 +86,21 @@ def test_base_model_alone_is_steered_by_the_response_prefix(first_test_dialog):
     config = AssistantConfig(adapter="none", max_new_tokens=60)
     summary = Summarizer(load_generator(config), config).summarize(first_test_dialog)
     assert summary.model == "qwen2.5-coder-0.5b-instruct" and summary.text.startswith("The customer"), summary.text
+
+
+def test_llamacpp_choice_probabilities_reuse_the_cache_and_agree_with_the_model():
+    from assistant.audit_service import audit_config
+    from assistant.backends.base import GenerationParams, generate
+    from assistant.prompts import render_prompt
+
+    gen = load_generator(audit_config(AssistantConfig()))  # the audit model, which answers the checks
+
+    def ask(question):
+        return render_prompt([{"role": "user", "content": f"{question} Answer yes or no."}], "chat_template",
+                             template=gen.chat_template, **gen.special_tokens)
+
+    right = gen.choice_probabilities(ask("Is Paris in France?"), ("yes", "no"))[0]
+    wrong = gen.choice_probabilities(ask("Is Paris in Japan?"), ("yes", "no"))[0]
+    assert right > 0.5 > wrong
+    generate(gen, ask("Name a colour."), GenerationParams(max_new_tokens=4))  # moves the KV cache elsewhere
+    assert gen.choice_probabilities(ask("Is Paris in France?"), ("yes", "no"))[0] == pytest.approx(right, abs=1e-3)

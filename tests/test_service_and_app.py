@@ -6,7 +6,7 @@ from assistant.access import check_exposure, load_credentials, parse_credentials
 from assistant.config import AssistantConfig
 from assistant.errors import ConfigError, GenerationFailed, InvalidConversation
 from assistant.service import SummaryService, example_conversations
-from tests.conftest import FakeGenerator
+from tests.conftest import FakeGenerator, PlaybookJudge
 
 
 def service(gen):
@@ -136,7 +136,7 @@ def test_review_gives_the_summary_then_findings(tmp_path):
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
     KnowledgeBase("acme", FakeEmbedder(), root=tmp_path).build([PLAYBOOK])
-    judge = FakeGenerator(reply='{"turn": 2, "answer": "no"}')
+    judge = PlaybookJudge()
     audits = AuditService(AssistantConfig(adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
                           factory=lambda config: judge, embedder_factory=FakeEmbedder)
     steps = []
@@ -158,7 +158,7 @@ def test_audit_and_knowledge_base_tabs(tmp_path):
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
     svc = service(FakeGenerator())
-    judge = FakeGenerator(reply='{"turn": 2, "answer": "no"}')
+    judge = PlaybookJudge()
     audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
                           factory=lambda config: judge, embedder_factory=FakeEmbedder)
     demo = build_app(svc, [], audits=audits)

@@ -74,3 +74,19 @@ def test_nf4_double_quant_on_cpu(tiny_llama):
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelUnavailable, match="Could not load"):
         TransformersGenerator(str(tmp_path / "nope"), device="cpu")
+
+
+def test_choice_probabilities_are_normalised_and_symmetric(tiny_llama):
+    gen = TransformersGenerator(str(tiny_llama), device="cpu")
+    prompt = "<|im_start|>user\nIs it raining?<|im_end|>\n<|im_start|>assistant\n"
+    yes, no = gen.choice_probabilities(prompt, ("yes", "no"))
+    assert yes + no == pytest.approx(1.0) and 0 < yes < 1
+    assert gen.choice_probabilities(prompt, ("no", "yes")) == pytest.approx([no, yes])
+    assert gen.choice_probabilities(prompt, ("yes", "yes")) == [0.5, 0.5]  # only shared tokens: no information
+
+
+def test_distinct_first_tokens_drop_what_choices_share():
+    from assistant.backends.base import distinct_first_tokens
+
+    ids = {"yes": {1, 2, 9}, "no": {3, 9}, "maybe": {4}}
+    assert distinct_first_tokens(("yes", "no", "maybe"), ids.get) == [{1, 2}, {3}, {4}]

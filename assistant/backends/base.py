@@ -54,3 +54,15 @@ class Generator(Protocol):
 def generate(gen: Generator, prompt: str, params: GenerationParams) -> str:
     """Whole generated text of ``gen`` for ``prompt`` (joins the stream)."""
     return "".join(gen.stream(prompt, params))
+
+
+def answer_variants(word: str) -> set[str]:
+    """How a model may start an answer with ``word``: bare, capitalised, after a space."""
+    return {word, word.capitalize(), " " + word, " " + word.capitalize()}
+
+
+def distinct_first_tokens(choices, first_tokens) -> list[set[int]]:  # noqa: ANN001 - words, word -> set of ids
+    """Each choice's first tokens, without those two choices share (a bare space piece would count for both)."""
+    ids = [set(first_tokens(c)) for c in choices]
+    shared = {t for i, a in enumerate(ids) for b in ids[i + 1:] for t in a & b}
+    return [a - shared for a in ids]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterator, Sequence
 
-from assistant.backends.base import GenerationParams
-from assistant.errors import ModelUnavailable, require
+from assistant.backends.base import GenerationParams, answer_variants, distinct_first_tokens
+from assistant.errors import GenerationFailed, ModelUnavailable, require
 
 
 class LlamaCppGenerator:
@@ -70,6 +70,35 @@ class LlamaCppGenerator:
             piece = chunk["choices"][0]["text"]
             if piece:
                 yield piece
+
+
+    def choice_probabilities(self, prompt: str, choices: Sequence[str]) -> list[float]:
+        """The probability that the answer to ``prompt`` starts with each of ``choices`` (normalised over them),
+        from one forward pass: only the part of the prompt not already in the KV cache is evaluated."""
+        import numpy as np
+
+        tokens = self._tokenize(prompt)
+        if len(tokens) >= self.context_length:
+            raise GenerationFailed(f"The prompt has {len(tokens)} tokens; this model's context holds "
+                                   f"{self.context_length}. Shorten the conversation.")
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens]
+        n = 0
+        while n < min(len(cached), len(tokens) - 1) and cached[n] == tokens[n]:
+            n += 1
+        if not llm._ctx.kv_cache_seq_rm(-1, n, -1):  # the cache could not be cut there: start afresh
+            n = 0
+        llm.n_tokens = n
+        llm.eval(tokens[n:])
+        # llama-cpp-python keeps no logits unless logits_all; the context still holds the last token's row.
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+        weights = np.exp(logits - logits.max())
+        mass = [float(sum(weights[t] for t in ids)) for ids in distinct_first_tokens(choices, self._first_tokens)]
+        total = sum(mass)
+        return [m / total if total > 0 else 1 / len(choices) for m in mass]
+
+    def _first_tokens(self, word: str) -> set[int]:
+        return {t[0] for v in answer_variants(word) if (t := self._tokenize(v))}
 
 
 @lru_cache(maxsize=16)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
-from assistant.backends.base import GenerationParams
+from assistant.backends.base import GenerationParams, answer_variants, distinct_first_tokens
 from assistant.errors import ModelUnavailable, require
 
 
@@ -80,6 +80,20 @@ class TransformersGenerator:
     def count_tokens(self, text: str) -> int:
         """Prompt tokens of ``text``."""
         return int(self._encode(text)["input_ids"].shape[1])
+
+    def choice_probabilities(self, prompt: str, choices: Sequence[str]) -> list[float]:
+        """The probability that the answer to ``prompt`` starts with each of ``choices`` (normalised over them)."""
+        import torch
+
+        inputs = self._encode(prompt).to(self._model.device)
+        with torch.inference_mode():
+            probs = torch.softmax(self._model(**inputs).logits[0, -1].float(), dim=-1)
+        def first_tokens(word: str) -> set[int]:
+            return {ids[0] for v in answer_variants(word) if (ids := self._tok(v, add_special_tokens=False)["input_ids"])}
+
+        mass = [float(sum(probs[i] for i in ids)) for ids in distinct_first_tokens(choices, first_tokens)]
+        total = sum(mass)
+        return [m / total if total > 0 else 1 / len(choices) for m in mass]
 
     def stream(self, prompt: str, params: GenerationParams) -> Iterator[str]:
         """Generate in a worker thread and yield decoded pieces; closing the iterator stops generation."""
