@@ -125,14 +125,13 @@ def sweep_yes_bias(result: dict, items: list[tuple[Conversation, dict[str, str]]
     """Macro-F1 and accuracy of a finished checks-mode run re-decided under each yes-bias (no model run)."""
     from assistant.audit import redecide
 
-    labels = {conv.conversation_id: lab for conv, lab in items}
     rows = []
     for bias in biases:
         gold, pred = [], []
-        for report in result["reports"]:
+        for report, (_, labels) in zip(result["reports"], items, strict=True):  # the run audited them in this order
             checks = {t["rule_id"]: t.get("checks") for t in report["trail"]}
             found = {f["rule_id"]: f["verdict"] for f in report["findings"]}
-            for rule_id, verdict in labels[report["conversation_id"]].items():
+            for rule_id, verdict in labels.items():
                 gold.append(verdict)
                 if checks.get(rule_id):
                     pred.append(redecide(checks[rule_id], bias)[0])

@@ -39,3 +39,28 @@ def test_unretrieved_rules_count_as_not_applicable_and_undetermined_as_wrong(twe
     m = evaluate_reports([(conv, labels)], [report])
     assert m["verdicts"]["accuracy"] == pytest.approx(2 / 3) and m["undetermined"] == 1
     assert m["retrieval_recall"] == 1.0 and m["evidence"]["verbatim_rate"] == 1.0
+
+
+def test_held_out_set_is_complete_and_apart_from_the_dev_set(tweetsumm_dir):
+    from eval.audit import REPO
+
+    held_out = REPO / "eval" / "audit_dev" / "brightline-heldout.jsonl"
+    rows = [json.loads(line) for line in held_out.read_text().splitlines()]
+    dev = {json.loads(line)["conversation_id"] for line in DEV_LABELS.read_text().splitlines()}
+    items = load_labels(held_out, tweetsumm_dir)
+    assert len(items) == len(rows) >= 20 and not dev & {r["conversation_id"] for r in rows}
+    for (conv, labels), row in zip(items, rows):
+        assert sorted(labels, key=lambda r: int(r[1:])) == [f"G{i}" for i in range(1, 11)]
+        assert all(not q or any(q in t.text for t in conv.turns) for q in row["evidence"].values())
+
+
+def test_calibration_re_decides_recorded_checks(tweetsumm_dir):
+    from eval.audit import sweep_yes_bias
+
+    conv, _ = load_labels(DEV_LABELS, tweetsumm_dir)[0]
+    signed = {"verdict": "followed", "scope": "all", "statement": "this reply carries a signature",
+              "p": 0.6, "per_turn": {"1": 0.6, "3": 0.7}, "conversation_p": None}
+    result = {"reports": [{"conversation_id": conv.conversation_id, "findings": [],
+                           "trail": [{"rule_id": "G4", "checks": [signed]}]}]}
+    rows = sweep_yes_bias(result, [(conv, {"G4": "violated"})], biases=(0.0, 0.5))
+    assert [r["accuracy"] for r in rows] == [0.0, 1.0]  # logit(0.6) = 0.41 < 0.5: the yes no longer counts
