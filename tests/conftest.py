@@ -101,8 +101,8 @@ class PlaybookJudge(FakeGenerator):
 
         sections = PLAYBOOK.read_text(encoding="utf-8").split("\n## ")[1:]
         checks = [c for s in sections for c in checks_for(parse_clauses(s)[1])]
-        # yes: the followed clauses hold, and what not-applicable clauses say never happens does happen
-        self.yes = {c.statement for c in checks if c.verdict == "followed" or (c.verdict, c.scope) == ("not_applicable", "none")}
+        # yes: the followed clauses hold, and what "none" clauses say never happens does happen
+        self.yes = {c.statement for c in checks if c.verdict == "followed" or c.scope == "none"}
 
     def choice_probabilities(self, prompt: str, choices) -> list[float]:  # noqa: ANN001 - a sequence of words
         self.prompts.append(prompt)

@@ -21,6 +21,7 @@ RULES = {
     "G4": "## G4: Sign every public reply\nEach agent reply ends with a signature.",
 }
 VERDICT = AuditSettings(mode="verdict")
+RAW = AuditSettings(yes_bias=0.0)  # the fake's probabilities as they are
 
 
 class FakeRetriever:
@@ -224,34 +225,35 @@ UNSIGNED_LAST = CONV.replace("just let us know! ^JK", "just let us know!")
 
 def test_checks_mode_finds_the_unsigned_reply():
     gen = ProbGenerator({("carries a signature", "^JK"): 0.9})
-    report = Auditor(gen, FakeRetriever(rules=CLAUSED)).audit(UNSIGNED_LAST)
+    report = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(UNSIGNED_LAST)
     g4 = report.findings[0]
     assert g4.verdict == "violated" and g4.evidence == parse_conversation(UNSIGNED_LAST).turns[3].text
     assert g4.confidence == pytest.approx(0.9) and g4.rationale == "at least one agent reply has no signature."
     check = g4.checks[0]  # "has no signature" negates the followed clause: only the positive check is asked
     assert len(g4.checks) == 1 and check["scope"] == "all" and check["per_turn"] == {"1": 0.9, "3": 0.1}
     assert report.to_dict()["trail"][0]["checks"][0]["statement"] == "this reply carries a signature"
-    signed = Auditor(gen, FakeRetriever(rules=CLAUSED)).audit(CONV).findings[0]
+    signed = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(CONV).findings[0]
     assert signed.verdict == "followed" and signed.evidence == ""
 
 
 def test_checks_mode_not_applicable_violated_and_followed():
     retriever = FakeRetriever(rules={"G6": CLAUSED["G6"]})
-    na = Auditor(ProbGenerator({}), retriever).audit(CONV).findings[0]  # no message mentions refunds
+    na = Auditor(ProbGenerator({}), retriever, RAW).audit(CONV).findings[0]  # no message mentions refunds
     assert na.verdict == "not_applicable" and na.evidence == "" and na.confidence == pytest.approx(0.9)
     assert na.checks[0]["per_turn"].keys() == {"0", "1", "2", "3"}  # "nobody": every message, the customer's too
     promise = ProbGenerator({("mentions refunds", "Thanks, we've replied"): 0.8,
                              ("promises a refund", "Thanks, we've replied"): 0.7})
-    violated = Auditor(promise, retriever).audit(CONV).findings[0]
+    violated = Auditor(promise, retriever, RAW).audit(CONV).findings[0]
     assert violated.verdict == "violated" and violated.evidence.startswith("Thanks, we've replied")
     asked = ProbGenerator({("mentions refunds", "my parcel never arrived"): 0.8})
-    followed = Auditor(asked, retriever).audit(CONV).findings[0]
+    followed = Auditor(asked, retriever, RAW).audit(CONV).findings[0]
     assert followed.verdict == "followed" and followed.confidence == pytest.approx(0.9)
 
 
 def test_checks_yes_bias_moves_the_threshold():
     gen = ProbGenerator({("carries a signature", None): 0.6})
-    assert Auditor(gen, FakeRetriever(rules=CLAUSED)).audit(UNSIGNED_LAST).findings[0].verdict == "followed"
+    assert Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(UNSIGNED_LAST).findings[0].verdict == "followed"
+    assert AuditSettings().yes_bias > 0  # the default leans against yes
     strict = Auditor(gen, FakeRetriever(rules=CLAUSED), AuditSettings(yes_bias=0.85))  # logit(0.6) = 0.41 < 0.85
     assert strict.audit(UNSIGNED_LAST).findings[0].verdict == "violated"
 
