@@ -120,25 +120,31 @@ def retrieval_recall_at(items: list[tuple[Conversation, dict[str, str]]], retrie
     return {str(k): hits[k] / total for k in ks} if total else {}
 
 
+def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, str]]], bias: float) -> dict:
+    """Verdict scores and accuracy per rule of a finished checks-mode run re-decided under ``bias`` (no model
+    run: every check's probabilities are in the trail)."""
+    from assistant.audit import redecide
+
+    gold, pred, per_rule = [], [], {}
+    for report, (_, labels) in zip(result["reports"], items, strict=True):  # the run audited them in this order
+        checks = {t["rule_id"]: t.get("checks") for t in report["trail"]}
+        found = {f["rule_id"]: f["verdict"] for f in report["findings"]}
+        for rule_id, verdict in labels.items():
+            p = redecide(checks[rule_id], bias)[0] if checks.get(rule_id) else found.get(rule_id, "not_applicable")
+            gold.append(verdict)
+            pred.append(p)
+            per_rule.setdefault(rule_id, []).append(p == verdict)
+    return {"verdicts": score(gold, pred), "undetermined": sum(p == UNDETERMINED for p in pred),
+            "accuracy_per_rule": {r: sum(v) / len(v) for r, v in per_rule.items()}}
+
+
 def sweep_yes_bias(result: dict, items: list[tuple[Conversation, dict[str, str]]],
                    biases: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(-5, 21))) -> list[dict]:
     """Macro-F1 and accuracy of a finished checks-mode run re-decided under each yes-bias (no model run)."""
-    from assistant.audit import redecide
-
     rows = []
     for bias in biases:
-        gold, pred = [], []
-        for report, (_, labels) in zip(result["reports"], items, strict=True):  # the run audited them in this order
-            checks = {t["rule_id"]: t.get("checks") for t in report["trail"]}
-            found = {f["rule_id"]: f["verdict"] for f in report["findings"]}
-            for rule_id, verdict in labels.items():
-                gold.append(verdict)
-                if checks.get(rule_id):
-                    pred.append(redecide(checks[rule_id], bias)[0])
-                else:
-                    pred.append(found.get(rule_id, "not_applicable"))
-        s = score(gold, pred)
-        rows.append({"yes_bias": bias, "macro_f1": s["macro_f1"], "accuracy": s["accuracy"]})
+        v = redecided_metrics(result, items, bias)["verdicts"]
+        rows.append({"yes_bias": bias, "macro_f1": v["macro_f1"], "accuracy": v["accuracy"]})
     return rows
 
 
@@ -184,7 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.calibrate:
         result = json.loads(Path(args.calibrate).read_text(encoding="utf-8"))
-        rows = sweep_yes_bias(result, load_labels(result["labels"], args.data_dir)[: result["n_conversations"]])
+        items = load_labels(result["labels"], args.data_dir)[: result["n_conversations"]]
+        if args.yes_bias is not None:  # the whole report, as if the run had used this bias
+            redecided = {**result, "yes_bias": args.yes_bias,
+                         "metrics": {**result["metrics"], **redecided_metrics(result, items, args.yes_bias)}}
+            text = render(redecided) + ("\nRe-decided from the recorded probabilities of a run with yes-bias "
+                                        f"{result.get('yes_bias', 0.0)} (verdicts exact; evidence counts are the run's).\n")
+            (Path(args.calibrate).parent / f"report-yes-bias-{args.yes_bias:+.1f}.md").write_text(text, encoding="utf-8")
+            print(text)
+            return 0
+        rows = sweep_yes_bias(result, items)
         best = max(rows, key=lambda r: (r["macro_f1"], -abs(r["yes_bias"])))
         print("| yes_bias | macro-F1 | accuracy |\n|---|---|---|")
         print("\n".join(f"| {r['yes_bias']:+.1f} | {r['macro_f1']:.3f} | {r['accuracy']:.3f} |" for r in rows))
