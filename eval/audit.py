@@ -29,9 +29,16 @@ DEV_LABELS = REPO / "eval" / "audit_dev" / "brightline-dev.jsonl"
 SAMPLE_GUIDELINES = REPO / "knowledge_base" / "samples" / "brightline-social-care-playbook.md"
 
 
+def portable(path: str | Path) -> str:
+    """``path`` relative to the repository when it lies inside it (results then read the same on any clone)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def load_labels(path: str | Path, data_dir: str | None = None) -> list[tuple[Conversation, dict[str, str]]]:
     """(conversation, {rule_id: verdict}) pairs from a labels file; TweetSumm ids are looked up in every split."""
-    records = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    path = Path(path) if Path(path).is_absolute() or Path(path).exists() else REPO / path
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     wanted = {r["conversation_id"] for r in records if "turns" not in r and "conversation" not in r}
     by_id: dict[str, Conversation] = {}
     if wanted:
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = {"labels": str(args.labels), "guidelines": args.guidelines, "model": auditor.generator.model_name,
+    result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines], "model": auditor.generator.model_name,
               "k": auditor.settings.k, "mode": auditor.settings.mode, "yes_bias": auditor.settings.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "metrics": evaluate_reports(items, reports), "retrieval_recall_at": retrieval_recall_at(items, auditor.retriever),
