@@ -159,7 +159,9 @@ def render(result: dict) -> str:
     """A short Markdown report of an audit evaluation."""
     v = result["metrics"]["verdicts"]
     lines = [f"# Audit evaluation: {result['n_conversations']} conversations x {result['n_rules']} rules ({v['n']} labels)", "",
-             f"Model `{result['model']}`, mode {result.get('mode', 'auto')}, yes-bias {result.get('yes_bias', 0.0)}, k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
+             f"Model `{result['model']}`, mode {result.get('mode', 'auto')}"
+             + (f", yes-bias {result.get('yes_bias', 0.0)}" if result.get("mode", "auto") in ("auto", "checks") else "")
+             + f", k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
              f"({result['total_s']:.0f} s in all).", "",
              "| verdict | precision | recall | F1 | support | predicted |", "|---|---|---|---|---|---|"]
     lines += [f"| {k} | {x['precision']:.3f} | {x['recall']:.3f} | {x['f1']:.3f} | {x['support']} | {x['predicted']} |"
