@@ -230,6 +230,7 @@ class CheckResult:
     def to_dict(self) -> dict:
         """For the audit trail (and for re-deciding with another bias without running the model again)."""
         return {"verdict": self.check.verdict, "scope": self.check.scope, "statement": self.check.statement,
+                "generic": self.check.generic,
                 "p": round(self.p, 6), "per_turn": {str(t): round(p, 6) for t, p in self.per_turn.items()},
                 "conversation_p": None if self.conversation_p is None else round(self.conversation_p, 6)}
 
@@ -277,7 +278,7 @@ def redecide(checks: list[dict], bias: float) -> tuple[str, float]:
     p = {}
     for c in checks:
         values = list(c["per_turn"].values()) if c["per_turn"] else [c["conversation_p"]]
-        p[c["verdict"]] = aggregate(c["scope"] if c["per_turn"] else "conversation", values, bias)
+        p[c["verdict"]] = aggregate(c["scope"] if c["per_turn"] else "conversation", values, 0.0 if c.get("generic") else bias)
     return decide(p)
 
 
@@ -402,12 +403,17 @@ class Auditor:
             prompt, GenerationParams(max_new_tokens=12, json_schema=YES_NO_SCHEMA))))
         return None if answer is None else float(answer)
 
+    def bias(self, check: Check) -> float:
+        """The yes-bias for ``check``: the calibrated one for a guideline's own clauses; none for the generic
+        questions of a prose guideline (the bias was fitted on clause checks and only hurts those: see README)."""
+        return 0.0 if check.generic else self.settings.yes_bias
+
     def run_check(self, conv: Conversation, guideline: str, check: Check) -> CheckResult | None:
         """Ask ``check`` of every reply in its scope (or of the conversation) and aggregate; None if unanswered."""
         eligible = [i for i, t in enumerate(conv.turns) if check.speaker in ("anyone", t.speaker)]
         if check.scope == "conversation" or not eligible:
             p = self.yes_probability(conv, guideline, check.statement if check.scope == "conversation" else check.clause, None)
-            return None if p is None else CheckResult(check, aggregate("conversation", [p], self.settings.yes_bias), {}, p)
+            return None if p is None else CheckResult(check, aggregate("conversation", [p], self.bias(check)), {}, p)
         turns = eligible[:1] if check.scope == "first" else eligible[-1:] if check.scope == "last" else eligible
         per_turn = {}
         for turn in turns:
@@ -415,7 +421,7 @@ class Auditor:
             if p is None:
                 return None
             per_turn[turn] = p
-        return CheckResult(check, aggregate(check.scope, list(per_turn.values()), self.settings.yes_bias), per_turn)
+        return CheckResult(check, aggregate(check.scope, list(per_turn.values()), self.bias(check)), per_turn)
 
     def judge_by_checks(self, conv: Conversation, rule_id: str | None, passages: list[Passage], description: str,
                         clauses: dict[str, str]) -> Finding:

@@ -70,6 +70,7 @@ class Check:
     statement: str  # "this reply ..." for reply scopes; the clause itself for the conversation
     clause: str  # the clause as written
     speaker: str = "agent"  # whose messages a reply scope ranges over: agent | customer | anyone
+    generic: bool = False  # one of GENERIC_CLAUSES' questions, not the guideline's own words
 
 
 def parse_clauses(text: str) -> tuple[str, dict[str, str]]:
@@ -131,7 +132,8 @@ def checks_for(clauses: dict[str, str]) -> list[Check]:
     What the guideline does not say (no clauses at all, or only when it does not apply) is asked with the
     generic questions of ``GENERIC_CLAUSES``, about the whole conversation."""
     if not {"followed", "violated"} & clauses.keys():
-        clauses = {**GENERIC_CLAUSES, **clauses}
-        return [to_check("not_applicable", clauses["not_applicable"]),
-                Check("followed", "conversation", clauses["followed"], clauses["followed"])]
+        followed = GENERIC_CLAUSES["followed"]
+        na = (to_check("not_applicable", clauses["not_applicable"]) if "not_applicable" in clauses else
+              Check("not_applicable", "conversation", GENERIC_CLAUSES["not_applicable"], "", generic=True))
+        return [na, Check("followed", "conversation", followed, followed, generic=True)]
     return [to_check(v, clauses[v]) for v in ("not_applicable", "violated", "followed") if v in clauses]

@@ -318,3 +318,9 @@ def test_prose_guidelines_get_generic_checks():
     assert [f.verdict for f in report.findings] == ["violated"] * 3
     assert report.findings[0].rationale == "The agent did not do what this guideline asks."
     assert all("Look only at turn" not in p for p in gen.prompts) and len(gen.prompts) == 6
+
+
+def test_generic_questions_are_not_bias_corrected():
+    gen = ProbGenerator({("did what this guideline asks", None): 0.6})  # 0.45 after the default yes-bias
+    finding = Auditor(gen, FakeRetriever()).audit(CONV).findings[0]
+    assert finding.verdict == "followed" and finding.checks[1]["generic"] is True
