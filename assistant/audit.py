@@ -92,7 +92,7 @@ class AuditSettings:
 
     k: int = 12  # passages retrieved; a playbook of up to ~12 rules is judged whole
     mode: str = "auto"  # auto = checks | questions | verdict (see the module docstring)
-    yes_bias: float = 0.6  # logit subtracted from every yes of a check (small models say yes too readily); fitted on
+    yes_bias: float = 0.5  # logit subtracted from every yes of a check (small models say yes too readily); fitted on
     # the dev set with eval.audit --calibrate for the 1.5B audit model, checked on the held-out set
     max_new_tokens: int = 200
     retries: int = 1  # extra attempts (sampled) when the answer is not valid JSON with a known verdict

@@ -137,3 +137,43 @@ def checks_for(clauses: dict[str, str]) -> list[Check]:
               Check("not_applicable", "conversation", GENERIC_CLAUSES["not_applicable"], "", generic=True))
         return [na, Check("followed", "conversation", followed, followed, generic=True)]
     return [to_check(v, clauses[v]) for v in ("not_applicable", "violated", "followed") if v in clauses]
+
+
+_IRREGULAR = {"has": "have", "does": "do", "is": "be", "goes": "go"}
+
+
+def _base(verb: str) -> str | None:
+    """The base form of a third-person verb ("thanks" -> "thank", "carries" -> "carry"), or None."""
+    word = verb.lower()
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if len(word) < 3 or not word.endswith("s") or word.endswith("ss") or not word.isalpha():
+        return None
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("shes", "ches", "xes", "zes", "sses")):
+        return word[:-2]
+    return word[:-1]
+
+
+def as_question(statement: str) -> str | None:
+    """A reply check's statement as a direct question ("this reply thanks the customer" -> "Does this reply thank
+    the customer?"); small models separate yes from no better on direct questions than on "is this statement
+    true". None when the wording is not one of ours (the statement is then asked as it is)."""
+    match = re.match(r"^(in this (?:reply|message), the (?:agent|customer)|this (?:reply|message)) (.+)$", statement)
+    if not match:
+        return None
+    subject, rest = match[1], match[2].rstrip(".")
+    words = rest.split(" ")
+    adverb = [words.pop(0)] if len(words) > 1 and words[0].endswith("ly") else []
+    verb = _base(words[0]) if words else None
+    if verb is None:
+        return None
+    if subject.startswith("in "):
+        where, who = subject.split(", ")
+        head = f"{where[0].upper()}{where[1:]}, does {who}"
+    else:
+        head = f"Does {subject}"
+    if verb == "be":
+        return f"{'Is ' + subject if not subject.startswith('in ') else head.replace('does', 'is', 1)} {' '.join(adverb + words[1:])}?"
+    return f"{head} {' '.join(adverb + [verb] + words[1:])}?"

@@ -96,15 +96,16 @@ class PlaybookJudge(FakeGenerator):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from assistant.clauses import checks_for, parse_clauses
+        from assistant.clauses import as_question, checks_for, parse_clauses
         from tests.knowledge_base.conftest import PLAYBOOK
 
         sections = PLAYBOOK.read_text(encoding="utf-8").split("\n## ")[1:]
         checks = [c for s in sections for c in checks_for(parse_clauses(s)[1])]
         # yes: the followed clauses hold, and what "none" clauses say never happens does happen
-        self.yes = {c.statement for c in checks if c.verdict == "followed" or c.scope == "none"}
+        self.yes = {as_question(c.statement) or f'"{c.statement}"' for c in checks
+                    if c.verdict == "followed" or c.scope == "none"}
 
     def choice_probabilities(self, prompt: str, choices) -> list[float]:  # noqa: ANN001 - a sequence of words
         self.prompts.append(prompt)
-        statement = prompt.split("Question:", 1)[1].split('"')[1]
-        return [0.9, 0.1] if statement in self.yes else [0.1, 0.9]
+        question = prompt.rsplit("Question:", 1)[1].split("Answer yes or no.")[0].strip()
+        return [0.9, 0.1] if question in self.yes or question.split("\n")[-1] in self.yes else [0.1, 0.9]

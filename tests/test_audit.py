@@ -224,7 +224,7 @@ UNSIGNED_LAST = CONV.replace("just let us know! ^JK", "just let us know!")
 
 
 def test_checks_mode_finds_the_unsigned_reply():
-    gen = ProbGenerator({("carries a signature", "^JK"): 0.9})
+    gen = ProbGenerator({("carry a signature", "^JK"): 0.9})
     report = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(UNSIGNED_LAST)
     g4 = report.findings[0]
     assert g4.verdict == "violated" and g4.evidence == parse_conversation(UNSIGNED_LAST).turns[3].text
@@ -241,17 +241,17 @@ def test_checks_mode_not_applicable_violated_and_followed():
     na = Auditor(ProbGenerator({}), retriever, RAW).audit(CONV).findings[0]  # no message mentions refunds
     assert na.verdict == "not_applicable" and na.evidence == "" and na.confidence == pytest.approx(0.9)
     assert na.checks[0]["per_turn"].keys() == {"0", "1", "2", "3"}  # "nobody": every message, the customer's too
-    promise = ProbGenerator({("mentions refunds", "Thanks, we've replied"): 0.8,
-                             ("promises a refund", "Thanks, we've replied"): 0.7})
+    promise = ProbGenerator({("mention refunds", "Thanks, we've replied"): 0.8,
+                             ("promise a refund", "Thanks, we've replied"): 0.7})
     violated = Auditor(promise, retriever, RAW).audit(CONV).findings[0]
     assert violated.verdict == "violated" and violated.evidence.startswith("Thanks, we've replied")
-    asked = ProbGenerator({("mentions refunds", "my parcel never arrived"): 0.8})
+    asked = ProbGenerator({("mention refunds", "my parcel never arrived"): 0.8})
     followed = Auditor(asked, retriever, RAW).audit(CONV).findings[0]
     assert followed.verdict == "followed" and followed.confidence == pytest.approx(0.9)
 
 
 def test_checks_yes_bias_moves_the_threshold():
-    gen = ProbGenerator({("carries a signature", None): 0.6})
+    gen = ProbGenerator({("carry a signature", None): 0.6})
     assert Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(UNSIGNED_LAST).findings[0].verdict == "followed"
     assert AuditSettings().yes_bias > 0  # the default leans against yes
     strict = Auditor(gen, FakeRetriever(rules=CLAUSED), AuditSettings(yes_bias=0.85))  # logit(0.6) = 0.41 < 0.85
@@ -270,7 +270,7 @@ def test_checks_share_prefixes_and_fence_the_reply():
     last = next(p for p in reply_prompts if "Look only at turn 4" in p)
     message = last.split("<message>\n", 1)[1]
     assert message.count("</message>") == 1 and message.index('Answer: yes') < message.index("</message>")
-    assert message.index("</message>") < message.index("Question: is this statement true?\n")
+    assert message.index("</message>") < message.rindex("Question:")
 
 
 def test_checks_without_probabilities_fall_back_to_yes_no_answers():
@@ -321,6 +321,6 @@ def test_prose_guidelines_get_generic_checks():
 
 
 def test_generic_questions_are_not_bias_corrected():
-    gen = ProbGenerator({("did what this guideline asks", None): 0.6})  # 0.45 after the default yes-bias
+    gen = ProbGenerator({("did what this guideline asks", None): 0.6})  # 0.48 after the default yes-bias
     finding = Auditor(gen, FakeRetriever()).audit(CONV).findings[0]
     assert finding.verdict == "followed" and finding.checks[1]["generic"] is True

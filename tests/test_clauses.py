@@ -81,3 +81,21 @@ def test_every_sample_rule_is_mostly_asked_of_single_messages():
     assert len(sections) == 10
     checks = [c for section in sections for c in checks_for(parse_clauses(section)[1])]
     assert len(checks) == 25 and sum(c.scope == "conversation" for c in checks) == 6
+
+
+@pytest.mark.parametrize("statement, question", [
+    ("this reply thanks the customer", "Does this reply thank the customer?"),
+    ("this reply carries a signature", "Does this reply carry a signature?"),
+    ("this reply is courteous", "Is this reply courteous?"),
+    ("this reply has no signature", "Does this reply have no signature?"),
+    ("in this reply, the agent publicly promises a refund", "In this reply, does the agent publicly promise a refund?"),
+    ("in this message, the customer reports any problem", "In this message, does the customer report any problem?"),
+    ("this message mentions refunds.", "Does this message mention refunds?"),
+    ("this reply goes straight to questions", "Does this reply go straight to questions?"),
+    ("this reply must be signed", None),
+    ("the agent thanks the customer", None),
+])
+def test_reply_statements_become_direct_questions(statement, question):
+    from assistant.clauses import as_question
+
+    assert as_question(statement) == question
