@@ -322,6 +322,19 @@ def parse_yes_no_only(text: str) -> bool | None:
     return None if found is None else found[1].lower() == "yes"
 
 
+def _about(rule_id: str | None, passages: list[Passage]) -> dict:
+    """The fields every finding on this guideline shares: rule id, heading, source and the passages judged."""
+    return dict(rule_id=rule_id, guideline=passages[0].heading.split(" > ")[-1], source=passages[0].source,
+                chunk_ids=tuple(p.chunk_id for p in passages))
+
+
+def _undetermined(about: dict, raw_output: str, attempts: int) -> Finding:
+    """The finding when the model gave no usable answer: never a guessed verdict."""
+    return Finding(verdict=UNDETERMINED, evidence="", evidence_status="none",
+                   rationale="The model gave no usable answer; review by hand.", raw_output=raw_output,
+                   attempts=attempts, **about)
+
+
 class Auditor:
     """Judges conversations against retrieved guidelines with one generator."""
 
@@ -369,8 +382,7 @@ class Auditor:
         at is the evidence (verbatim by construction)."""
         if "violated" not in clauses:
             return self.judge_by_verdict(conv, rule_id, passages)
-        common = dict(rule_id=rule_id, guideline=passages[0].heading.split(" > ")[-1], source=passages[0].source,
-                      chunk_ids=tuple(p.chunk_id for p in passages))
+        common = _about(rule_id, passages)
         raws, attempts, final, turn = [], 0, "followed", 0
         for verdict in ("not_applicable", "violated"):
             if verdict not in clauses:
@@ -379,9 +391,7 @@ class Auditor:
             raws.append(raw)
             attempts += n
             if answer is None:
-                return Finding(verdict=UNDETERMINED, evidence="", evidence_status="none",
-                               rationale="The model gave no usable answer; review by hand.",
-                               raw_output=" | ".join(raws), attempts=attempts, **common)
+                return _undetermined(common, " | ".join(raws), attempts)
             yes, turn = answer
             if yes or verdict == "violated":
                 final = verdict if yes else "followed"
@@ -428,15 +438,12 @@ class Auditor:
         """Each clause becomes a yes/no check on the agent replies it is about (see assistant.clauses), scored by
         the model's probability of "yes": not applicable when that clause holds, else the likelier of violated
         and followed. The reply that decided is the evidence (verbatim by construction)."""
-        common = dict(rule_id=rule_id, guideline=passages[0].heading.split(" > ")[-1], source=passages[0].source,
-                      chunk_ids=tuple(p.chunk_id for p in passages))
+        common = _about(rule_id, passages)
         results: dict[str, CheckResult] = {}
         for check in informative_checks(checks_for(clauses)):
             result = self.run_check(conv, description, check)
             if result is None:
-                return Finding(verdict=UNDETERMINED, evidence="", evidence_status="none",
-                               rationale="The model gave no usable answer; review by hand.",
-                               raw_output=trail(results.values()), attempts=len(results) + 1, **common)
+                return _undetermined(common, trail(results.values()), len(results) + 1)
             results[check.verdict] = result
         verdict, confidence = decide({v: r.p for v, r in results.items()})
         turn = evidence_turn(verdict, results, self.settings.yes_bias)
@@ -460,16 +467,12 @@ class Auditor:
             answer = parse_answer(raw)
             if answer:
                 break
-        heading = passages[0].heading.split(" > ")[-1]
-        common = dict(rule_id=rule_id, guideline=heading, source=passages[0].source,
-                      chunk_ids=tuple(p.chunk_id for p in passages), raw_output=raw, attempts=attempts)
         if answer is None:
-            return Finding(verdict=UNDETERMINED, evidence="", evidence_status="none",
-                           rationale="The model gave no usable answer; review by hand.", **common)
+            return _undetermined(_about(rule_id, passages), raw, attempts)
         quote = answer["evidence"].strip()
         status = "none" if not quote else "verbatim" if verify_quote(quote, conv) else "unsupported"
         return Finding(verdict=answer["verdict"], evidence=quote if status == "verbatim" else "", evidence_status=status,
-                       rationale=answer["rationale"].strip(), **common)
+                       rationale=answer["rationale"].strip(), raw_output=raw, attempts=attempts, **_about(rule_id, passages))
 
     def audit(self, conv: Conversation | str, progress: Callable[[int, int], None] | None = None) -> AuditReport:
         """Retrieve the relevant guidelines for ``conv`` and judge each; raises InvalidConversation on bad input."""

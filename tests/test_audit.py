@@ -274,18 +274,9 @@ def test_checks_share_prefixes_and_fence_the_reply():
 
 
 def test_checks_without_probabilities_fall_back_to_yes_no_answers():
-    class Says(FakeGenerator):
-        def __init__(self, text):
-            super().__init__()
-            self.text = text
-
-        def stream(self, prompt, params):
-            self.prompts.append(prompt)
-            yield self.text
-
-    yes = Auditor(Says('{"answer": "yes"}'), FakeRetriever(rules=CLAUSED)).audit(CONV).findings[0]
+    yes = Auditor(FakeGenerator(reply='{"answer": "yes"}'), FakeRetriever(rules=CLAUSED)).audit(CONV).findings[0]
     assert yes.verdict == "followed" and yes.confidence is None  # a plain yes/no says nothing of how sure
-    g4, g6 = Auditor(Says("I cannot tell"), FakeRetriever(rules=CLAUSED)).audit(CONV).findings
+    g4, g6 = Auditor(FakeGenerator(reply="I cannot tell"), FakeRetriever(rules=CLAUSED)).audit(CONV).findings
     assert g4.verdict == UNDETERMINED == g6.verdict and "review by hand" in g4.rationale
 
 

@@ -66,3 +66,9 @@ def distinct_first_tokens(choices, first_tokens) -> list[set[int]]:  # noqa: ANN
     ids = [set(first_tokens(c)) for c in choices]
     shared = {t for i, a in enumerate(ids) for b in ids[i + 1:] for t in a & b}
     return [a - shared for a in ids]
+
+
+def shares(mass: list[float]) -> list[float]:
+    """``mass`` normalised to sum to 1 (equal shares when all of it is 0)."""
+    total = sum(mass)
+    return [m / total if total > 0 else 1 / len(mass) for m in mass]

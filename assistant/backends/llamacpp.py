@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from typing import Iterator, Sequence
 
-from assistant.backends.base import GenerationParams, answer_variants, distinct_first_tokens
+from assistant.backends.base import GenerationParams, answer_variants, distinct_first_tokens, shares
 from assistant.errors import GenerationFailed, ModelUnavailable, require
 
 
@@ -94,8 +94,7 @@ class LlamaCppGenerator:
         logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
         weights = np.exp(logits - logits.max())
         mass = [float(sum(weights[t] for t in ids)) for ids in distinct_first_tokens(choices, self._first_tokens)]
-        total = sum(mass)
-        return [m / total if total > 0 else 1 / len(choices) for m in mass]
+        return shares(mass)
 
     def _first_tokens(self, word: str) -> set[int]:
         return {t[0] for v in answer_variants(word) if (t := self._tokenize(v))}

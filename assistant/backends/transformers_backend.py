@@ -9,7 +9,7 @@ import os
 import threading
 from typing import Any, Iterator, Sequence
 
-from assistant.backends.base import GenerationParams, answer_variants, distinct_first_tokens
+from assistant.backends.base import GenerationParams, answer_variants, distinct_first_tokens, shares
 from assistant.errors import ModelUnavailable, require
 
 
@@ -92,8 +92,7 @@ class TransformersGenerator:
             return {ids[0] for v in answer_variants(word) if (ids := self._tok(v, add_special_tokens=False)["input_ids"])}
 
         mass = [float(sum(probs[i] for i in ids)) for ids in distinct_first_tokens(choices, first_tokens)]
-        total = sum(mass)
-        return [m / total if total > 0 else 1 / len(choices) for m in mass]
+        return shares(mass)
 
     def stream(self, prompt: str, params: GenerationParams) -> Iterator[str]:
         """Generate in a worker thread and yield decoded pieces; closing the iterator stops generation."""
