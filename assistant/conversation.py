@@ -1,71 +1,58 @@
-"""One schema for a support conversation, and the parser for what a manager pastes.
+"""One schema for a support conversation, and the entry point that parses what a manager pastes.
 
-A conversation is an ordered tuple of turns, each spoken by the ``customer`` or the ``agent``.
-Accepted inputs (see ``ACCEPTED_FORMATS``):
-
-1. labelled lines: ``Customer: ...`` / ``Agent: ...`` (any case; ``user``/``client`` and
-   ``support``/``assistant``/``rep`` are aliases; a tab-separated ``\\tCustomer:\\t...`` as written by the
-   official TweetSumm processor works too). Unlabelled lines continue the previous turn.
-2. JSON: a list of turns (``{"speaker"|"role": ..., "text"|"content": ...}``), or an object with a
-   ``turns`` (TweetSumm record) or ``messages`` list.
-3. Twitter-style text, one tweet per line starting with ``@handle``: the handle the first tweet
-   addresses is the company; tweets addressed to it are the customer's, the others the agent's.
+A conversation is an ordered tuple of turns, each by the ``customer``, the human ``agent``, a ``bot``
+(automated replies, which an audit must not judge as the agent's) or the ``system`` (notices such as
+"Chat started", WhatsApp's encryption line, an export's title). ``parse_conversation`` accepts chat
+transcripts with labels or names and optional timestamps, WhatsApp exports, e-mail threads, JSON (turn lists,
+TweetSumm records, Zendesk, Intercom and Freshdesk API shapes) and Twitter-style @handle threads; the
+readers and the fixed order they are tried in live in ``assistant.formats`` (see its docstring). When
+speakers are names, roles are inferred with stated evidence (``assistant.formats.roles``); the result is in
+``meta["roles"]`` / ``meta["role_reasons"]`` and ``with_roles`` overrides it.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Literal, Mapping
 
 from assistant.errors import InvalidConversation
+from assistant.formats import FORMAT_NAMES, FormatMismatch, NoFormat, Parsed, read
+from assistant.formats.base import ACCEPTED_FORMATS, ROLES, quote
+from assistant.formats.helpdesk import turn_list, tweetsumm
+from assistant.formats.roles import RoleDecision, infer_roles, role_of_unnamed
 
-Speaker = Literal["customer", "agent"]
+__all__ = ["ACCEPTED_FORMATS", "MAX_CHARS", "Conversation", "Speaker", "Turn", "decode_input", "from_messages",
+           "from_turns", "from_tweetsumm", "parse_conversation", "validate", "with_roles"]
 
-#: Longest paste we accept. TweetSumm's longest dialog is about 5,000 characters; 30,000 leaves room
-#: for long e-mail threads while staying inside the default 4,096-token context of the embedded model.
-MAX_CHARS = 30_000
+Speaker = Literal["customer", "agent", "bot", "system"]
 
-ACCEPTED_FORMATS = (
-    "Accepted formats: (1) one turn per line starting with a speaker label, e.g. "
-    "'Customer: my order is late' / 'Agent: sorry, let me check' (labels: customer, user, client / "
-    "agent, support, assistant, rep); (2) JSON: a list of {\"speaker\": \"customer\"|\"agent\", \"text\": ...} "
-    "turns, or a TweetSumm record with a \"turns\" list; (3) Twitter-style lines each starting with an "
-    "@handle, e.g. '@AcmeHelp my order is late' / '@12345 sorry to hear that'."
-)
-
-_ROLE_ALIASES: dict[str, Speaker] = {
-    "customer": "customer", "user": "customer", "client": "customer", "caller": "customer",
-    "consumer": "customer", "human": "customer", "cust": "customer",
-    "agent": "agent", "support": "agent", "assistant": "agent", "rep": "agent",
-    "representative": "agent", "advisor": "agent", "operator": "agent", "staff": "agent",
-}
-# A label line: optional "[10:32]" / "10:32 -" timestamp and markdown bold, the role, an optional agent
-# name ("Agent Sarah:"), a colon. Tab-separated official-processor lines ("\tCustomer:\t...") match too.
-_LABEL_RE = re.compile(
-    r"^\s*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?\]?\s*[-–]?\s*)?(?:\*\*|__)?"
-    r"(" + "|".join(_ROLE_ALIASES) + r")(?:\s+(?-i:[A-Z])[\w.'-]{0,20})?\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?\s*(.*)$",
-    re.IGNORECASE,
-)
-_LEADING_HANDLES_RE = re.compile(r"^\s*((?:@\w{1,30}\b[\s,]*)+)")
+#: Hard cap against absurd pastes (a whole mailbox, a log file). Long conversations are summarized in parts,
+#: split at message boundaries, so this is not the model's context; callers pass a smaller ``max_chars``.
+MAX_CHARS = 400_000
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One message of a conversation."""
+    """One message of a conversation: who wrote it (role, and name when the paste gives one), when, what."""
 
     speaker: Speaker
     text: str
+    name: str | None = None
+    time: str | None = None
 
     def __post_init__(self) -> None:
-        if self.speaker not in ("customer", "agent"):
-            raise InvalidConversation(f"Unknown speaker {self.speaker!r}: use 'customer' or 'agent'.")
+        if self.speaker not in ROLES:
+            raise InvalidConversation(f"Unknown speaker {self.speaker!r}: use one of {', '.join(ROLES)}.")
 
 
 @dataclass(frozen=True)
 class Conversation:
-    """An ordered list of turns, plus an optional id (e.g. the TweetSumm conversation_id)."""
+    """An ordered list of turns, plus an optional id (e.g. the TweetSumm conversation_id).
+
+    ``meta`` holds what parsing learned: ``format`` (which reader read it), ``roles`` and ``role_reasons``
+    (named speakers), ``internal_notes`` (helpdesk notes kept out of the turns), ``abstractive_summaries``.
+    """
 
     turns: tuple[Turn, ...]
     conversation_id: str | None = None
@@ -73,7 +60,7 @@ class Conversation:
 
     @property
     def speakers(self) -> set[Speaker]:
-        """The set of speakers that appear in the conversation."""
+        """The set of speakers (roles) that appear in the conversation."""
         return {t.speaker for t in self.turns}
 
     @property
@@ -82,115 +69,98 @@ class Conversation:
         return sum(len(t.text) for t in self.turns)
 
     def to_text(self) -> str:
-        """Render as labelled lines (``Customer: ...``), the form the prompts use."""
+        """Render as labelled lines (``Customer: ...``, ``Bot: ...``), the form the prompts use."""
         return "\n".join(f"{t.speaker.capitalize()}: {t.text}" for t in self.turns)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict; ``parse_conversation(json.dumps(...))`` round-trips it."""
-        return {
-            "conversation_id": self.conversation_id,
-            "turns": [{"speaker": t.speaker, "text": t.text} for t in self.turns],
-        }
+        turns = [{"speaker": t.speaker, "text": t.text, **({"name": t.name} if t.name else {}),
+                  **({"time": t.time} if t.time else {})} for t in self.turns]
+        return {"conversation_id": self.conversation_id, "turns": turns}
 
 
 def validate(conv: Conversation, *, max_chars: int = MAX_CHARS, require_both: bool = True) -> Conversation:
-    """Return ``conv`` if it is usable for summarization, else raise InvalidConversation."""
+    """Return ``conv`` if it is usable for summarization, else raise InvalidConversation.
+
+    ``require_both``: at least one customer turn and one human agent turn (bot and system turns do not count).
+    """
     if not conv.turns or all(not t.text.strip() for t in conv.turns):
         raise InvalidConversation("The conversation is empty: paste at least one customer and one agent turn.")
     if conv.n_chars > max_chars:
-        raise InvalidConversation(
-            f"The conversation is too long: {conv.n_chars:,} characters, the limit is {max_chars:,}. "
-            "Split it into shorter parts (for example one per day or per ticket) and summarize each."
-        )
-    if require_both and len(conv.speakers) < 2:
-        only = next(iter(conv.speakers))
-        missing = "agent" if only == "customer" else "customer"
-        raise InvalidConversation(
-            f"The conversation is one-sided: every turn is from the {only}, none from the {missing}. "
-            "Label the turns (e.g. 'Customer: ...' / 'Agent: ...') so both sides can be summarized."
-        )
+        raise _too_long(conv.n_chars, max_chars)
+    if require_both and not {"customer", "agent"} <= conv.speakers:
+        raise InvalidConversation(_one_sided(conv))
     return conv
 
 
-def from_turns(items: Iterable[Any], conversation_id: str | None = None) -> Conversation:
-    """Build a Conversation from dicts with speaker/role and text/content keys."""
-    if not isinstance(items, list):
-        raise InvalidConversation(f"Expected a list of turns, got {type(items).__name__}. {ACCEPTED_FORMATS}")
+def _too_long(n: int, max_chars: int) -> InvalidConversation:
+    return InvalidConversation(
+        f"The conversation is too long: {n:,} characters, the limit is {max_chars:,}. "
+        "Paste one conversation (one ticket or chat) at a time."
+    )
+
+
+def _one_sided(conv: Conversation) -> str:
+    present = conv.speakers
+    if "customer" not in present and "agent" not in present:
+        return ("The conversation has no customer and no agent turn, only " + " and ".join(sorted(present)) +
+                " messages. Label the turns (e.g. 'Customer: ...' / 'Agent: ...').")
+    only, missing = ("customer", "agent") if "customer" in present else ("agent", "customer")
+    automated = " and ".join(sorted(present & {"bot", "system"}))
+    if missing == "agent" and automated:
+        detail = f"the only replies are {automated} messages, and those are not judged as the agent's"
+    else:
+        detail = f"every turn is from the {only}, none from the {missing}"
+    roles = conv.meta.get("roles") or {}
+    fix = ("Label the turns (e.g. 'Customer: ...' / 'Agent: ...') so both sides can be summarized." if not roles else
+           f"Roles were inferred as {', '.join(f'{n} = {r}' for n, r in roles.items())}; "
+           "name the agents (agents=...) or correct the roles if that is wrong.")
+    return f"The conversation is one-sided: {detail}. {fix}"
+
+
+def from_messages(parsed: Parsed, agents: Iterable[str] = ()) -> Conversation:
+    """Turns from parsed messages, with roles for names decided by ``infer_roles`` (reasons in ``meta``)."""
+    decided = infer_roles(parsed.messages, agents)
     turns = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise InvalidConversation(f"Turn {i + 1} is not an object with 'speaker' and 'text'. {ACCEPTED_FORMATS}")
-        role = item.get("speaker", item.get("role", item.get("author")))
-        text = item.get("text", item.get("content"))
-        speaker = _ROLE_ALIASES.get(str(role).strip().lower()) if role is not None else None
-        if speaker is None or not isinstance(text, str):
-            raise InvalidConversation(
-                f"Turn {i + 1} needs a speaker (customer/agent, got {role!r}) and a text string. {ACCEPTED_FORMATS}"
-            )
-        if text.strip():
-            turns.append(Turn(speaker, text.strip()))
-    return Conversation(tuple(turns), conversation_id)
+    for m in parsed.messages:
+        role = m.role or (decided[m.name].role if m.name in decided else None)
+        if role is None:
+            unnamed = role_of_unnamed(m, decided)
+            if unnamed is None:
+                raise InvalidConversation(f"Message at line {m.line} has no sender, so its role is unknown.")
+            role = unnamed.role
+        turns.append(Turn(role, m.text, m.name, m.time))
+    meta = {**parsed.meta, "format": parsed.format, "roles": {n: d.role for n, d in decided.items()},
+            "role_reasons": {n: d.reason for n, d in decided.items()}}
+    return Conversation(tuple(turns), parsed.conversation_id, meta)
+
+
+def with_roles(conv: Conversation, roles: Mapping[str, str]) -> Conversation:
+    """``conv`` with the named speakers given new roles (e.g. ``{"John Smith": "agent"}``); pure.
+
+    Raises InvalidConversation for a name that is not a speaker or a role that does not exist.
+    """
+    names = {t.name for t in conv.turns if t.name}
+    unknown = [n for n in roles if n not in names]
+    bad = [r for r in roles.values() if r not in ROLES]
+    if unknown or bad:
+        raise InvalidConversation(
+            (f"No speaker named {', '.join(map(repr, unknown))} (speakers: {', '.join(sorted(names)) or 'none'}). "
+             if unknown else "") + (f"Unknown role {', '.join(map(repr, bad))}: use one of {', '.join(ROLES)}." if bad else ""))
+    turns = tuple(replace(t, speaker=roles[t.name]) if t.name in roles else t for t in conv.turns)
+    meta = {**conv.meta, "roles": {**conv.meta.get("roles", {}), **roles},
+            "role_reasons": {**conv.meta.get("role_reasons", {}), **{n: "set by you" for n in roles}}}
+    return Conversation(turns, conv.conversation_id, meta)
+
+
+def from_turns(items: Iterable[Any], conversation_id: str | None = None) -> Conversation:
+    """Build a Conversation from dicts with speaker/role and text/content keys (and optional name, time)."""
+    return from_messages(turn_list(items, conversation_id))
 
 
 def from_tweetsumm(record: dict[str, Any]) -> Conversation:
     """Build a Conversation from a TweetSumm record as in ``shared/data/tweetsumm/*.jsonl``."""
-    cid = record.get("conversation_id")
-    conv = from_turns(record.get("turns"), str(cid) if cid is not None else None)
-    summaries = record.get("abstractive_summaries")
-    meta = {"abstractive_summaries": list(summaries)} if summaries else {}
-    return Conversation(conv.turns, conv.conversation_id, meta)
-
-
-def _parse_json(text: str) -> Conversation:
-    data = json.loads(text)
-    if isinstance(data, list):
-        return from_turns(data)
-    if isinstance(data, dict):
-        if "turns" in data:
-            return from_tweetsumm(data)
-        if "messages" in data:
-            return from_turns(data["messages"], data.get("conversation_id"))
-    raise InvalidConversation(f"The JSON holds no list of turns. {ACCEPTED_FORMATS}")
-
-
-def _parse_labelled(lines: list[str]) -> Conversation | None:
-    turns: list[list[Any]] = []
-    for line in lines:
-        m = _LABEL_RE.match(line)
-        if m:
-            turns.append([_ROLE_ALIASES[m.group(1).lower()], m.group(2).strip()])
-        elif turns:
-            turns[-1][1] = (turns[-1][1] + "\n" + line.strip()).strip()
-        elif line.strip():
-            return None  # text before the first label: not this format
-    if not turns:
-        return None
-    return Conversation(tuple(Turn(s, t) for s, t in turns if t))
-
-
-def _leading_handles(line: str) -> set[str]:
-    m = _LEADING_HANDLES_RE.match(line)
-    return {h.lower() for h in re.findall(r"@(\w+)", m.group(1))} if m else set()
-
-
-def _parse_twitter(lines: list[str]) -> Conversation | None:
-    first = next((line for line in lines if line.strip()), "")
-    company = _leading_handles(first)  # customers start the thread by addressing the company
-    if not company:
-        return None
-    turns: list[list[Any]] = []
-    for line in lines:
-        handles = _leading_handles(line)
-        if handles:
-            # a tweet that addresses the company is the customer's; the agent addresses the customer
-            speaker: Speaker = "customer" if handles & company else "agent"
-            if turns and turns[-1][0] == speaker:
-                turns[-1][1] += " " + line.strip()  # consecutive tweets of one side form one turn
-            else:
-                turns.append([speaker, line.strip()])
-        elif turns and line.strip():
-            turns[-1][1] += "\n" + line.strip()
-    return Conversation(tuple(Turn(s, t) for s, t in turns))
+    return from_messages(tweetsumm(record))
 
 
 def decode_input(data: bytes) -> str:
@@ -209,10 +179,15 @@ def _looks_binary(text: str) -> bool:
     return bad > max(3, len(sample) // 50)
 
 
-def parse_conversation(text: str | bytes, *, max_chars: int = MAX_CHARS, require_both: bool = True) -> Conversation:
+def parse_conversation(text: str | bytes, *, max_chars: int = MAX_CHARS, require_both: bool = True,
+                       agents: Iterable[str] = ()) -> Conversation:
     """Parse pasted text (any accepted format) into a validated Conversation.
 
-    Raises InvalidConversation with a message a support manager can act on.
+    ``agents``: names of the company's agents (first or full name, any case), the strongest evidence for
+    roles after what the format itself states. ``meta["format"]`` names the reader, ``meta["roles"]`` and
+    ``meta["role_reasons"]`` the inferred roles. Raises InvalidConversation with a message a support manager
+    can act on: for a paste that fits no format or only partly fits one, it names the closest format and
+    quotes the first line that did not fit.
     """
     if isinstance(text, bytes):
         text = decode_input(text)
@@ -222,20 +197,21 @@ def parse_conversation(text: str | bytes, *, max_chars: int = MAX_CHARS, require
     if not text.strip():
         raise InvalidConversation("The conversation is empty: paste at least one customer and one agent turn.")
     if len(text) > max_chars * 2:  # cheap early exit before parsing a huge paste
+        raise _too_long(len(text), max_chars)
+    try:
+        parsed = read(text)
+    except FormatMismatch as exc:
         raise InvalidConversation(
-            f"The conversation is too long: {len(text):,} characters, the limit is {max_chars:,}. "
-            "Split it into shorter parts (for example one per day or per ticket) and summarize each."
-        )
-    stripped = text.strip()
-    lines = stripped.splitlines()
-    conv = _parse_labelled(lines) or _parse_twitter(lines)
-    if conv is None and stripped[0] in "[{":
-        try:
-            conv = _parse_json(stripped)
-        except json.JSONDecodeError as exc:
-            raise InvalidConversation(f"The input starts like JSON but is not valid JSON ({exc.msg}, line {exc.lineno}). {ACCEPTED_FORMATS}") from exc
-        except RecursionError as exc:
-            raise InvalidConversation(f"The JSON is nested too deeply to be a conversation. {ACCEPTED_FORMATS}") from exc
-    if conv is None:
-        raise InvalidConversation(f"Could not recognise the conversation format. {ACCEPTED_FORMATS}")
-    return validate(conv, max_chars=max_chars, require_both=require_both)
+            f"This looks like {FORMAT_NAMES.get(exc.format, exc.format)}, but line {exc.line_no} {exc.why}: "
+            f"\"{quote(exc.line)}\". Fix or remove that line, or paste one format at a time. {ACCEPTED_FORMATS}"
+        ) from exc
+    except NoFormat as exc:
+        if exc.json_error is not None:
+            err = exc.json_error
+            raise InvalidConversation(f"The input starts like JSON but is not valid JSON ({err.msg}, line {err.lineno}). "
+                                      f"{ACCEPTED_FORMATS}") from exc
+        raise InvalidConversation(f"Could not recognise the conversation format: no line looks like a message "
+                                  f"(line {exc.line_no}: \"{quote(exc.line)}\"). {ACCEPTED_FORMATS}") from exc
+    except RecursionError as exc:
+        raise InvalidConversation(f"The JSON is nested too deeply to be a conversation. {ACCEPTED_FORMATS}") from exc
+    return validate(from_messages(parsed, agents), max_chars=max_chars, require_both=require_both)

@@ -35,7 +35,7 @@ def test_stdin_and_json(monkeypatch, capsys, fake_backend):
     (b"Customer: only me\nCustomer: still me", "one-sided"),
     (bytes(range(256)) * 4, "binary"),
     (b"random notes, no speakers", "Accepted formats"),
-    (b"Customer: " + b"x" * 100_000 + b"\nAgent: ok", "too long"),
+    (b"Customer: " + b"x" * 500_000 + b"\nAgent: ok", "too long"),
 ])
 def test_bad_input_exits_2_with_message(tmp_path, capsys, fake_backend, content, fragment):
     path = tmp_path / "bad.txt"

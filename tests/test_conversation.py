@@ -65,7 +65,7 @@ def test_twitter_handles_company_is_first_addressee():
     ('{"foo": 1}', "no list of turns"),
     ('[{"speaker": "robot", "text": "x"}]', "speaker"),
     ("\x00\x01\x02binary\xff" * 20, "binary"),
-    ("Customer: " + "a" * 100_000 + "\nAgent: ok", "too long"),
+    ("Customer: " + "a" * 500_000 + "\nAgent: ok", "too long"),
 ])
 def test_bad_input_gets_clear_message(text, fragment):
     with pytest.raises(InvalidConversation, match=fragment):

@@ -1,0 +1,172 @@
+"""Chat transcripts: one message per speaker label or name, with optional timestamps.
+
+Layouts (a paste uses one; which one is set by its first message line):
+
+- ``plain``:    ``Customer: text``, ``John Smith: text``, ``Sarah (Support): text``, ``**Agent:** text``,
+                the official TweetSumm processor's ``\\tCustomer:\\ttext``;
+- ``bracket``:  ``[10:32 AM] John Smith: text`` (LiveChat, Intercom and Zendesk chat text exports);
+- ``clock``:    ``10:32 John Smith: text``, ``10:32 pm - agent: text``;
+- ``name-line``: ``John Smith - 10:32`` (or ``John Smith 10:32 AM``) alone, the message on the lines below
+                (Teams/Slack-style copies).
+
+A speaker is a role label (customer/user/visitor..., agent/support/operator..., bot, system, optionally
+followed by a name: ``Agent Sarah``), or a person's name of one to four capitalised words, optionally with
+a role hint in parentheses (``Sarah (Support)``). Lines that are not message lines continue the message
+above (multi-line messages). A line that is a message line of another layout (``Sarah: hi`` inside a
+timestamped export, a WhatsApp line) is a mismatch: the paste mixes layouts and is not guessed at.
+Up to ``MAX_PREAMBLE_LINES`` lines before the first message (an export's title, "Chat started ...") are kept
+as a ``system`` message; more is a mismatch.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.formats.base import DATE, ROLE_ALIASES, TIME, FormatMismatch, Message, Parsed, Role
+
+FORMAT = "chat"
+MAX_PREAMBLE_LINES = 5
+
+_SPK = r"(?P<speaker>[^:\[\]\n]{1,60}?)"
+_BOLD = r"(?:\*\*|__)?"
+LAYOUTS: dict[str, re.Pattern[str]] = {
+    "bracket": re.compile(rf"^\s*\[(?P<time>(?:{DATE}\s+)?{TIME})\]\s*[-–]?\s*{_BOLD}{_SPK}\s*{_BOLD}\s*[:：]\s*{_BOLD}\s*(?P<text>.*)$"),
+    "clock": re.compile(rf"^\s*(?P<time>{TIME})\s*[-–|]?\s*{_BOLD}{_SPK}\s*{_BOLD}\s*[:：]\s*{_BOLD}\s*(?P<text>.*)$"),
+    "plain": re.compile(rf"^\s*{_BOLD}{_SPK}\s*{_BOLD}\s*[:：]\s*{_BOLD}\s*(?P<text>.*)$"),
+    "name-line": re.compile(rf"^\s*{_SPK}\s*(?:[-–—|•·,]\s*|\s+)\[?(?P<time>(?:{DATE},?\s+)?{TIME})\]?\s*$"),
+}
+_TIMESTAMPED = ("bracket", "clock", "name-line")
+# Words that end in a colon at the start of a line without being a speaker ("Note: I restarted it").
+_NOT_SPEAKERS = frozenset(
+    "note notes ps p.s update edit subject re fwd order account address email e-mail phone tel mobile tracking "
+    "reference ref error step question answer date time total price name id ticket case link url status reason "
+    "example warning important nb tip hint summary issue problem solution result from to cc bcc sent attachment "
+    "attachments file item product amount invoice steps option details version model serial".split()
+)
+_PARTICLES = frozenset("de da del della der den di du la le van von bin al el y dos das".split())
+_WORD_RE = re.compile(r"^[^\W\d_][\w.'’-]*$|^\d{1,6}$")
+_HINT_RE = re.compile(r"^(?P<name>.*?)\s*[(\[](?P<hint>[^)\]]{1,30})[)\]]$")
+_WHATSAPP_RE = re.compile(rf"^\s*(?:\[{DATE},\s*{TIME}\]|{DATE},\s*{TIME}\s+[-–])")
+
+
+def read_speaker(raw: str) -> tuple[str | None, Role | None, str] | None:
+    """``(name, role, reason)`` for a speaker field, or None when it is not a speaker (a sentence, a URL...).
+
+    >>> read_speaker("Sarah (Support)")
+    ('Sarah', 'agent', 'labelled "(Support)"')
+    """
+    raw = raw.strip().strip("*_").strip()
+    role, reason, hint = None, "", _HINT_RE.match(raw)
+    if hint:
+        role = ROLE_ALIASES.get(hint["hint"].strip().lower())
+        reason = f'labelled "({hint["hint"].strip()})"' if role else ""
+        raw = hint["name"].strip()
+    if not raw:
+        return None
+    if raw.lower() in ROLE_ALIASES:  # a bare label: Customer, Visitor, Operator, Bot, System
+        return None, role or ROLE_ALIASES[raw.lower()], reason or f'labelled "{raw}"'
+    words = raw.split()
+    first = words[0].lower()
+    if first in ROLE_ALIASES and len(words) <= 3 and all(w[0].isupper() or w.isdigit() for w in words[1:]):
+        name = raw if words[1].isdigit() else " ".join(words[1:])  # "Agent Sarah" -> Sarah; "Visitor 4821" stays
+        return name, role or ROLE_ALIASES[first], reason or f'labelled "{words[0]}"'
+    if not _is_name(words):
+        return None
+    return raw, role, reason
+
+
+def _is_name(words: list[str]) -> bool:
+    if not 1 <= len(words) <= 4 or len(" ".join(words)) > 40 or words[0].lower().strip(".") in _NOT_SPEAKERS:
+        return False
+    if not words[0][0].isupper():
+        return False
+    return all(_WORD_RE.match(w) and (w[0].isupper() or w.isdigit() or w.lower() in _PARTICLES) for w in words)
+
+
+def header(line: str, layout: str) -> tuple[str | None, Role | None, str, str | None, str] | None:
+    """``(name, role, reason, time, text)`` when ``line`` is a message line of ``layout``, else None."""
+    m = LAYOUTS[layout].match(line)
+    if not m:
+        return None
+    speaker = read_speaker(m["speaker"])
+    if speaker is None:
+        return None
+    groups = m.groupdict()
+    return (*speaker, groups.get("time"), (groups.get("text") or "").strip())
+
+
+def first_header(line: str) -> str | None:
+    """The layout whose message line ``line`` is (timestamped layouts first), else None."""
+    if _WHATSAPP_RE.match(line):
+        return None
+    return next((layout for layout in ("bracket", "clock", "name-line", "plain") if header(line, layout)), None)
+
+
+def parse(lines: list[str]) -> Parsed:
+    """Read chat lines (the paste's lines, 1-based in errors) into messages; raises FormatMismatch."""
+    start = next((i for i, line in enumerate(lines) if first_header(line)), None)
+    if start is None:
+        raise FormatMismatch(FORMAT, 1, next((x for x in lines if x.strip()), ""), "has no speaker label or name")
+    layout = first_header(lines[start])
+    messages: list[Message] = []
+    preamble = [x.strip() for x in lines[:start] if x.strip()]
+    if len(preamble) > MAX_PREAMBLE_LINES:
+        first = next(i for i, x in enumerate(lines) if x.strip())
+        raise FormatMismatch(FORMAT, first + 1, lines[first], f"comes before the first message line (line {start + 1})")
+    if preamble:
+        messages.append(Message("\n".join(preamble), role="system", reason="text before the first message", line=1))
+    accept = _speaker_filter(lines[start:], layout)
+    names: set[str] = set()
+    current: tuple[str | None, Role | None, str, str | None, int] | None = None
+    body: list[str] = []
+    for i in range(start, len(lines)):
+        line = lines[i]
+        h = header(line, layout)
+        if h is not None and not accept(h):
+            h = None
+        if h is None:
+            _check_continuation(line, i + 1, layout, names)
+            body.append(line.strip())
+            continue
+        _flush(messages, current, body)
+        name, role, reason, time, text = h
+        current, body = (name, role, reason, time, i + 1), [text]
+        names.add((name or "").lower())
+    _flush(messages, current, body)
+    return Parsed(FORMAT, tuple(messages), meta={"layout": layout})
+
+
+def _speaker_filter(lines: list[str], layout: str):  # noqa: ANN202
+    """Which message lines start a message. In a plain transcript that uses role labels (``Customer:``), a
+    bare name (``NRC App Version: 5.1``) starts one only if it occurs twice: once is more likely a line of text."""
+    if layout != "plain":
+        return lambda h: True
+    heads = [h for line in lines if (h := header(line, layout))]
+    if not any(h[1] is not None and h[2].startswith("labelled") for h in heads):
+        return lambda h: True
+    counts: dict[str, int] = {}
+    for h in heads:
+        counts[h[0] or ""] = counts.get(h[0] or "", 0) + 1
+    return lambda h: h[1] is not None or counts.get(h[0] or "", 0) >= 2
+
+
+def _check_continuation(line: str, line_no: int, layout: str, names: set[str]) -> None:
+    """A continuation line must not be a message line of another layout."""
+    if _WHATSAPP_RE.match(line):
+        raise FormatMismatch(FORMAT, line_no, line, f"is a WhatsApp line inside a {layout} chat")
+    for other in ("bracket", "clock", "name-line", "plain"):
+        if other == layout:
+            continue
+        h = header(line, other)
+        known = h is not None and ((h[0] or "").lower() in names or (h[0] is None and h[1] is not None))
+        if h and (other in _TIMESTAMPED or (layout in _TIMESTAMPED and known)):
+            raise FormatMismatch(FORMAT, line_no, line, f"is a {other} message line inside a {layout} chat")
+
+
+def _flush(messages: list[Message], current, body: list[str]) -> None:  # noqa: ANN001
+    if current is None:
+        return
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(body)).strip()
+    if text:
+        name, role, reason, time, line_no = current
+        messages.append(Message(text, name=name, role=role, reason=reason, time=time, line=line_no))
