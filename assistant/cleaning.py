@@ -13,7 +13,7 @@ import html
 import re
 from dataclasses import replace
 
-from assistant.conversation import Conversation, Turn
+from assistant.conversation import Conversation
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _HANDLE_RE = re.compile(r"(?<![\w@])@\w{1,30}")
@@ -80,9 +80,10 @@ def clean_text(text: str, *, redact: bool = False, signatures: bool = True) -> s
 
 
 def clean_conversation(conv: Conversation, *, redact: bool = False) -> Conversation:
-    """Clean every turn (signatures only in agent turns); turns left empty (a bare link or handle) are dropped."""
+    """Clean every turn (signatures only in agent turns); turns left empty (a bare link or handle) are dropped.
+    Names and times stay with their turns."""
     turns = tuple(
-        Turn(t.speaker, c) for t in conv.turns
+        replace(t, text=c) for t in conv.turns
         if (c := clean_text(t.text, redact=redact, signatures=t.speaker == "agent"))
     )
     return replace(conv, turns=turns)

@@ -82,3 +82,10 @@ def test_clean_conversation_drops_empty_turns():
     conv = parse_conversation("Customer: @acme https://t.co/x\nCustomer: help\nAgent: @123 on it ^JL")
     cleaned = clean_conversation(conv)
     assert [(t.speaker, t.text) for t in cleaned.turns] == [("customer", "help"), ("agent", "on it")]
+
+
+def test_cleaning_keeps_names_and_signs_only_agent_turns():
+    conv = parse_conversation("[10:32] Ann (Customer): my flight - Paris\n[10:33] Bob (Support): rebooked you -Bob")
+    cleaned = clean_conversation(conv)
+    assert [(t.speaker, t.name, t.time, t.text) for t in cleaned.turns] == [
+        ("customer", "Ann", "10:32", "my flight - Paris"), ("agent", "Bob", "10:33", "rebooked you")]

@@ -77,3 +77,14 @@ def test_template_without_system_role_gets_system_merged_into_user():
 ])
 def test_default_format(name, has_template, expected):
     assert default_format(name, has_template) == expected
+
+
+def test_bot_and_system_turns_are_labelled_and_never_the_agents_reply():
+    from assistant.prompts import audit_dialog
+
+    conv = parse_conversation("System: Chat started\nBot: Hi! How can I help?\nVisitor: my refund\n"
+                              "Operator: it was sent on Monday\nBot: Please rate this chat")
+    assert "\nBot: Hi! How can I help?\n" in summary_messages(conv)[-1]["content"]
+    dialog = audit_dialog(conv)
+    assert "Turn 1, system: Chat started" in dialog and "Turn 2, bot: Hi!" in dialog
+    assert "Turn 4, agent (first and last agent reply): it was sent on Monday" in dialog
