@@ -1,9 +1,17 @@
 """Batch jobs: summarize and/or audit every conversation of a CSV or JSONL file, resumably.
 
 Accepted files:
-- **CSV** with a header row. The conversation is in a column named ``conversation`` (or ``text``, ``dialog``,
-  ``transcript``), in any format the app accepts (``Customer: ...`` lines, JSON turns...). An ``id`` column
-  (or ``conversation_id``) names each row; otherwise the row number does.
+- **CSV, one row per conversation**, with a header row. The conversation is in a column named ``conversation``
+  (or ``text``, ``dialog``, ``transcript``), in any format the app accepts (``Customer: ...`` lines, JSON
+  turns...). An ``id`` column (or ``conversation_id``) names each row; otherwise the row number does.
+- **CSV, one row per message** (what helpdesk and chat tools export): recognised by a speaker column
+  (``speaker``, ``role``, ``author``, ``sender``, ``from``, ``name``...) next to a message column (``text``,
+  ``message``, ``body``, ``content``). Rows are grouped by a conversation column (``conversation_id``,
+  ``ticket_id``, ``chat_id``, ``thread_id``, ``session_id``), in file order; without one the whole file is one
+  conversation. A speaker that is a role word (customer, agent, visitor, operator, bot, system, end-user...)
+  gives the role; a name gets its role the way pasted transcripts do (``agents=``, who opens the conversation),
+  and a separate role column (``role``, ``author_type``...) beside a name column is used when present. A
+  ``time``/``timestamp``/``created_at`` column is kept with each turn.
 - **JSONL**, one object per line: ``{"id": ..., "conversation": "..."}``, or ``{"id": ..., "turns": [...]}``,
   or a TweetSumm record (``conversation_id`` + ``turns``).
 
@@ -21,14 +29,21 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
-from assistant.conversation import Conversation, decode_input, from_turns, parse_conversation
+from assistant.conversation import Conversation, decode_input, from_messages, from_turns, parse_conversation, validate
 from assistant.errors import InvalidConversation, SupportLensError
+from assistant.formats.base import ROLE_ALIASES, Message, Parsed
 from assistant.journal import append_records, read_records
 
 TEXT_COLUMNS = ("conversation", "text", "dialog", "transcript")
 ID_COLUMNS = ("id", "conversation_id")
+# One row per message: detected by header names.
+MESSAGE_COLUMNS = ("text", "message", "body", "content", "message_text", "comment")
+SPEAKER_COLUMNS = ("speaker", "author", "sender", "from", "name", "author_name", "sender_name", "user", "role")
+ROLE_COLUMNS = ("role", "speaker_role", "author_type", "sender_type", "author_role", "user_role")
+GROUP_COLUMNS = ("conversation_id", "ticket_id", "chat_id", "thread_id", "session_id", "conversation", "ticket")
+TIME_COLUMNS = ("time", "timestamp", "created_at", "date", "sent_at", "datetime")
 MAX_ROWS = 5000
 MAX_BYTES = 50 * 2**20
 
@@ -56,15 +71,19 @@ class BatchResult:
     error: str = ""
 
 
-def read_batch(data: bytes, name: str) -> list[BatchItem]:
-    """Rows of a CSV or JSONL upload (by extension, else sniffed); raises InvalidConversation for an unusable file."""
+def read_batch(data: bytes, name: str, agents: Iterable[str] = ()) -> list[BatchItem]:
+    """Rows of a CSV or JSONL upload (by extension, else sniffed); raises InvalidConversation for an unusable file.
+
+    ``agents``: the company's agent names, used to decide roles where speakers are names (as in pastes).
+    """
     if len(data) > MAX_BYTES:
         raise InvalidConversation(f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB. Split it.")
     text = decode_input(data)
     if not text.strip():
         raise InvalidConversation("The file is empty.")
     is_jsonl = name.lower().endswith((".jsonl", ".json", ".ndjson")) or text.lstrip().startswith("{")
-    items = _read_jsonl(text) if is_jsonl else _read_csv(text)
+    agents = tuple(agents)
+    items = _read_jsonl(text, agents) if is_jsonl else _read_csv(text, agents)
     if not items:
         raise InvalidConversation("No rows found in the file.")
     if len(items) > MAX_ROWS:
@@ -72,23 +91,61 @@ def read_batch(data: bytes, name: str) -> list[BatchItem]:
     return items
 
 
-def _read_csv(text: str) -> list[BatchItem]:
+def _read_csv(text: str, agents: tuple[str, ...]) -> list[BatchItem]:
     reader = csv.DictReader(io.StringIO(text))
     columns = {c.strip().lower(): c for c in reader.fieldnames or [] if c}
+    if any(c in columns for c in MESSAGE_COLUMNS) and any(c in columns for c in SPEAKER_COLUMNS + ROLE_COLUMNS):
+        return _read_message_rows(reader, columns, agents)
     text_col = next((columns[c] for c in TEXT_COLUMNS if c in columns), None)
     if text_col is None:
         raise InvalidConversation(
-            f"The CSV needs a column named one of {', '.join(TEXT_COLUMNS)} holding the conversation "
-            f"(found: {', '.join(columns.values()) or 'no header'}).")
+            f"The CSV needs a column named one of {', '.join(TEXT_COLUMNS)} holding the conversation, or one row per "
+            f"message with a speaker column ({', '.join(SPEAKER_COLUMNS)}) and a message column "
+            f"({', '.join(MESSAGE_COLUMNS)}) (found: {', '.join(columns.values()) or 'no header'}).")
     id_col = next((columns[c] for c in ID_COLUMNS if c in columns), None)
     items = []
     for i, record in enumerate(reader, start=2):
         rid = (record.get(id_col) or "").strip() if id_col else ""
-        items.append(_item(i, rid or f"row-{i}", lambda r=record: parse_conversation(r.get(text_col) or "")))
+        items.append(_item(i, rid or f"row-{i}", lambda r=record: parse_conversation(r.get(text_col) or "", agents=agents)))
     return items
 
 
-def _read_jsonl(text: str) -> list[BatchItem]:
+def _read_message_rows(reader: csv.DictReader, columns: dict[str, str], agents: tuple[str, ...]) -> list[BatchItem]:
+    """One row per message: rows grouped by conversation id in file order, one item per conversation."""
+    pick = lambda names, skip=None: next((columns[c] for c in names if c in columns and columns[c] != skip), None)  # noqa: E731
+    text_col, group_col, time_col = pick(MESSAGE_COLUMNS), pick(GROUP_COLUMNS), pick(TIME_COLUMNS)
+    role_col = pick(ROLE_COLUMNS)
+    name_col = pick(SPEAKER_COLUMNS, skip=role_col)
+    groups: dict[str, tuple[int, list[tuple[int, dict]]]] = {}
+    for i, record in enumerate(reader, start=2):
+        key = (record.get(group_col) or "").strip() if group_col else "conversation-1"
+        groups.setdefault(key or f"row-{i}", (i, []))[1].append((i, record))
+    return [_item(first, key, lambda rows=rows, key=key: _conversation_of_rows(rows, key, text_col, name_col, role_col,
+                                                                             time_col, agents))
+            for key, (first, rows) in groups.items()]
+
+
+def _conversation_of_rows(rows: list[tuple[int, dict]], key: str, text_col: str, name_col: str | None,
+                          role_col: str | None, time_col: str | None, agents: tuple[str, ...]) -> Conversation:
+    messages = []
+    for i, record in rows:
+        text = (record.get(text_col) or "").strip()
+        if not text:
+            continue
+        name = (record.get(name_col) or "").strip() if name_col else ""
+        label = (record.get(role_col) or "").strip() if role_col else ""
+        if label.lower() not in ROLE_ALIASES and name.lower() in ROLE_ALIASES:
+            label, name = name, ""  # the speaker column holds a role word, not a name
+        if not label and not name:
+            raise InvalidConversation(f"row {i} has no speaker ({', '.join(c for c in (name_col, role_col) if c)}).")
+        role = ROLE_ALIASES.get(label.lower())
+        time = (record.get(time_col) or "").strip() if time_col else ""
+        messages.append(Message(text, name=name or (None if role else label), role=role,
+                                reason=f'CSV speaker "{label}"' if role else "", time=time or None, line=i))
+    return validate(from_messages(Parsed("csv-messages", tuple(messages), key), agents))
+
+
+def _read_jsonl(text: str, agents: tuple[str, ...]) -> list[BatchItem]:
     items = []
     for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -105,7 +162,8 @@ def _read_jsonl(text: str) -> list[BatchItem]:
         if "turns" in record:
             items.append(_item(i, rid, lambda r=record, rid=rid: from_turns(r["turns"], rid)))
         else:
-            items.append(_item(i, rid, lambda r=record: parse_conversation(str(r.get("conversation") or r.get("text") or ""))))
+            items.append(_item(i, rid, lambda r=record: parse_conversation(str(r.get("conversation") or r.get("text") or ""),
+                                                                          agents=agents)))
     return items
 
 

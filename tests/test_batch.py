@@ -21,7 +21,7 @@ def test_csv_rows_and_errors_with_row_numbers():
     assert [i.id for i in items] == ["a1", "a2", "row-4"]
     assert items[0].conversation and items[1].error.startswith("row 3:") and "one-sided" in items[1].error
     with pytest.raises(InvalidConversation, match="column named one of conversation"):
-        read_batch(b"name,body\nx,y\n", "bad.csv")
+        read_batch(b"name,notes\nx,y\n", "bad.csv")
     with pytest.raises(InvalidConversation, match="empty"):
         read_batch(b"  ", "x.csv")
 
@@ -65,3 +65,37 @@ def test_run_resumes_after_a_crash_and_reports_failures(tmp_path):
     csv_path, json_path = export(results, folder)
     rows = list(csv.DictReader(open(csv_path)))
     assert rows[0]["summary"] == "summary" and rows[1]["error"].startswith("row 3") and len(json.loads(json_path.read_text())) == 3
+
+
+MESSAGES_CSV = (
+    "ticket_id,created_at,author,message\n"
+    "T-1,2024-03-11 08:02,Ines Duarte,I got the wrong size\n"
+    "T-2,2024-03-11 08:05,Acme Bot,Hi! How can I help?\n"
+    "T-1,2024-03-11 08:30,Theo Martin,Sorry! A size M is on its way\n"
+    "T-2,2024-03-11 08:06,Visitor,where is my refund\n"
+    "T-1,2024-03-11 09:12,Ines Duarte,Thanks!\n"
+    "T-2,2024-03-11 08:09,Agent,It was sent on Monday\n"
+    "T-3,2024-03-11 10:00,Bob,hello?\n"
+).encode()
+
+
+def test_csv_with_one_row_per_message_is_grouped_by_conversation_in_order():
+    items = read_batch(MESSAGES_CSV, "export.csv")
+    assert [(i.id, i.row) for i in items] == [("T-1", 2), ("T-2", 3), ("T-3", 8)]
+    t1, t2, t3 = items[0].conversation, items[1].conversation, items[2]
+    assert [(t.speaker, t.name, t.time, t.text) for t in t1.turns] == [
+        ("customer", "Ines Duarte", "2024-03-11 08:02", "I got the wrong size"),
+        ("agent", "Theo Martin", "2024-03-11 08:30", "Sorry! A size M is on its way"),
+        ("customer", "Ines Duarte", "2024-03-11 09:12", "Thanks!")]
+    assert t1.meta["role_reasons"] == {"Ines Duarte": "opens the conversation", "Theo Martin": "answers Ines Duarte"}
+    assert [(t.speaker, t.name) for t in t2.turns] == [("bot", "Acme Bot"), ("customer", None), ("agent", None)]
+    assert t3.error.startswith("row 8:") and "one-sided" in t3.error
+
+
+def test_message_rows_use_the_agents_list_and_a_role_column():
+    data = "chat_id,sender,role,text\nc1,Sarah,,Hello from Acme!\nc1,John,,hi\nc2,Sam,customer,hi\nc2,Kai,agent,hello\n"
+    items = read_batch(data.encode(), "x.csv", agents=["sarah"])
+    assert [t.speaker for t in items[0].conversation.turns] == ["agent", "customer"]
+    assert [(t.speaker, t.name) for t in items[1].conversation.turns] == [("customer", "Sam"), ("agent", "Kai")]
+    missing = read_batch(b"chat_id,sender,text\nc1,,hello\n", "x.csv")
+    assert "row 2 has no speaker" in missing[0].error
