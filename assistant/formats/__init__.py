@@ -7,7 +7,7 @@ Detection never guesses between formats:
 2. Otherwise the **first line that is a message line** of some format decides the format. Each line is
    checked, in this order, for: a WhatsApp line (``whatsapp.py``), the start of an e-mail (``email.py``:
    a ``From:`` header block, ``-----Original Message-----``, ``On ... wrote:``), a timestamped chat line
-   (``chat.py``: ``[10:32] Name:``, ``10:32 Name:``, ``Name - 10:32``), an @handle tweet (``twitter.py``, the
+   (``chat.py``: ``[10:32] Name:``, ``10:32 Name:``, ``Name - 10:32``, ``[10:32] Name``), an @handle tweet (``twitter.py``, the
    first line only), a plain ``Label:`` / ``Name:`` chat line.
 3. That format reads the whole paste. A line it cannot place raises ``FormatMismatch`` naming the format,
    the line number and the line; nothing falls through to a more permissive format.
@@ -56,7 +56,7 @@ def detect(lines: list[str]) -> str | None:
         if email.is_email_line(lines, i):
             return email.FORMAT
         layout = chat.first_header(line)
-        if layout in ("bracket", "clock", "name-line"):
+        if layout and layout != "plain":
             return chat.FORMAT
         if i == first and twitter.leading_handles(line):
             return twitter.FORMAT

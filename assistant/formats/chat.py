@@ -4,10 +4,12 @@ Layouts (a paste uses one; which one is set by its first message line):
 
 - ``plain``:    ``Customer: text``, ``John Smith: text``, ``Sarah (Support): text``, ``**Agent:** text``,
                 the official TweetSumm processor's ``\\tCustomer:\\ttext``;
-- ``bracket``:  ``[10:32 AM] John Smith: text`` (LiveChat, Intercom and Zendesk chat text exports);
-- ``clock``:    ``10:32 John Smith: text``, ``10:32 pm - agent: text``;
+- ``bracket``:  ``[10:32 AM] John Smith: text``, ``(10:32:05) Visitor 12: text`` (LiveChat, Zendesk Chat
+                and Intercom text exports), optionally with a date: ``[2024-03-12 10:32] John: text``;
+- ``clock``:    ``10:32 John Smith: text``, ``10:32 pm - agent: text``, ``2024-03-12 10:32:05 John: text``;
 - ``name-line``: ``John Smith - 10:32`` (or ``John Smith 10:32 AM``) alone, the message on the lines below
-                (Teams/Slack-style copies).
+                (Slack-style copies);
+- ``time-line``: ``[10:32 AM] John Smith`` alone, the message on the lines below (Teams-style copies).
 
 A speaker is a role label (customer/user/visitor..., agent/support/operator..., bot, system, optionally
 followed by a name: ``Agent Sarah``), or a person's name of one to four capitalised words, optionally with
@@ -27,21 +29,26 @@ from assistant.formats.base import DATE, ROLE_ALIASES, TIME, FormatMismatch, Mes
 FORMAT = "chat"
 MAX_PREAMBLE_LINES = 5
 
-_SPK = r"(?P<speaker>[^:\[\]\n]{1,60}?)"
+# A speaker starts and ends with a non-space, so the spaces around it can be read one way only (no backtracking
+# blow-up on lines of spaces).
+_SPK = r"(?P<speaker>[^\s:\[\]](?:[^:\[\]\n]{0,58}?[^\s:\[\]])?)"
 _BOLD = r"(?:\*\*|__)?"
+_STAMP = rf"(?P<time>(?:{DATE}[,T]?\s*)?{TIME})"
 LAYOUTS: dict[str, re.Pattern[str]] = {
-    "bracket": re.compile(rf"^\s*\[(?P<time>(?:{DATE}\s+)?{TIME})\]\s*[-–]?\s*{_BOLD}{_SPK}\s*{_BOLD}\s*[:：]\s*{_BOLD}\s*(?P<text>.*)$"),
-    "clock": re.compile(rf"^\s*(?P<time>{TIME})\s*[-–|]?\s*{_BOLD}{_SPK}\s*{_BOLD}\s*[:：]\s*{_BOLD}\s*(?P<text>.*)$"),
+    "bracket": re.compile(rf"^\s*[\[(]{_STAMP}[\])]\s*[-–]?\s*{_BOLD}{_SPK}\s*{_BOLD}\s*[:：]\s*{_BOLD}\s*(?P<text>.*)$"),
+    "clock": re.compile(rf"^\s*{_STAMP}\s*[-–|]?\s*{_BOLD}{_SPK}\s*{_BOLD}\s*[:：]\s*{_BOLD}\s*(?P<text>.*)$"),
     "plain": re.compile(rf"^\s*{_BOLD}{_SPK}\s*{_BOLD}\s*[:：]\s*{_BOLD}\s*(?P<text>.*)$"),
-    "name-line": re.compile(rf"^\s*{_SPK}\s*(?:[-–—|•·,]\s*|\s+)\[?(?P<time>(?:{DATE},?\s+)?{TIME})\]?\s*$"),
+    "name-line": re.compile(rf"^\s*{_SPK}\s*(?:[-–—|•·,]\s*|\s+)[\[(]?{_STAMP}[\])]?\s*$"),
+    "time-line": re.compile(rf"^\s*[\[(]{_STAMP}[\])]\s*[-–]?\s*{_SPK}\s*$"),
 }
-_TIMESTAMPED = ("bracket", "clock", "name-line")
+_TIMESTAMPED = ("bracket", "clock", "name-line", "time-line")
 # Words that end in a colon at the start of a line without being a speaker ("Note: I restarted it").
 _NOT_SPEAKERS = frozenset(
     "note notes ps p.s update edit subject re fwd order account address email e-mail phone tel mobile tracking "
     "reference ref error step question answer date time total price name id ticket case link url status reason "
     "example warning important nb tip hint summary issue problem solution result from to cc bcc sent attachment "
-    "attachments file item product amount invoice steps option details version model serial".split()
+    "attachments file item product amount invoice steps option details version model serial see link pic photo "
+    "screenshot image here thanks thank hi hello hey ok okay yes no btw fyi also but and so".split()
 )
 _PARTICLES = frozenset("de da del della der den di du la le van von bin al el y dos das".split())
 _WORD_RE = re.compile(r"^[^\W\d_][\w.'’-]*$|^\d{1,6}$")
@@ -99,7 +106,7 @@ def first_header(line: str) -> str | None:
     """The layout whose message line ``line`` is (timestamped layouts first), else None."""
     if _WHATSAPP_RE.match(line):
         return None
-    return next((layout for layout in ("bracket", "clock", "name-line", "plain") if header(line, layout)), None)
+    return next((layout for layout in (*_TIMESTAMPED, "plain") if header(line, layout)), None)
 
 
 def parse(lines: list[str]) -> Parsed:
@@ -142,7 +149,7 @@ def _speaker_filter(lines: list[str], layout: str):  # noqa: ANN202
     if layout != "plain":
         return lambda h: True
     heads = [h for line in lines if (h := header(line, layout))]
-    if not any(h[1] is not None and h[2].startswith("labelled") for h in heads):
+    if not any(h[0] is None and h[1] is not None for h in heads):
         return lambda h: True
     counts: dict[str, int] = {}
     for h in heads:
@@ -154,7 +161,7 @@ def _check_continuation(line: str, line_no: int, layout: str, names: set[str]) -
     """A continuation line must not be a message line of another layout."""
     if _WHATSAPP_RE.match(line):
         raise FormatMismatch(FORMAT, line_no, line, f"is a WhatsApp line inside a {layout} chat")
-    for other in ("bracket", "clock", "name-line", "plain"):
+    for other in (*_TIMESTAMPED, "plain"):
         if other == layout:
             continue
         h = header(line, other)

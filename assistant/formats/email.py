@@ -31,7 +31,7 @@ _HEADER_RE = re.compile(r"^\s*\*?(from|sent|date|to|cc|bcc|subject|reply-to)\*?\
 _SEPARATOR_RE = re.compile(
     r"^\s*(?:-{2,}\s*(?:original message|forwarded message)\s*-{2,}|-{3,}|_{10,}|begin forwarded message:)\s*$",
     re.IGNORECASE)
-_WROTE_RE = re.compile(r"^\s*On\s+(?P<who>.{4,300}?)\s*wrote:\s*$", re.IGNORECASE)
+_WROTE_RE = re.compile(r"^\s*On\s+(?P<who>\S.{3,299}?)\s*wrote:\s*$", re.IGNORECASE)
 _CHAIN_RE = re.compile(r"original message|_{10,}", re.IGNORECASE)
 _FOOTER_RE = re.compile(
     r"^\s*(?:sent from my \w+.*|sent from (?:mail|outlook|yahoo mail|gmail).*|get outlook for \w+.*|"

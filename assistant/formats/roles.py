@@ -91,6 +91,8 @@ def role_of_unnamed(message: Message, decided: dict[str, RoleDecision]) -> RoleD
 
 
 def _from_name(name: str) -> RoleDecision | None:
+    if "@" in name:
+        return None  # an address used as a name: the address rules decide
     if _BOT_NAME_RE.search(name):
         return RoleDecision("bot", f'the name "{name}" is an automated sender')
     if _AGENT_NAME_RE.search(name):

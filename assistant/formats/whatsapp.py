@@ -18,7 +18,7 @@ from assistant.formats.base import DATE, TIME, FormatMismatch, Message, Parsed
 
 FORMAT = "whatsapp"
 
-_NAME = r"(?P<name>[^:\n]{1,60}?)"
+_NAME = r"(?P<name>[^\s:](?:[^:\n]{0,58}?[^\s:])?)"
 LAYOUTS: dict[str, re.Pattern[str]] = {
     "ios": re.compile(rf"^\s*\u200e?\[(?P<time>{DATE},\s*{TIME})\]\s*(?:{_NAME}:\s?)?(?P<text>.*)$"),
     "android": re.compile(rf"^\s*\u200e?(?P<time>{DATE},\s*{TIME})\s+[-–]\s+(?:{_NAME}:\s?)?(?P<text>.*)$"),
