@@ -132,3 +132,27 @@ def test_lowercase_word_after_role_is_not_a_name():
 def test_twitter_customer_addressing_several_company_handles():
     conv = parse_conversation("@AcmeHelp my order\n@john sorry\n@AcmeCEO @AcmeHelp still nothing\n@john @AcmeCEO on it")
     assert speakers(conv) == ["customer", "agent", "customer", "agent"]
+
+
+def test_round_trip_keeps_names_times_and_automated_roles():
+    conv = parse_conversation("[10:32] Bot: Hi!\n[10:33] Ann Lee: my order\n[10:34] Sam (Support): on it")
+    assert [(t.speaker, t.name, t.time) for t in conv.turns] == [
+        ("bot", None, "10:32"), ("customer", "Ann Lee", "10:33"), ("agent", "Sam", "10:34")]
+    again = parse_conversation(json.dumps(conv.to_dict()))
+    assert again == conv and again.meta["format"] == "tweetsumm"
+    assert conv.to_text() == "Bot: Hi!\nCustomer: my order\nAgent: on it"
+
+
+def test_turn_roles_are_checked():
+    assert Turn("system", "Chat started").speaker == "system"
+    with pytest.raises(InvalidConversation, match="customer, agent, bot, system"):
+        Turn("robot", "x")
+
+
+@pytest.mark.parametrize("text, fmt", [
+    ("Customer: a\nAgent: b", "chat"),
+    ("@AcmeHelp a\n@123 b", "twitter"),
+    ('[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]', "json-turns"),
+])
+def test_meta_names_the_format(text, fmt):
+    assert parse_conversation(text).meta["format"] == fmt

@@ -32,7 +32,7 @@ _SEPARATOR_RE = re.compile(
     r"^\s*(?:-{2,}\s*(?:original message|forwarded message)\s*-{2,}|-{3,}|_{10,}|begin forwarded message:)\s*$",
     re.IGNORECASE)
 _WROTE_RE = re.compile(r"^\s*On\s+(?P<who>\S.{3,299}?)\s*wrote:\s*$", re.IGNORECASE)
-_CHAIN_RE = re.compile(r"original message|_{10,}", re.IGNORECASE)
+_CHAIN_RE = re.compile(r"original message|forwarded message|_{10,}", re.IGNORECASE)
 _FOOTER_RE = re.compile(
     r"^\s*(?:sent from my \w+.*|sent from (?:mail|outlook|yahoo mail|gmail).*|get outlook for \w+.*|"
     r"sent via .{1,40})$", re.IGNORECASE)
@@ -77,6 +77,10 @@ def parse(lines: list[str]) -> Parsed:
     """Read a thread into messages, oldest first; raises FormatMismatch when a message has no sender."""
     mails, chain = _read(lines, 0, quoted=False)
     mails = _dedupe([m for m in mails if m.body])
+    if chain:  # newest on top: a message without headers (the reply being copied) answers the one below it
+        for mail, below in zip(mails, mails[1:]):
+            if "from" not in mail.headers and not mail.replies_to and below.headers.get("from"):
+                mail.replies_to = _message(below).name
     messages = [_message(m) for m in mails]
     if not messages:
         raise FormatMismatch(FORMAT, 1, next((x for x in lines if x.strip()), ""), "starts an e-mail with no text")
@@ -103,20 +107,9 @@ def _read(lines: list[str], offset: int, quoted: bool) -> tuple[list[_Mail], boo
         line = lines[i]
         wrote = _wrote_at(lines, i)
         if wrote:
-            who, used = wrote
-            j = i + used
-            block = []
-            while j < len(lines) and (lines[j].lstrip().startswith(">") or not lines[j].strip()):
-                block.append(lines[j])
-                j += 1
-            older, _ = _read([_unquote(x) for x in block], offset + i + used, quoted=True)
-            name, address, when = _attribution(who)
-            if older:
-                older[0].headers.setdefault("from", f"{name} <{address}>" if address else name)
-                older[0].headers.setdefault("date", when)
-            mails[-1].replies_to = mails[-1].replies_to or name
+            older, i = _read_quote(lines, i, wrote, offset, mails[-1])
             mails.extend(older)
-            chain, i = True, j
+            chain = True
             continue
         if line.lstrip().startswith(">"):  # quoted history without an attribution line: not this message's text
             i += 1
@@ -140,6 +133,22 @@ def _read(lines: list[str], offset: int, quoted: bool) -> tuple[list[_Mail], boo
     for m in mails:
         m.body = _own_text(m.body)
     return mails, chain
+
+
+def _read_quote(lines: list[str], i: int, wrote: tuple[str, int], offset: int, current: _Mail) -> tuple[list[_Mail], int]:
+    """The messages quoted below the attribution at line ``i`` (sender and date from the attribution), and
+    the index of the first line after the quote; ``current`` is marked as replying to the quoted sender."""
+    who, used = wrote
+    j = i + used
+    while j < len(lines) and (lines[j].lstrip().startswith(">") or not lines[j].strip()):
+        j += 1
+    older, _ = _read([_unquote(x) for x in lines[i + used: j]], offset + i + used, quoted=True)
+    name, address, when = _attribution(who)
+    if older:
+        older[0].headers.setdefault("from", f"{name} <{address}>" if address else name)
+        older[0].headers.setdefault("date", when)
+    current.replies_to = current.replies_to or name
+    return older, j
 
 
 def _wrote_at(lines: list[str], i: int) -> tuple[str, int] | None:
