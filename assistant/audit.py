@@ -420,7 +420,9 @@ class Auditor:
 
     def run_check(self, conv: Conversation, guideline: str, check: Check) -> CheckResult | None:
         """Ask ``check`` of every reply in its scope (or of the conversation) and aggregate; None if unanswered."""
-        eligible = [i for i, t in enumerate(conv.turns) if check.speaker in ("anyone", t.speaker)]
+        # "anyone" means the two people: bot replies and system notices are never judged as either's messages
+        eligible = [i for i, t in enumerate(conv.turns)
+                    if t.speaker == check.speaker or (check.speaker == "anyone" and t.speaker in ("customer", "agent"))]
         if check.scope == "conversation" or not eligible:
             p = self.yes_probability(conv, guideline, check.statement if check.scope == "conversation" else check.clause, None)
             return None if p is None else CheckResult(check, aggregate("conversation", [p], self.bias(check)), {}, p)

@@ -315,3 +315,11 @@ def test_generic_questions_are_not_bias_corrected():
     gen = ProbGenerator({("did what this guideline asks", None): 0.6})  # 0.48 after the default yes-bias
     finding = Auditor(gen, FakeRetriever()).audit(CONV).findings[0]
     assert finding.verdict == "followed" and finding.checks[1]["generic"] is True
+
+
+def test_checks_never_ask_about_bot_or_system_turns():
+    with_bots = "System: Chat started\nBot: Hi! How can I help? ^BOT\n" + CONV + "\nBot: Please rate this chat"
+    g4 = Auditor(ProbGenerator({("carry a signature", "^JK"): 0.9}), FakeRetriever(rules=CLAUSED), RAW).audit(with_bots)
+    assert g4.findings[0].checks[0]["per_turn"].keys() == {"3", "5"}  # the two agent replies only
+    na = Auditor(ProbGenerator({}), FakeRetriever(rules={"G6": CLAUSED["G6"]}), RAW).audit(with_bots).findings[0]
+    assert na.checks[0]["per_turn"].keys() == {"2", "3", "4", "5"}  # "nobody": the customer's and agent's messages
