@@ -210,6 +210,11 @@ def parse_conversation(text: str | bytes, *, max_chars: int = MAX_CHARS, require
             err = exc.json_error
             raise InvalidConversation(f"The input starts like JSON but is not valid JSON ({err.msg}, line {err.lineno}). "
                                       f"{ACCEPTED_FORMATS}") from exc
+        if exc.closest:
+            fmt, why = exc.closest
+            raise InvalidConversation(
+                f"Could not recognise the conversation format. The closest is {FORMAT_NAMES[fmt]}, but line "
+                f"{exc.line_no} {why}: \"{quote(exc.line)}\". {ACCEPTED_FORMATS}") from exc
         raise InvalidConversation(f"Could not recognise the conversation format: no line looks like a message "
                                   f"(line {exc.line_no}: \"{quote(exc.line)}\"). {ACCEPTED_FORMATS}") from exc
     except RecursionError as exc:

@@ -19,6 +19,7 @@ Roles for named speakers are decided afterwards by ``roles.infer_roles``, the sa
 from __future__ import annotations
 
 import json
+import re
 
 from assistant.formats import chat, email, helpdesk, twitter, whatsapp
 from assistant.formats.base import ACCEPTED_FORMATS, FormatMismatch, Message, Parsed
@@ -35,11 +36,33 @@ FORMAT_NAMES = {
 
 
 class NoFormat(Exception):
-    """No line of the paste is a message line of any format; ``json_error`` when it starts like JSON."""
+    """No line of the paste is a message line of any format; ``json_error`` when it starts like JSON.
 
-    def __init__(self, line_no: int, line: str, json_error: json.JSONDecodeError | None = None) -> None:
-        self.line_no, self.line, self.json_error = line_no, line, json_error
+    ``closest``: the format the paste most resembles, with the line that resembles it and why it is not one
+    of that format's lines (None when nothing resembles any format); else ``line`` is the first line.
+    """
+
+    def __init__(self, line_no: int, line: str, json_error: json.JSONDecodeError | None = None,
+                 closest: tuple[str, str] | None = None) -> None:
+        self.line_no, self.line, self.json_error, self.closest = line_no, line, json_error, closest
         super().__init__(f"no format: line {line_no}: {line!r}")
+
+
+# Lines that look like an attempt at a format without being one of its message lines.
+_LOOKS_LIKE = (
+    ("whatsapp", re.compile(r"^\s*\[?\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}"), "has a date but not WhatsApp's 'date, time - Name:'"),
+    ("email", re.compile(r"^\s*(?:from|to|subject|date|sent)\s*:", re.I), "is a header without a From: block around it"),
+    ("chat", re.compile(r"^\s*\S[^:]{0,40}:\s"), "has a colon, but what comes before it is not a speaker label or name"),
+)
+
+
+def closest(lines: list[str]) -> tuple[int, str, str, str] | None:
+    """``(line number, line, format, why)`` for the first line that resembles a format, else None."""
+    for i, line in enumerate(lines):
+        for fmt, pattern, why in _LOOKS_LIKE:
+            if pattern.match(line):
+                return i + 1, line, fmt, why
+    return None
 
 
 def detect(lines: list[str]) -> str | None:
@@ -83,6 +106,9 @@ def read(text: str) -> Parsed:
     lines = text.splitlines()
     fmt = detect(lines)
     if fmt is None:
+        near = closest(lines)
+        if near:
+            raise NoFormat(near[0], near[1], json_error, (near[2], near[3]))
         first = next((i for i, x in enumerate(lines) if x.strip()), 0)
         raise NoFormat(first + 1, lines[first] if lines else "", json_error)
     return _READERS[fmt](lines)
