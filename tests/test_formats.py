@@ -179,3 +179,12 @@ def test_an_unrecognised_paste_names_the_closest_format(text, fragments):
         parse_conversation(text)
     for fragment in fragments:
         assert fragment in str(err.value)
+
+
+def test_outlook_bold_headers_and_mailto_addresses():
+    text = ("*From:* John Smith [mailto:john@gmail.com]\n*Sent:* Monday, March 4, 2024 10:00 AM\n*To:* Help\n\n"
+            "My order is late.\n\n-----Original Message-----\nFrom: orders@shop.example\n"
+            "Sent: Sunday, March 3, 2024 9:00 AM\n\nYour order has shipped.")
+    conv = parse_conversation(text)
+    assert [(t.speaker, t.name, t.text) for t in conv.turns] == [
+        ("agent", "orders@shop.example", "Your order has shipped."), ("customer", "John Smith", "My order is late.")]

@@ -27,7 +27,7 @@ from assistant.formats.base import TIME, FormatMismatch, Message, Parsed
 
 FORMAT = "email"
 
-_HEADER_RE = re.compile(r"^\s*\*?(from|sent|date|to|cc|bcc|subject|reply-to)\*?\s*:\s*(.*)$", re.IGNORECASE)
+_HEADER_RE = re.compile(r"^\s*\*?(from|sent|date|to|cc|bcc|subject|reply-to)\*?\s*:\s*\*?\s*(.*)$", re.IGNORECASE)
 _SEPARATOR_RE = re.compile(
     r"^\s*(?:-{2,}\s*(?:original message|forwarded message)\s*-{2,}|-{3,}|_{10,}|begin forwarded message:)\s*$",
     re.IGNORECASE)
