@@ -23,6 +23,7 @@ as a ``system`` message; more is a mismatch.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from assistant.formats.base import DATE, ROLE_ALIASES, TIME, FormatMismatch, Message, Parsed, Role
 
@@ -90,7 +91,13 @@ def _is_name(words: list[str]) -> bool:
     return all(_WORD_RE.match(w) and (w[0].isupper() or w.isdigit() or w.lower() in _PARTICLES) for w in words)
 
 
-def header(line: str, layout: str) -> tuple[str | None, Role | None, str, str | None, str] | None:
+#: A message line read: (name, role, reason, time, text).
+Header = tuple[str | None, Role | None, str, str | None, str]
+#: The message being read: (name, role, reason, time, line number).
+_Open = tuple[str | None, Role | None, str, str | None, int]
+
+
+def header(line: str, layout: str) -> Header | None:
     """``(name, role, reason, time, text)`` when ``line`` is a message line of ``layout``, else None."""
     m = LAYOUTS[layout].match(line)
     if not m:
@@ -124,7 +131,7 @@ def parse(lines: list[str]) -> Parsed:
         messages.append(Message("\n".join(preamble), role="system", reason="text before the first message", line=1))
     accept = _speaker_filter(lines[start:], layout)
     names: set[str] = set()
-    current: tuple[str | None, Role | None, str, str | None, int] | None = None
+    current: _Open | None = None
     body: list[str] = []
     for i in range(start, len(lines)):
         line = lines[i]
@@ -143,7 +150,7 @@ def parse(lines: list[str]) -> Parsed:
     return Parsed(FORMAT, tuple(messages), meta={"layout": layout})
 
 
-def _speaker_filter(lines: list[str], layout: str):  # noqa: ANN202
+def _speaker_filter(lines: list[str], layout: str) -> Callable[[Header], bool]:
     """Which message lines start a message. In a plain transcript that uses role labels (``Customer:``), a
     bare name (``NRC App Version: 5.1``) starts one only if it occurs twice: once is more likely a line of text."""
     if layout != "plain":
@@ -170,7 +177,7 @@ def _check_continuation(line: str, line_no: int, layout: str, names: set[str]) -
             raise FormatMismatch(FORMAT, line_no, line, f"is a {other} message line inside a {layout} chat")
 
 
-def _flush(messages: list[Message], current, body: list[str]) -> None:  # noqa: ANN001
+def _flush(messages: list[Message], current: _Open | None, body: list[str]) -> None:
     if current is None:
         return
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(body)).strip()
