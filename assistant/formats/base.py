@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 Role = Literal["customer", "agent", "bot", "system"]
 ROLES: tuple[Role, ...] = ("customer", "agent", "bot", "system")
@@ -61,6 +61,20 @@ class FormatMismatch(Exception):
     def __init__(self, format: str, line_no: int, line: str, why: str = "fits no layout of this format") -> None:
         self.format, self.line_no, self.line, self.why = format, line_no, line, why
         super().__init__(f"{format}: line {line_no} {why}: {line!r}")
+
+
+def first_message_line(lines: list[str], fmt: str, is_message: Callable[[str], object], missing: str,
+                       max_preamble: int = 0) -> tuple[int, list[str]]:
+    """Index of the first line ``is_message`` accepts, and the non-blank lines above it (at most
+    ``max_preamble``, else FormatMismatch quoting the first of them)."""
+    start = next((i for i, line in enumerate(lines) if is_message(line)), None)
+    first = next((i for i, x in enumerate(lines) if x.strip()), 0)
+    if start is None:
+        raise FormatMismatch(fmt, first + 1, lines[first] if lines else "", missing)
+    preamble = [x.strip() for x in lines[:start] if x.strip()]
+    if len(preamble) > max_preamble:
+        raise FormatMismatch(fmt, first + 1, lines[first], f"comes before the first message line (line {start + 1})")
+    return start, preamble
 
 
 def quote(line: str, limit: int = 80) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from assistant.formats.base import DATE, ROLE_ALIASES, TIME, FormatMismatch, Message, Parsed, Role
+from assistant.formats.base import DATE, ROLE_ALIASES, TIME, FormatMismatch, Message, Parsed, Role, first_message_line
 
 FORMAT = "chat"
 MAX_PREAMBLE_LINES = 5
@@ -118,15 +118,9 @@ def first_header(line: str) -> str | None:
 
 def parse(lines: list[str]) -> Parsed:
     """Read chat lines (the paste's lines, 1-based in errors) into messages; raises FormatMismatch."""
-    start = next((i for i, line in enumerate(lines) if first_header(line)), None)
-    if start is None:
-        raise FormatMismatch(FORMAT, 1, next((x for x in lines if x.strip()), ""), "has no speaker label or name")
+    start, preamble = first_message_line(lines, FORMAT, first_header, "has no speaker label or name", MAX_PREAMBLE_LINES)
     layout = first_header(lines[start])
     messages: list[Message] = []
-    preamble = [x.strip() for x in lines[:start] if x.strip()]
-    if len(preamble) > MAX_PREAMBLE_LINES:
-        first = next(i for i, x in enumerate(lines) if x.strip())
-        raise FormatMismatch(FORMAT, first + 1, lines[first], f"comes before the first message line (line {start + 1})")
     if preamble:
         messages.append(Message("\n".join(preamble), role="system", reason="text before the first message", line=1))
     accept = _speaker_filter(lines[start:], layout)

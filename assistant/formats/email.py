@@ -185,20 +185,19 @@ def _unquote(line: str) -> str:
 
 def _own_text(body: list[str]) -> list[str]:
     """The message's words: no signature, footer or trailing closing block."""
-    lines = list(body)
-    for k, line in enumerate(lines):
-        if line.rstrip() == "--" or line == "-- " or _FOOTER_RE.match(line):
-            lines = lines[:k]
-            break
-    while lines and not lines[-1].strip():
-        lines.pop()
+    cut = next((k for k, line in enumerate(body) if line.rstrip() == "--" or _FOOTER_RE.match(line)), len(body))
+    lines = _rstrip_blank(body[:cut])
     for k in range(len(lines) - 1, max(-1, len(lines) - _MAX_SIGNATURE_LINES - 2), -1):
         if _CLOSING_RE.match(lines[k]) and k < len(lines) - 1 and all(len(x) <= 60 for x in lines[k + 1:]):
-            lines = lines[:k]
-            break
-    while lines and not lines[-1].strip():
-        lines.pop()
+            return _rstrip_blank(lines[:k])
     return lines
+
+
+def _rstrip_blank(lines: list[str]) -> list[str]:
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    return lines[:end]
 
 
 def _message(mail: _Mail) -> Message:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.formats.base import DATE, TIME, FormatMismatch, Message, Parsed
+from assistant.formats.base import DATE, TIME, FormatMismatch, Message, Parsed, first_message_line
 
 FORMAT = "whatsapp"
 
@@ -38,14 +38,9 @@ def layout_of(line: str) -> str | None:
 
 def parse(lines: list[str]) -> Parsed:
     """Read WhatsApp export lines into messages; raises FormatMismatch on a line of the other layout."""
-    start = next((i for i, line in enumerate(lines) if layout_of(line)), None)
-    if start is None:
-        raise FormatMismatch(FORMAT, 1, next((x for x in lines if x.strip()), ""), "has no WhatsApp timestamp")
+    # exports start with a message line: anything above it was typed or pasted by hand
+    start, _ = first_message_line(lines, FORMAT, layout_of, "has no WhatsApp timestamp")
     layout = layout_of(lines[start])
-    pre = [x for x in lines[:start] if x.strip()]
-    if pre:  # exports start with a message line: anything above was pasted by hand
-        first = next(i for i, x in enumerate(lines) if x.strip())
-        raise FormatMismatch(FORMAT, first + 1, lines[first], "comes before the first WhatsApp message line")
     messages: list[Message] = []
     current: dict | None = None
     for i in range(start, len(lines)):
