@@ -180,3 +180,10 @@ def test_outlook_bold_headers_and_mailto_addresses():
     conv = parse_conversation(text)
     assert [(t.speaker, t.name, t.text) for t in conv.turns] == [
         ("agent", "orders@shop.example", "Your order has shipped."), ("customer", "John Smith", "My order is late.")]
+
+
+def test_user_names_count_behind_a_timestamp_but_not_in_plain_lines():
+    conv = parse_conversation("[10:32] jsmith: my build fails\n[10:33] sarah_support: which version?")
+    assert [(t.speaker, t.name) for t in conv.turns] == [("customer", "jsmith"), ("agent", "sarah_support")]
+    with pytest.raises(InvalidConversation, match="Could not recognise"):
+        parse_conversation("jsmith: my build fails\nsarah_support: which version?")

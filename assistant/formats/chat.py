@@ -53,12 +53,16 @@ _NOT_SPEAKERS = frozenset(
 )
 _PARTICLES = frozenset("de da del della der den di du la le van von bin al el y dos das".split())
 _WORD_RE = re.compile(r"^[^\W\d_][\w.'’-]*$|^\d{1,6}$")
+_USER_WORD_RE = re.compile(r"^(?=.*[^\W\d])[\w.@'’+-]+$")
 _HINT_RE = re.compile(r"^(?P<name>.*?)\s*[(\[](?P<hint>[^)\]]{1,30})[)\]]$")
 _WHATSAPP_RE = re.compile(rf"^\s*(?:\[{DATE},\s*{TIME}\]|{DATE},\s*{TIME}\s+[-–])")
 
 
-def read_speaker(raw: str) -> tuple[str | None, Role | None, str] | None:
+def read_speaker(raw: str, strict: bool = True) -> tuple[str | None, Role | None, str] | None:
     """``(name, role, reason)`` for a speaker field, or None when it is not a speaker (a sentence, a URL...).
+
+    ``strict``: a name is capitalised words ("John Smith"); otherwise (behind a timestamp, which is evidence
+    enough) user names such as ``jsmith`` or ``sarah_support`` count too.
 
     >>> read_speaker("Sarah (Support)")
     ('Sarah', 'agent', 'labelled "(Support)"')
@@ -78,9 +82,17 @@ def read_speaker(raw: str) -> tuple[str | None, Role | None, str] | None:
     if first in ROLE_ALIASES and len(words) <= 3 and all(w[0].isupper() or w.isdigit() for w in words[1:]):
         name = raw if words[1].isdigit() else " ".join(words[1:])  # "Agent Sarah" -> Sarah; "Visitor 4821" stays
         return name, role or ROLE_ALIASES[first], reason or f'labelled "{words[0]}"'
-    if not _is_name(words):
+    if not (_is_name(words) if strict else _is_user_name(words)):
         return None
     return raw, role, reason
+
+
+def _is_user_name(words: list[str]) -> bool:
+    """One token such as ``jsmith`` or ``sarah_support`` (several lower-case words are more likely a sentence)."""
+    if len(words) > 1:
+        return _is_name(words)
+    word = words[0]
+    return len(word) <= 40 and word.lower().strip(".") not in _NOT_SPEAKERS and bool(_USER_WORD_RE.match(word))
 
 
 def _is_name(words: list[str]) -> bool:
@@ -102,7 +114,7 @@ def header(line: str, layout: str) -> Header | None:
     m = LAYOUTS[layout].match(line)
     if not m:
         return None
-    speaker = read_speaker(m["speaker"])
+    speaker = read_speaker(m["speaker"], strict=layout == "plain")
     if speaker is None:
         return None
     groups = m.groupdict()
