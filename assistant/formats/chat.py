@@ -49,7 +49,8 @@ _NOT_SPEAKERS = frozenset(
     "reference ref error step question answer date time total price name id ticket case link url status reason "
     "example warning important nb tip hint summary issue problem solution result from to cc bcc sent attachment "
     "attachments file item product amount invoice steps option details version model serial see link pic photo "
-    "screenshot image here thanks thank hi hello hey ok okay yes no btw fyi also but and so".split()
+    "screenshot image here thanks thank hi hello hey ok okay yes no btw fyi also but and so web website fax "
+    "office hours monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday".split()
 )
 _PARTICLES = frozenset("de da del della der den di du la le van von bin al el y dos das".split())
 _WORD_RE = re.compile(r"^[^\W\d_][\w.'’-]*$|^\d{1,6}$")
