@@ -8,10 +8,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test test-fast install clean-env
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/install_llama_cpp.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "Installing SupportLens and its models (first time: llama-cpp-python builds from source, ~12 min on 2 cores)"
+	@# llama.cpp first, as a portable build (x86-64-v3, no AVX-512/AMX) cached per flags: see README, CPU portability
+	$(BIN)/python tools/install_llama_cpp.py
+	@echo "Installing SupportLens and its models"
 	$(BIN)/python -m pip install -e '.[test]'
 	@touch $(STAMP)
 
