@@ -6,7 +6,7 @@ Examples::
     cat conversation.json | python -m assistant summarize - --json
     python -m assistant audit conversation.txt --org brightline        # JSON findings against the org's guidelines
     python -m assistant audit conversation.txt --org brightline --with-summary --audit-model qwen2.5-coder-1.5b-instruct
-    python -m assistant prepare            # assemble and verify the embedded model once
+    python -m assistant prepare            # assemble and verify the embedded models; check llama.cpp runs them here
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from assistant.config import AssistantConfig, load_config
 from assistant.conversation import decode_input
@@ -98,10 +99,20 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from assistant.models import resolve_model
 
     config = _config(args)
+    failed = 0
     for model in dict.fromkeys((config.model, config.audit_model)):  # the summary model, then the audit model
         resolved = resolve_model(model, config.backend, _progress)
         print(f"{resolved.name}: {resolved.path}")
-    return 0
+        if resolved.kind == "gguf" and not args.no_check:  # native code: prove it runs on this CPU first
+            from assistant.preflight import cpu_info, llama_build, run_check
+
+            outcome = run_check(resolved.name, Path(resolved.path))
+            if outcome.ok:
+                print(f"  {outcome.message(cpu_info(), '')}")
+            else:
+                failed += 1
+                print(f"error: {outcome.message(cpu_info(), llama_build())}", file=sys.stderr)
+    return 3 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     _add_config_args(p)
     p.set_defaults(func=cmd_audit)
-    p = sub.add_parser("prepare", help="assemble, verify (and convert) the configured model")
+    p = sub.add_parser("prepare", help="assemble, verify (and convert) the configured models; check that llama.cpp "
+                                      "runs them on this CPU")
+    p.add_argument("--no-check", action="store_true", help="skip the test generation in a child process")
     _add_config_args(p)
     p.set_defaults(func=cmd_prepare)
     args = parser.parse_args(argv)

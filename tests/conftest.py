@@ -109,3 +109,21 @@ class PlaybookJudge(FakeGenerator):
         self.prompts.append(prompt)
         question = prompt.rsplit("Question:", 1)[1].split("Answer yes or no.")[0].strip()
         return [0.9, 0.1] if question in self.yes or question.split("\n")[-1] in self.yes else [0.1, 0.9]
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+    """Real-model runs start with the native check: tests/test_native.py goes first, and if llama.cpp cannot run
+    an embedded model on this CPU, the run stops at once with the reason (model, CPU, build, what to do) instead
+    of dying later with a bare signal inside some other test."""
+    items.sort(key=lambda item: item.path.name != "test_native.py")  # stable: the rest keep their order
+    if not any(item.get_closest_marker("real_model") for item in items):
+        return
+    from assistant.errors import SupportLensError
+    from assistant.models import AUDIT_MODEL, DEFAULT_MODEL, embedded_gguf
+    from assistant.preflight import ensure_runs
+
+    for name in (DEFAULT_MODEL, AUDIT_MODEL):
+        try:
+            ensure_runs(name, embedded_gguf(name))
+        except SupportLensError as exc:
+            pytest.exit(f"The real-model tests cannot run on this machine.\n{exc}", returncode=3)

@@ -26,7 +26,9 @@ def load_generator(config: AssistantConfig, progress: ProgressFn | None = None) 
     adapter = config.adapter_path()
     if config.backend == "llamacpp":
         from assistant.backends.llamacpp import LlamaCppGenerator
+        from assistant.preflight import ensure_runs
 
+        ensure_runs(resolved.name, Path(resolved.path))  # a child process proves it first (cached once it passed)
         return LlamaCppGenerator(resolved.path, model_name=resolved.name, n_ctx=config.n_ctx,
                                  n_threads=config.n_threads, lora_path=adapter)
     from assistant.backends.transformers_backend import TransformersGenerator

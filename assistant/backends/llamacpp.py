@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator, Sequence
 
@@ -16,15 +17,21 @@ class LlamaCppGenerator:
     backend = "llamacpp"
 
     def __init__(self, gguf_path: str, *, model_name: str | None = None, n_ctx: int = 4096,
-                 n_threads: int | None = None, n_gpu_layers: int = 0, lora_path: str | None = None) -> None:
-        llama_cpp = require("llama_cpp", "pip install llama-cpp-python==0.3.36")
+                 n_threads: int | None = None, n_gpu_layers: int = 0, lora_path: str | None = None,
+                 extra_buffers: bool | None = None) -> None:
+        """``extra_buffers``: let llama.cpp repack weights into its extra CPU buffer types (faster matmuls).
+        None decides by the machine: off only where the library has AMX kernels and the CPU has AMX tiles,
+        the combination that crashes on the first decode (upstream llama.cpp issue 20824)."""
+        llama_cpp = require("llama_cpp", "python tools/install_llama_cpp.py  (see README, CPU portability)")
         if not os.path.isfile(gguf_path):
             raise ModelUnavailable(f"GGUF file not found: {gguf_path}")
+        self.extra_buffers = amx_safe() if extra_buffers is None else extra_buffers
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=gguf_path, n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
-                n_gpu_layers=n_gpu_layers, lora_path=lora_path, verbose=False,
-            )
+            with _model_params(use_extra_bufts=self.extra_buffers):
+                self._llm = llama_cpp.Llama(
+                    model_path=gguf_path, n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
+                    n_gpu_layers=n_gpu_layers, lora_path=lora_path, verbose=False,
+                )
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(f"llama.cpp could not load {gguf_path}: {exc}") from exc
         self.model_name = model_name or os.path.basename(gguf_path)
@@ -98,6 +105,41 @@ class LlamaCppGenerator:
 
     def _first_tokens(self, word: str) -> set[int]:
         return {t[0] for v in answer_variants(word) if (t := self._tokenize(v))}
+
+
+def amx_safe() -> bool:
+    """False where this llama.cpp library has AMX kernels and the CPU has AMX tiles: there the weights would be
+    repacked into the AMX buffer type, whose first decode segfaults. The project's portable build has no AMX
+    kernels (tools/install_llama_cpp.py), so this only bites a llama-cpp-python built natively elsewhere."""
+    import llama_cpp
+
+    from assistant.preflight import cpu_info
+
+    compiled = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    return not ("AMX_INT8 = 1" in compiled and cpu_info().has_amx)
+
+
+@contextmanager
+def _model_params(**overrides: object) -> Iterator[None]:
+    """Set fields of the ``llama_model_params`` that ``llama_cpp.Llama`` builds while it is constructed.
+
+    ``Llama()`` exposes no argument for fields such as ``use_extra_bufts``; it takes its params from
+    ``llama_model_default_params()``, so that function is wrapped for the duration of the construction."""
+    import llama_cpp.llama_cpp as lib
+
+    default = lib.llama_model_default_params
+
+    def params():  # noqa: ANN202 - llama_model_params
+        p = default()
+        for name, value in overrides.items():
+            setattr(p, name, value)
+        return p
+
+    lib.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        lib.llama_model_default_params = default
 
 
 @lru_cache(maxsize=16)
