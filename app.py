@@ -9,6 +9,9 @@ Only UI wiring lives here; the logic is in ``assistant`` (service, summarize, au
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
+import logging
 import os
 import sys
 from pathlib import Path
@@ -29,6 +32,45 @@ PLACEHOLDER = "Customer: my order hasn't arrived...\nAgent: Sorry to hear that, 
 
 
 FINDING_COLUMNS = ["rule", "guideline", "verdict", "confidence", "evidence", "rationale"]
+log = logging.getLogger("supportlens.app")
+
+
+def user_error(exc: BaseException):  # noqa: ANN201 - gr.Error
+    """The one translation of a failure into what the browser shows: our domain errors say what to change; an
+    unexpected failure (a model backend raising, a file vanishing) is logged with its traceback and reported
+    as this request's failure, while the server goes on serving every other tab and request."""
+    import gradio as gr
+
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, SupportLensError):
+        return gr.Error(str(exc), print_exception=False)
+    if isinstance(exc, OSError):
+        return gr.Error(f"A file could not be read or written: {exc}", print_exception=False)
+    log.error("request failed", exc_info=exc)
+    return gr.Error(f"This request failed inside the model or the app ({type(exc).__name__}: {exc}). Nothing else "
+                    "is affected: try again. If it keeps failing, run `python -m assistant prepare` and read the "
+                    "server log.", print_exception=False)
+
+
+def translated(handler):  # noqa: ANN001, ANN201
+    """``handler`` with every failure turned into ``user_error`` (generator handlers stay generators)."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def stream(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            try:
+                yield from handler(*args, **kwargs)
+            except Exception as exc:
+                raise user_error(exc) from exc
+        return stream
+
+    @functools.wraps(handler)
+    def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        try:
+            return handler(*args, **kwargs)
+        except Exception as exc:
+            raise user_error(exc) from exc
+    return call
 
 
 def last(values):  # noqa: ANN001, ANN201
@@ -67,12 +109,9 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
             raise gr.Error("Pick an organisation (build its knowledge base in the Knowledge base tab).")
         if not text.strip():
             raise gr.Error("Paste or upload a conversation first.")
-        try:
-            progress(0, desc="summarizing")
-            summary, report = audits.review(text, org.strip(), progress=lambda done, total: progress(
-                (done, total), desc="judging guidelines", unit="guideline"))
-        except SupportLensError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        progress(0, desc="summarizing")
+        summary, report = audits.review(text, org.strip(), progress=lambda done, total: progress(
+            (done, total), desc="judging guidelines", unit="guideline"))
         score = "n/a" if report.compliance_score is None else f"{report.compliance_score:.0%}"
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts.items() if v)
         header = (f"**Summary:** {summary}\n\n**Compliance: {score}** ({counts}); {len(report.retrieved)} passages "
@@ -88,21 +127,18 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
             raise gr.Error("Choose summary, audit or both.")
         if do_audit and not (org or "").strip():
             raise gr.Error("Pick an organisation for the audit.")
-        try:
-            with open(upload, "rb") as f:
-                data = f.read()
-            items = read_batch(data, upload)
-            options = {"summary": do_summary, "audit": do_audit, "org": org if do_audit else None,
-                       "config": repr(service.config)}
-            folder = work_dir(data, options)
-            results = run_batch(
-                items, folder,
-                summarize=(lambda conv: last(service.stream_summary(conv))) if do_summary else None,
-                audit=(lambda conv: audits.audit(conv, org.strip())) if do_audit else None,
-                progress=lambda done, total: progress((done, total), desc="conversations", unit="row"))
-            csv_path, json_path = export(results, folder)
-        except (SupportLensError, OSError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        with open(upload, "rb") as f:
+            data = f.read()
+        items = read_batch(data, upload)
+        options = {"summary": do_summary, "audit": do_audit, "org": org if do_audit else None,
+                   "config": repr(service.config)}
+        folder = work_dir(data, options)
+        results = run_batch(
+            items, folder,
+            summarize=(lambda conv: last(service.stream_summary(conv))) if do_summary else None,
+            audit=(lambda conv: audits.audit(conv, org.strip())) if do_audit else None,
+            progress=lambda done, total: progress((done, total), desc="conversations", unit="row"))
+        csv_path, json_path = export(results, folder)
         failed = [r for r in results if r.error]
         status = f"{len(results) - len(failed)} of {len(results)} rows done." + (
             " Problems: " + "; ".join(r.error for r in failed[:5]) + (" ..." if len(failed) > 5 else "") if failed else "")
@@ -135,42 +171,27 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         from eval.generate import DEFAULT_SYSTEMS, parse_system
 
         out = EVAL_DIRS[1] / f"quick-{int(limit)}"
-        try:
-            compare_run([parse_system(s) for s in DEFAULT_SYSTEMS], out, limit=int(limit), samples=500, quiet=False)
-        except SupportLensError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        compare_run([parse_system(s) for s in DEFAULT_SYSTEMS], out, limit=int(limit), samples=500, quiet=False)
         return gr.update(choices=eval_runs(), value=str(out)), *show_eval(str(out))
 
     def kb_table(org: str) -> list[list]:
         if not (org or "").strip():
             return []
-        try:
-            return [[d.source, d.kind, d.chunk_count, " ".join(d.rule_ids)] for d in audits.open_store(org.strip()).documents()]
-        except SupportLensError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        return [[d.source, d.kind, d.chunk_count, " ".join(d.rule_ids)] for d in audits.open_store(org.strip()).documents()]
 
     def kb_build(org: str, files: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
         if not (org or "").strip() or not files:
             raise gr.Error("Give an organisation name and at least one guideline file (.md, .txt, .pdf).")
-        try:
-            report = audits.open_store(org.strip()).build(
-                files, progress=lambda done, total: progress((done, total), desc="embedding", unit="chunk"))
-        except SupportLensError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        report = audits.open_store(org.strip()).build(
+            files, progress=lambda done, total: progress((done, total), desc="embedding", unit="chunk"))
         return report.summary(), kb_table(org), gr.update(choices=audits.organisations(), value=org.strip())
 
     def kb_delete(org: str, source: str):  # noqa: ANN202
-        try:
-            report = audits.open_store(org.strip()).delete(source.strip())
-        except SupportLensError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        report = audits.open_store(org.strip()).delete(source.strip())
         return report.summary(), kb_table(org)
 
     def kb_search(org: str, query: str) -> list[list]:
-        try:
-            hits = audits.open_store(org.strip()).search(query, k=5)
-        except SupportLensError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+        hits = audits.open_store(org.strip()).search(query, k=5)
         return [[h.chunk.rule_id or "", h.chunk.heading, f"{h.score:.3f}", h.chunk.text[:300]] for h in hits]
 
     def respond(text: str, history: list[dict], current: str):  # noqa: ANN202 - Gradio generator
@@ -182,9 +203,9 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
             for partial in service.stream_summary(text):
                 history[-1]["content"] = partial
                 yield history, text, current  # the paste stays in the box until the summary is complete
-        except SupportLensError as exc:
+        except Exception as exc:
             yield before, text, current  # no half-made summary left in the chat; the paste is kept
-            raise gr.Error(str(exc), print_exception=False) from exc
+            raise user_error(exc) from exc
         yield history, "", text  # this conversation is now the one follow-up questions are about
 
     def ask(question: str, history: list[dict], current: str):  # noqa: ANN202 - Gradio generator
@@ -196,10 +217,15 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
             for partial in audits.answer(current, question or ""):
                 history[-1]["content"] = partial
                 yield history, question
-        except SupportLensError as exc:
+        except Exception as exc:
             yield before, question
-            raise gr.Error(str(exc), print_exception=False) from exc
+            raise user_error(exc) from exc
         yield history, ""
+
+    # Every handler answers a failure the same way (user_error); the server keeps serving the other requests.
+    (run_audit, run_batch_tab, show_eval, quick_eval, kb_table, kb_build, kb_delete, kb_search, respond, ask) = map(
+        translated, (run_audit, run_batch_tab, show_eval, quick_eval, kb_table, kb_build, kb_delete, kb_search,
+                     respond, ask))
 
     with gr.Blocks(title="SupportLens") as demo:
         gr.Markdown("# SupportLens\nSummarize customer-support conversations and audit them against your guidelines.")

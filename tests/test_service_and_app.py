@@ -84,6 +84,50 @@ def test_app_failure_leaves_no_half_summary_and_keeps_the_paste():
         list(fn("   ", [], ""))
 
 
+class BrokenModel(FakeGenerator):
+    """A backend whose native call fails (what llama.cpp raises when a decode goes wrong)."""
+
+    def stream(self, prompt, params):  # noqa: ANN001, ANN201
+        yield " started"
+        raise RuntimeError("llama_decode returned -3")
+
+    def choice_probabilities(self, prompt, choices):  # noqa: ANN001, ANN201
+        raise RuntimeError("llama_decode returned -3")
+
+
+def test_a_failing_model_gives_a_readable_error_and_the_app_keeps_serving(tmp_path):
+    """An unexpected exception from a model call is one request's failure: the browser reads what happened,
+    the chat keeps its earlier state, and the next request (another tab, another model) is served."""
+    import gradio as gr
+
+    from app import build_app
+    from assistant.service import AuditService
+    from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
+
+    models = {"summary": BrokenModel()}
+    svc = SummaryService(AssistantConfig(adapter="none"), factory=lambda config: models["summary"])
+    audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
+                          factory=lambda config: BrokenModel(), embedder_factory=FakeEmbedder)
+    demo = build_app(svc, [], audits=audits)
+    fns = {d.api_name: d.fn for d in demo.fns.values() if d.api_name}
+    progress = lambda *a, **k: None  # noqa: E731 - stands in for gr.Progress
+    earlier = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
+    outputs = []
+    with pytest.raises(gr.Error, match=r"failed inside the model.*RuntimeError: llama_decode returned -3.*try again"):
+        for out in fns["summarize"]("Customer: a\nAgent: b", earlier, ""):
+            outputs.append(out)
+    assert outputs[-1] == (earlier, "Customer: a\nAgent: b", "")  # no half summary; the paste is kept
+    fns["kb_build"]("acme", [str(PLAYBOOK)], progress=progress)
+    with pytest.raises(gr.Error, match="RuntimeError"):
+        fns["audit"]("acme", "Customer: my parcel is late\nAgent: sorry", None, progress=progress)
+    with pytest.raises(gr.Error, match="RuntimeError"):
+        list(fns["ask"]("refund?", [], "Customer: a\nAgent: b"))
+    assert fns["kb_search"]("acme", "password")  # the rest of the app still answers
+    models["summary"].__class__ = FakeGenerator  # the model recovers: the same server summarizes again
+    history, box, _ = list(fns["summarize"]("Customer: a\nAgent: b", [], ""))[-1]
+    assert history[-1]["content"].startswith("The customer") and box == ""
+
+
 def test_follow_up_question_is_answered_from_the_conversation():
     import gradio as gr
 
