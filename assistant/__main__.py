@@ -3,6 +3,7 @@
 Examples::
 
     python -m assistant summarize conversation.txt
+    python -m assistant summarize chat-export.txt --agent Sarah          # names, not labels: Sarah is the agent
     cat conversation.json | python -m assistant summarize - --json
     python -m assistant audit conversation.txt --org brightline        # JSON findings against the org's guidelines
     python -m assistant audit conversation.txt --org brightline --with-summary --audit-model qwen2.5-coder-1.5b-instruct
@@ -32,6 +33,12 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, dest=f.name, default=None, help=f.metadata.get("help"))
 
 
+def _add_agent_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agent", action="append", metavar="NAME",
+                   help="a speaker who is the company's agent (repeatable or comma-separated; first or full name): "
+                        "decides roles when a transcript has names instead of Customer/Agent labels")
+
+
 def _config(args: argparse.Namespace) -> AssistantConfig:
     names = {f.name for f in fields(AssistantConfig)}
     return load_config(args.config, **{k: v for k, v in vars(args).items() if k in names})
@@ -51,6 +58,17 @@ def _read(path: str) -> str | None:
         return None
 
 
+def _conversation(args: argparse.Namespace, text: str, config: AssistantConfig):  # noqa: ANN202 - Conversation
+    """Parse ``text`` with the agents named on the command line; say on stderr who was taken for whom."""
+    from assistant.conversation import parse_conversation, roles_line
+
+    agents = [name.strip() for value in args.agent or () for name in value.split(",") if name.strip()]
+    conv = parse_conversation(text, agents=agents, max_chars=config.max_input_chars)
+    if conv.meta.get("roles"):
+        print(f"roles: {roles_line(conv)}  (wrong? name the agents with --agent NAME)", file=sys.stderr)
+    return conv
+
+
 def cmd_summarize(args: argparse.Namespace) -> int:
     """Summarize one conversation file (or stdin) and print the summary."""
     from assistant.backends import load_generator
@@ -60,11 +78,12 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     text = _read(args.file)
     if text is None:
         return 2
+    conv = _conversation(args, text, config)  # a bad paste fails before the model is loaded
     summarizer = Summarizer(load_generator(config, _progress), config)
     if args.json:
-        print(json.dumps(summarizer.summarize(text).to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(summarizer.summarize(conv).to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(summarizer.summarize(text).text)
+        print(summarizer.summarize(conv).text)
     return 0
 
 
@@ -78,16 +97,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
     text = _read(args.file)
     if text is None:
         return 2
+    conv = _conversation(args, text, config)
     auditor = build_auditor(kb, k=args.k, config=config)
     progress = (lambda done, total: print(f"\rjudging guideline {done}/{total}", end="\n" if done == total else "",
                                           file=sys.stderr, flush=True)) if not args.quiet else None
-    report = auditor.audit(text, progress=progress).to_dict()
+    report = auditor.audit(conv, progress=progress).to_dict()
     report["org"] = args.org
     if args.with_summary:
         from assistant.backends import load_generator
         from assistant.summarize import Summarizer
 
-        report = {"summary": Summarizer(load_generator(config), config).summarize(text).to_dict(), **report}
+        report = {"summary": Summarizer(load_generator(config), config).summarize(conv).to_dict(), **report}
     if not args.trail:
         report.pop("trail")
     print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -122,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("summarize", help="summarize a conversation file ('-' for stdin)")
     p.add_argument("file", help="conversation file, or - for stdin")
     p.add_argument("--json", action="store_true", help="print the summary with model, backend and timings as JSON")
+    _add_agent_arg(p)
     _add_config_args(p)
     p.set_defaults(func=cmd_summarize)
     p = sub.add_parser("audit", help="audit a conversation against an organisation's guidelines (JSON)")
@@ -132,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--with-summary", action="store_true", help="also summarize the conversation (summary first)")
     p.add_argument("--trail", action="store_true", help="include the raw model answers in the output")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_agent_arg(p)
     _add_config_args(p)
     p.set_defaults(func=cmd_audit)
     p = sub.add_parser("prepare", help="assemble, verify (and convert) the configured models; check that llama.cpp "

@@ -114,7 +114,7 @@ def _one_sided(conv: Conversation) -> str:
     roles = conv.meta.get("roles") or {}
     fix = ("Label the turns (e.g. 'Customer: ...' / 'Agent: ...') so both sides can be summarized." if not roles else
            f"Roles were inferred as {', '.join(f'{n} = {r}' for n, r in roles.items())}; "
-           "name the agents (agents=...) or correct the roles if that is wrong.")
+           "name the agents (--agent in the CLI, 'Agent names' in the app) or correct the roles if that is wrong.")
     return f"The conversation is one-sided: {detail}. {fix}"
 
 
@@ -151,6 +151,19 @@ def with_roles(conv: Conversation, roles: Mapping[str, str]) -> Conversation:
     meta = {**conv.meta, "roles": {**conv.meta.get("roles", {}), **roles},
             "role_reasons": {**conv.meta.get("role_reasons", {}), **{n: "set by you" for n in roles}}}
     return Conversation(turns, conv.conversation_id, meta)
+
+
+def swap_roles(conv: Conversation) -> Conversation:
+    """``conv`` with its named customers and agents exchanged (a wrong guess of who is who, fixed in one click)."""
+    names = {t.name: t.speaker for t in conv.turns if t.name and t.speaker in ("customer", "agent")}
+    return with_roles(conv, {n: "agent" if r == "customer" else "customer" for n, r in names.items()}) if names else conv
+
+
+def roles_line(conv: Conversation) -> str:
+    """Who was taken for whom and why, in one line (``John Smith: customer (opens the conversation); ...``)."""
+    reasons = conv.meta.get("role_reasons", {})
+    return "; ".join(f"{name}: {role}" + (f" ({reasons[name]})" if name in reasons else "")
+                     for name, role in conv.meta.get("roles", {}).items())
 
 
 def from_turns(items: Iterable[Any], conversation_id: str | None = None) -> Conversation:

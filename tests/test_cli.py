@@ -54,3 +54,16 @@ def test_missing_file(capsys):
 def test_bad_config_is_reported(capsys, fake_backend):
     assert cli.main(["summarize", "-", "--backend", "nope"]) == 2
     assert "backend 'nope' is unknown" in capsys.readouterr().err
+
+
+def test_named_transcript_roles_are_shown_and_agent_flag_decides(tmp_path, capsys, fake_backend):
+    path = tmp_path / "chat.txt"
+    path.write_text("[10:32 AM] John Smith: my router drops every hour\n"
+                    "[10:33 AM] Sarah: sorry! which model is it?\n"
+                    "[10:35 AM] John Smith: the XR-500\n")
+    assert cli.main(["summarize", str(path), "--adapter", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "roles: John Smith: customer (opens the conversation); Sarah: agent" in err
+    assert cli.main(["summarize", str(path), "--adapter", "none", "--agent", "john smith"]) == 0
+    assert "John Smith: agent" in capsys.readouterr().err
+    assert "Agent: my router drops every hour" in fake_backend.prompts[-1]
