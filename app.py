@@ -22,7 +22,8 @@ from assistant.access import check_exposure, load_credentials  # noqa: E402
 from assistant.config import load_config  # noqa: E402
 from assistant.errors import SupportLensError  # noqa: E402
 from assistant.batch import export, read_batch, run_batch, work_dir  # noqa: E402
-from assistant.conversation import decode_input  # noqa: E402
+from assistant.conversation import Conversation, decode_input, parse_conversation, roles_line, swap_roles  # noqa: E402
+from assistant.formats import FORMAT_NAMES  # noqa: E402
 from eval.report import headline_rows, load_results, markdown_table, paired_rows, side_by_side  # noqa: E402
 from assistant.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
 
@@ -87,6 +88,32 @@ def findings_rows(report) -> list[list[str]]:  # noqa: ANN001 - assistant.audit.
              f.rationale] for f in report.findings]
 
 
+def read_paste(text: str, agents: str = "", swap: bool = False, require_both: bool = True) -> Conversation:
+    """The pasted conversation with the roles the manager set: agent names (comma-separated) and the swap."""
+    names = [n.strip() for n in (agents or "").split(",") if n.strip()]
+    conv = parse_conversation(text, agents=names, require_both=require_both)
+    return swap_roles(conv) if swap else conv
+
+
+def paste_preview(text: str, agents: str = "", swap: bool = False) -> tuple[str, list[list]]:
+    """What the app read from a paste, before any model runs: the format, who is who and why, every turn."""
+    if not (text or "").strip():
+        return "", []
+    try:
+        conv = read_paste(text, agents, swap, require_both=False)
+    except SupportLensError as exc:
+        return f"⚠️ {exc}", []
+    fmt = conv.meta.get("format", "")
+    line = f"**Read as** {FORMAT_NAMES.get(fmt, fmt or 'labelled turns')}: {len(conv.turns)} messages."
+    if conv.meta.get("roles"):
+        line += f" **Who is who:** {roles_line(conv)}. Wrong? Name the agents or swap the roles."
+    return line, [[i, t.speaker, t.name or "", t.time or "", t.text if len(t.text) <= 300 else t.text[:300] + "…"]
+                  for i, t in enumerate(conv.turns, start=1)]
+
+
+TURN_COLUMNS = ["#", "role", "name", "time", "text"]
+
+
 def build_app(service: SummaryService, examples: list[Example], status: str = "",  # noqa: ANN201 - gr.Blocks
               audits: AuditService | None = None):
     """The Gradio Blocks app around ``service`` (and ``audits`` for the Audit and Knowledge base tabs)."""
@@ -103,14 +130,16 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
                 raise gr.Error(f"Cannot read the uploaded file: {exc}", print_exception=False) from exc
         return text or ""
 
-    def run_audit(org: str, text: str, upload: str | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+    def run_audit(org: str, text: str, upload: str | None, agents: str = "", swap: bool = False,  # noqa: ANN202
+                  progress=gr.Progress()):  # noqa: ANN001, B008
         text = read_upload(upload, text)
         if not (org or "").strip():
             raise gr.Error("Pick an organisation (build its knowledge base in the Knowledge base tab).")
         if not text.strip():
             raise gr.Error("Paste or upload a conversation first.")
+        conv = read_paste(text, agents, swap)
         progress(0, desc="summarizing")
-        summary, report = audits.review(text, org.strip(), progress=lambda done, total: progress(
+        summary, report = audits.review(conv, org.strip(), progress=lambda done, total: progress(
             (done, total), desc="judging guidelines", unit="guideline"))
         score = "n/a" if report.compliance_score is None else f"{report.compliance_score:.0%}"
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts.items() if v)
@@ -194,21 +223,22 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         hits = audits.open_store(org.strip()).search(query, k=5)
         return [[h.chunk.rule_id or "", h.chunk.heading, f"{h.score:.3f}", h.chunk.text[:300]] for h in hits]
 
-    def respond(text: str, history: list[dict], current: str):  # noqa: ANN202 - Gradio generator
+    def respond(text: str, history: list[dict], current, agents: str = "", swap: bool = False):  # noqa: ANN001, ANN202
         before = list(history or [])
         if not (text or "").strip():
             raise gr.Error("Paste a conversation first (one turn per line, e.g. 'Customer: ...' / 'Agent: ...').")
         history = [*before, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
         try:
-            for partial in service.stream_summary(text):
+            conv = read_paste(text, agents, swap)
+            for partial in service.stream_summary(conv):
                 history[-1]["content"] = partial
                 yield history, text, current  # the paste stays in the box until the summary is complete
         except Exception as exc:
             yield before, text, current  # no half-made summary left in the chat; the paste is kept
             raise user_error(exc) from exc
-        yield history, "", text  # this conversation is now the one follow-up questions are about
+        yield history, "", conv  # this conversation (with its roles) is the one follow-up questions are about
 
-    def ask(question: str, history: list[dict], current: str):  # noqa: ANN202 - Gradio generator
+    def ask(question: str, history: list[dict], current):  # noqa: ANN001, ANN202 - Gradio generator
         if not current:
             raise gr.Error("Summarize a conversation first; then ask about it.")
         before = list(history or [])
@@ -227,20 +257,36 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         translated, (run_audit, run_batch_tab, show_eval, quick_eval, kb_table, kb_build, kb_delete, kb_search,
                      respond, ask))
 
+    def who_is_who(box, prefix: str):  # noqa: ANN001, ANN202 - (agents textbox, swap checkbox)
+        """Under a conversation box: agent names, a swap, and what was read (format, roles, turns), kept up to date."""
+        with gr.Row():
+            agents = gr.Textbox(label="Agent names (optional, comma-separated): decides who is who in a transcript "
+                                      "with names", scale=3, elem_id=f"{prefix}-agents")
+            swap = gr.Checkbox(label="Swap customer and agent", value=False, scale=1, elem_id=f"{prefix}-swap")
+        with gr.Accordion("What was read: format, who is who, each message", open=True):
+            roles = gr.Markdown(elem_id=f"{prefix}-roles")
+            turns = gr.Dataframe(headers=TURN_COLUMNS, wrap=True, interactive=False, max_height=260,
+                                 elem_id=f"{prefix}-turns")
+        for trigger in (box.change, agents.change, swap.change):
+            trigger(paste_preview, [box, agents, swap], [roles, turns], show_progress="hidden",
+                    trigger_mode="always_last")
+        return agents, swap
+
     with gr.Blocks(title="SupportLens") as demo:
         gr.Markdown("# SupportLens\nSummarize customer-support conversations and audit them against your guidelines.")
         model_info = gr.Markdown(status or f"Model: **{service.model_label}**")
         with gr.Tab("Chat"):
             chat = gr.Chatbot(label="Summaries", height=420, buttons=["copy"], elem_id="chat")
             box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="chat-box")
+            chat_agents, chat_swap = who_is_who(box, "chat")
             with gr.Row():
                 send = gr.Button("Summarize", variant="primary", elem_id="chat-send")
-                clear = gr.Button("Clear")
+                clear = gr.Button("Clear", elem_id="chat-clear")
             with gr.Row():
                 question = gr.Textbox(label="Ask about this conversation (e.g. did the agent offer a refund?)",
                                       scale=4, elem_id="chat-question")
                 ask_btn = gr.Button("Ask", scale=1, elem_id="chat-ask")
-            current = gr.State("")
+            current = gr.State(None)  # the last summarized Conversation: what follow-up questions are about
             gr.Examples(examples=[[e.text] for e in examples], inputs=[box],
                         example_labels=[e.title for e in examples], label="Example conversations")
         orgs = audits.organisations()
@@ -251,6 +297,7 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
                 upload = gr.File(label="...or upload a conversation (.txt, .json)", file_types=[".txt", ".json"],
                                  type="filepath", scale=2, elem_id="audit-upload")
             audit_box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="audit-box")
+            audit_agents, audit_swap = who_is_who(audit_box, "audit")
             audit_btn = gr.Button("Audit", variant="primary", elem_id="audit-run")
             audit_header = gr.Markdown(elem_id="audit-header")
             findings = gr.Dataframe(headers=FINDING_COLUMNS, label="Findings", wrap=True, interactive=False, elem_id="findings")
@@ -303,17 +350,18 @@ def build_app(service: SummaryService, examples: list[Example], status: str = ""
         demo.load(show_eval, [eval_pick], [eval_text, eval_examples, eval_rouge, eval_bert])
         batch_btn.click(run_batch_tab, [batch_file, batch_summary, batch_audit, batch_org],
                         [batch_status, batch_table, batch_files], api_name="batch", concurrency_limit=1)
-        audit_btn.click(run_audit, [org, audit_box, upload], [audit_header, findings, trail], api_name="audit")
+        audit_btn.click(run_audit, [org, audit_box, upload, audit_agents, audit_swap], [audit_header, findings, trail],
+                        api_name="audit")
         kb_btn.click(kb_build, [kb_org, kb_files], [kb_status, kb_docs, org], api_name="kb_build")
         kb_org.change(kb_table, [kb_org], [kb_docs])
         kb_del.click(kb_delete, [kb_org, kb_del_name], [kb_status, kb_docs])
         kb_go.click(kb_search, [kb_org, kb_query], [kb_hits], api_name="kb_search")
         kb_query.submit(kb_search, [kb_org, kb_query], [kb_hits])
-        send.click(respond, [box, chat, current], [chat, box, current], api_name="summarize")
-        box.submit(respond, [box, chat, current], [chat, box, current])
+        send.click(respond, [box, chat, current, chat_agents, chat_swap], [chat, box, current], api_name="summarize")
+        box.submit(respond, [box, chat, current, chat_agents, chat_swap], [chat, box, current])
         ask_btn.click(ask, [question, chat, current], [chat, question], api_name="ask")
         question.submit(ask, [question, chat, current], [chat, question])
-        clear.click(lambda: ([], "", ""), None, [chat, box, current])
+        clear.click(lambda: ([], "", None), None, [chat, box, current])
         demo.load(lambda: f"Model: **{service.model_label}**" if not status else status, None, model_info)
     return demo
 

@@ -63,9 +63,32 @@ def test_app_handler_streams_into_chat_and_maps_errors():
     history, box, current = outputs[-1]
     assert box == "" and history[0]["role"] == "user" and history[1]["content"].startswith("The customer")
     assert outputs[0][1] == "Customer: a\nAgent: b" and outputs[0][2] == ""  # paste kept while streaming
-    assert current == "Customer: a\nAgent: b"  # follow-up questions are about this conversation now
+    assert current.to_text() == "Customer: a\nAgent: b"  # follow-up questions are about this conversation now
     with pytest.raises(gr.Error, match="one-sided"):
         list(fn("Customer: only me", [], ""))
+
+
+def test_the_app_shows_who_is_who_before_summarizing_and_the_manager_can_correct_it():
+    from app import build_app, paste_preview
+
+    paste = ("[10:32 AM] John Smith: my router drops every hour\n"
+             "[10:33 AM] Sarah (Support): sorry! which model is it?\n"
+             "[10:35 AM] John Smith: the XR-500\n")
+    line, rows = paste_preview(paste)
+    assert "a chat transcript" in line and "3 messages" in line
+    assert 'John Smith: customer (opens the conversation); Sarah: agent (labelled "(Support)")' in line
+    assert rows[1] == [2, "agent", "Sarah", "10:33 AM", "sorry! which model is it?"]
+    assert "John Smith: agent" in paste_preview(paste, swap=True)[0]
+    assert paste_preview("Agent: hello?")[1] == [[1, "agent", "", "", "hello?"]]  # one-sided: shown, not refused
+    assert "⚠️" in paste_preview('{"comments": 3}')[0] and paste_preview("  ") == ("", [])
+    gen = FakeGenerator()
+    demo = build_app(service(gen), [])
+    fns = {d.api_name: d.fn for d in demo.fns.values() if d.api_name}
+    history, _, current = list(fns["summarize"](paste, [], None, "", True))[-1]
+    assert "Agent: my router drops every hour" in gen.prompts[-1]  # the swap reached the model
+    assert [t.speaker for t in current.turns] == ["agent", "customer", "agent"]
+    list(fns["summarize"](paste.replace(" (Support)", ""), [], None, "john smith", False))
+    assert "Agent: my router drops every hour" in gen.prompts[-1]  # so did the agent's name
 
 
 def test_app_failure_leaves_no_half_summary_and_keeps_the_paste():

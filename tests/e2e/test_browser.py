@@ -24,6 +24,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "knowledge_base" / "samples" / "brightline-social-care-playbook.md"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NAMED_TRANSCRIPT = (  # written for this test: a chat export with names and timestamps, not labels
+    "[10:32 AM] Dana Whitfield: Hi, my XR-500 router drops the connection every hour since yesterday.\n"
+    "[10:33 AM] Marco (Support): Sorry about that, Dana! Is the light on the front blinking orange?\n"
+    "[10:35 AM] Dana Whitfield: Yes, orange, then it comes back after a minute.\n"
+    "[10:36 AM] Marco (Support): Thanks. I've pushed a firmware fix to your router; restart it tonight and it "
+    "should stay connected. Reply here if it drops again.\n")
 DRIVER = shutil.which("chromedriver")
 
 
@@ -104,9 +110,15 @@ def _css(driver, selector: str):  # noqa: ANN001, ANN202
 
 
 def _text(driver, selector: str) -> str:  # noqa: ANN001
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, selector))
+    for _ in range(10):  # the page may re-render between finding the elements and reading them
+        try:
+            return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, selector))
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    raise AssertionError(f"{selector} kept changing while being read")
 
 
 def _fill(driver, selector: str, text: str) -> None:  # noqa: ANN001
@@ -123,6 +135,21 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
 
     dialog = load_split("test", tweetsumm_dir, limit=1)[0].to_text()
     browser.get(app_url)
+
+    # Chat: a transcript as a chat tool exports it (names and timestamps): the app shows who it took for whom
+    # before any model runs, then summarizes it.
+    _fill(browser, "#chat-box textarea", NAMED_TRANSCRIPT)
+    _wait(browser, lambda d: "Who is who" in _text(d, "#chat-roles"), timeout=30)
+    roles = _text(browser, "#chat-roles")
+    assert "Dana Whitfield: customer" in roles and "Marco: agent" in roles, roles
+    assert "XR-500" in _text(browser, "#chat-turns")
+    browser.save_screenshot(str(shots / "chat_roles.png"))
+    _css(browser, "#chat-send").click()
+    _wait(browser, lambda d: _css(d, "#chat-box textarea").get_attribute("value") == "")  # summary complete
+    named_summary = _text(browser, "#chat [data-testid=bot]").lower()
+    assert "router" in named_summary or "xr-500" in named_summary or "connection" in named_summary, named_summary
+    _css(browser, "#chat-clear").click()
+    _wait(browser, lambda d: not _text(d, "#chat [data-testid=bot]"), timeout=30)
 
     # Chat: paste a TweetSumm dialog, a summary streams into the chat.
     _fill(browser, "#chat-box textarea", dialog)
