@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 from assistant.config import AssistantConfig
 from assistant.conversation import Conversation
-from assistant.summarize import Summarizer
+from assistant.summarize import Parts, Summarizer
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
@@ -62,16 +62,31 @@ class SummaryService:
         gen = self._summarizer.generator
         return f"{gen.model_name} ({gen.backend})"
 
-    def stream_summary(self, text: str | Conversation) -> Iterator[str]:
+    def stream_summary(self, text: str | Conversation,
+                       progress: Callable[[int, int], None] | None = None) -> Iterator[str]:
         """Yield the growing summary text; the last value is the post-processed summary.
 
+        A conversation too long for one prompt is summarized in parts: first "Summarizing part 2 of 5…" while the
+        parts are summarized (``progress(done, total)`` after each part), then the final summary as it grows.
         Raises InvalidConversation before any model work for bad input, GenerationFailed for an empty result.
         """
         summarizer = self.load()
         prepared = summarizer.prepare(text)
-        prefix = prepared.prompt.response_prefix
         with self._run_lock:
             start = time.perf_counter()
+            if isinstance(prepared, Parts):
+                total = len(prepared.parts)
+                summaries: list[str] = []
+                yield f"Summarizing part 1 of {total}…"
+                for summary in summarizer.part_summaries(prepared):
+                    summaries.append(summary)
+                    if progress:
+                        progress(len(summaries), total)
+                    done = len(summaries)
+                    yield f"Summarizing part {done + 1} of {total}…" if done < total else \
+                        f"Writing the summary from the {total} part summaries…"
+                prepared = summarizer.combine(prepared, summaries)
+            prefix = prepared.prompt.response_prefix
             raw = ""
             for piece in summarizer.stream(prepared):
                 raw += piece

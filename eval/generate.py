@@ -136,11 +136,13 @@ def _one(summarizer, conv: Conversation, fingerprint: str) -> Generation:  # noq
         prepared = summarizer.prepare(conv)
     except SupportLensError as exc:
         return Generation(cid, "", error=f"{type(exc).__name__}: {exc}", fingerprint=fingerprint)
+    # a conversation summarized in parts has no one prompt: the record keeps the first part's
+    first = prepared.parts[0] if hasattr(prepared, "parts") else prepared
     try:
         summary = summarizer.summarize(prepared)
     except SupportLensError as exc:
-        return Generation(cid, "", prompt=prepared.prompt.text, prompt_tokens=prepared.prompt_tokens,
+        return Generation(cid, "", prompt=first.prompt.text, prompt_tokens=first.prompt_tokens,
                           error=f"{type(exc).__name__}: {exc}", fingerprint=fingerprint)
-    return Generation(cid, summary.text, prompt=prepared.prompt.text, prompt_tokens=summary.prompt_tokens,
+    return Generation(cid, summary.text, prompt=first.prompt.text, prompt_tokens=summary.prompt_tokens,
                       first_token_s=summary.first_token_s, total_s=summary.total_s, model=summary.model,
                       fingerprint=fingerprint)

@@ -51,6 +51,19 @@ class FakeGenerator:
             yield w if i == 0 else " " + w
 
 
+class NumberedGenerator(FakeGenerator):
+    """Replies "summary 1", "summary 2", ... in call order (plus ``filler`` words), so a test can follow each part's
+    summary into the prompt that combines them."""
+
+    def __init__(self, filler: int = 0, **kwargs) -> None:  # noqa: ANN003 - FakeGenerator's
+        super().__init__(**kwargs)
+        self.filler = filler
+
+    def stream(self, prompt: str, params: GenerationParams) -> Iterator[str]:
+        self.reply = f"summary {len(self.prompts) + 1}" + " and" * self.filler + "."
+        yield from super().stream(prompt, params)
+
+
 @pytest.fixture
 def fake_generator() -> FakeGenerator:
     return FakeGenerator()
