@@ -2,10 +2,10 @@
 
     python bench/summarize_speed.py [--n 20] [--transformers]
 
-Both systems run in this one process on the same TweetSumm test dialogs and the same rendered prompt,
-greedy, same token budget, interleaved (A,B then B,A) so machine noise hits both alike. The project's
-path includes parsing, cleaning, prompt rendering, the context check and streaming through the
-Generator interface; the reference is ``llama_cpp.Llama.create_completion`` called directly.
+Both systems run in this one process on the same TweetSumm test dialogs, the same weights (base GGUF + the
+shipped adapter) and the same rendered prompt, greedy, same token budget, interleaved (A,B then B,A) so
+machine noise hits both alike. The project's path includes parsing, cleaning, prompt rendering, the context
+check and streaming through the Generator interface; the reference is ``llama_cpp.Llama.create_completion`` called directly.
 Prints medians of total and first-token latency and the ratio (goal: at most 1.2x llama.cpp).
 """
 
@@ -71,7 +71,9 @@ def main() -> None:
     project = Summarizer(load_generator(config), config)
     gguf = project.generator._llm.model_path  # the very same file
     threads = config.n_threads or os.cpu_count()  # what LlamaCppGenerator uses; llama_cpp's own default is half
-    reference = llama_cpp.Llama(model_path=gguf, n_ctx=config.n_ctx, n_threads=threads, verbose=False)
+    # The same adapter as the default path (the shipped TweetSumm LoRA), so both sides compute the same thing.
+    reference = llama_cpp.Llama(model_path=gguf, n_ctx=config.n_ctx, n_threads=threads, lora_path=config.adapter_path(),
+                                verbose=False)
     convs = load_split("test", limit=args.n + 1)
     warm, convs = convs[0], convs[1:]
     time_project(project, warm)
