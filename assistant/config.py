@@ -26,11 +26,13 @@ class AssistantConfig:
     device: str = field(default="auto", metadata={"help": "transformers device: auto, cpu or cuda."})
     prompt_format: str = field(default="auto", metadata={"help": "auto (Llama-2 format for Llama-2 models, the model's chat template otherwise), llama2 or chat_template."})
     chat_template_file: str | None = field(default=None, metadata={"help": "Jinja chat template for the openai backend (the server does not expose one)."})
+    chat_template_from: str | None = field(default=None, metadata={"help": "openai backend: the served model's .gguf file or tokenizer folder on this machine, to read its chat template from (not needed when the served model is an embedded one, named by --model)."})
     max_new_tokens: int = field(default=120, metadata={"help": "Most tokens a summary may have."})
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy (deterministic)."})
     n_threads: int | None = field(default=None, metadata={"help": "CPU threads (default: all cores)."})
     n_ctx: int = field(default=4096, metadata={"help": "Context window in tokens (prompt + summary)."})
     openai_base_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."})
+    openai_base_urls: tuple[str, ...] = field(default=(), metadata={"help": "Several base URLs serving the same model (comma-separated): batch jobs send rows to whichever is free; single requests use the first."})
     openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
     audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that judges audits (no adapter): the larger embedded model by default, measured better than the 0.5B on our labelled set."})
     clean: bool = field(default=True, metadata={"help": "Clean the conversation (URLs, @handles, signatures) before summarizing, as in training."})
@@ -45,8 +47,7 @@ class AssistantConfig:
             problems.append(f"prompt_format {self.prompt_format!r} is unknown: use one of {', '.join(PROMPT_FORMATS)}")
         if self.load_in_4bit and self.backend != "transformers":
             problems.append("load_in_4bit needs backend 'transformers' (GGUF files are already quantized)")
-        if self.backend == "openai" and not self.openai_base_url:
-            problems.append("backend 'openai' needs openai_base_url (e.g. http://127.0.0.1:8000/v1)")
+        problems += self._serving_problems()
         if self.max_new_tokens < 1:
             problems.append("max_new_tokens must be at least 1")
         if self.temperature < 0:
@@ -55,6 +56,29 @@ class AssistantConfig:
             problems.append("n_ctx must be at least 256 tokens")
         if problems:
             raise ConfigError("Invalid configuration:\n- " + "\n- ".join(problems))
+
+    def _serving_problems(self) -> list[str]:
+        problems = []
+        if self.backend == "openai" and not self.endpoints:
+            problems.append("backend 'openai' needs openai_base_url (e.g. http://127.0.0.1:8000/v1)")
+        if self.backend != "openai" and (self.openai_base_urls or self.chat_template_from):
+            problems.append("openai_base_urls and chat_template_from need backend 'openai' (other backends read "
+                            "the model's own template and run in this process)")
+        problems += [f"{url!r} in openai_base_urls is not an http(s) URL" for url in self.openai_base_urls
+                     if not url.startswith(("http://", "https://"))]
+        if self.chat_template_from and self.chat_template_file:
+            problems.append("give chat_template_from or chat_template_file, not both")
+        source = Path(self.chat_template_from).expanduser() if self.chat_template_from else None
+        if source and not (source.is_dir() or (source.is_file() and source.suffix == ".gguf")):
+            problems.append(f"chat_template_from {self.chat_template_from!r} is not a .gguf file or a tokenizer folder")
+        return problems
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The servers of backend 'openai': ``openai_base_urls`` if given, else ``openai_base_url`` (or none)."""
+        if self.openai_base_urls:
+            return self.openai_base_urls
+        return (self.openai_base_url,) if self.openai_base_url else ()
 
     def adapter_path(self) -> str | None:
         """The adapter the backend loads (``auto`` resolved to the shipped one), or None for the base model alone."""

@@ -39,3 +39,18 @@ def test_shipped_configs_load():
     assert paths, "no shipped configs found"
     for path in paths:
         load_config(path)
+
+
+def test_serving_fields_are_checked_together(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        AssistantConfig(openai_base_urls=("http://a/v1",), chat_template_from=str(tmp_path))
+    assert "need backend 'openai'" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        AssistantConfig(backend="openai", openai_base_urls=("http://a/v1", "a:8000"), chat_template_file="t.jinja",
+                        chat_template_from=str(tmp_path / "missing.gguf"))
+    msg = str(info.value)
+    assert "'a:8000' in openai_base_urls is not an http(s) URL" in msg and "not both" in msg
+    assert "missing.gguf' is not a .gguf file or a tokenizer folder" in msg
+    cfg = load_config(None, backend="openai", openai_base_urls="http://a/v1, http://b/v1")
+    assert cfg.endpoints == ("http://a/v1", "http://b/v1")
+    assert AssistantConfig(backend="openai", openai_base_url="http://a/v1").endpoints == ("http://a/v1",)

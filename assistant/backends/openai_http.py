@@ -2,19 +2,25 @@
 
 This is how users scale serving out: run ``vllm serve meta-llama/Llama-2-7b-chat-hf`` (or TGI) on GPU
 machines and point SupportLens at it. We use the plain ``/v1/completions`` endpoint with the prompt
-rendered by our own prompt builder, so the server sees exactly what training and evaluation used.
-Only the standard library is used (urllib + server-sent events).
+rendered by our own prompt builder, so the server sees exactly what training and evaluation used; the served
+model's chat template comes from local files (``served_template``). Audits weigh yes against no with the server's
+top log-probabilities. Only the standard library is used (urllib + server-sent events).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import urllib.error
 import urllib.request
-from typing import Iterator
+from typing import Iterator, Sequence
 
-from assistant.backends.base import GenerationParams
+from assistant.backends.base import GenerationParams, answer_variants, distinct_first_tokens, shares
 from assistant.errors import GenerationFailed, ModelUnavailable
+
+#: Top tokens asked for when weighing choices: vLLM's default --max-logprobs is 20, and the choices' spellings
+#: (yes, Yes, " yes"...) are among the few most likely tokens whenever the model is answering at all.
+TOP_LOGPROBS = 20
 
 
 class OpenAICompatibleGenerator:
@@ -34,12 +40,13 @@ class OpenAICompatibleGenerator:
 
     @property
     def chat_template(self) -> str | None:
-        """The template given in the config (a server does not expose it); None means Llama-2 format."""
+        """The served model's template from local files or the config (a server does not expose it); None means
+        the Llama-2 format."""
         return self._template
 
     @property
     def special_tokens(self) -> dict[str, str]:
-        """Special token texts given in the config."""
+        """Special token texts read with the template."""
         return self._special
 
     def count_tokens(self, text: str) -> int:
@@ -54,18 +61,7 @@ class OpenAICompatibleGenerator:
         }
         if params.stop:
             body["stop"] = list(params.stop)
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        req = urllib.request.Request(f"{self.base_url}/completions", data=json.dumps(body).encode(), headers=headers)
-        try:
-            resp = urllib.request.urlopen(req, timeout=self._timeout)  # noqa: S310 - user-configured URL
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", errors="replace")[:300]
-            raise GenerationFailed(f"The model server at {self.base_url} answered HTTP {exc.code}: {detail}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise ModelUnavailable(f"Cannot reach the model server at {self.base_url}: {exc}. Is it running?") from exc
-        with resp:
+        with self._post(body, "text/event-stream") as resp:
             for raw in resp:
                 line = raw.decode("utf-8").strip()
                 if not line.startswith("data:"):
@@ -73,12 +69,58 @@ class OpenAICompatibleGenerator:
                 data = line[5:].strip()
                 if data == "[DONE]":
                     return
-                try:
-                    payload = json.loads(data)
-                except json.JSONDecodeError as exc:
-                    raise GenerationFailed(f"The model server sent malformed data: {data[:200]!r}") from exc
-                if "error" in payload:
-                    raise GenerationFailed(f"The model server reported an error: {payload['error']}")
-                piece = payload.get("choices", [{}])[0].get("text", "")
+                piece = self._choice(_json(data)).get("text", "")
                 if piece:
                     yield piece
+
+    def choice_probabilities(self, prompt: str, choices: Sequence[str]) -> list[float]:
+        """The probability that the answer to ``prompt`` starts with each of ``choices`` (normalised over them), from
+        the server's top log-probabilities of the first generated token (``logprobs`` on ``/v1/completions``; vLLM
+        and llama.cpp's server both give them). Only the token texts are known, so a token counts for a choice when
+        it begins one of the choice's spellings (``answer_variants``) and no other choice's."""
+        body = {"model": self.model_name, "prompt": prompt, "max_tokens": 1, "temperature": 0.0,
+                "logprobs": TOP_LOGPROBS, "stream": False}
+        with self._post(body, "application/json") as resp:
+            choice = self._choice(_json(resp.read().decode("utf-8")))
+        top = ((choice.get("logprobs") or {}).get("top_logprobs") or [None])[0]
+        if not isinstance(top, dict) or not top:
+            raise GenerationFailed(
+                f"The model server at {self.base_url} returned no log-probabilities, which audits need to weigh yes "
+                "against no. Serve the model with logprobs enabled (vLLM: --max-logprobs 20 or more; llama.cpp's "
+                "server: logits_all, its default), or audit with a local backend.")
+
+        def first_tokens(word: str) -> set[str]:
+            return {t for t in top if t.strip() and any(v.startswith(t) for v in answer_variants(word))}
+
+        return shares([sum(math.exp(top[t]) for t in texts) for texts in distinct_first_tokens(choices, first_tokens)])
+
+    def _post(self, body: dict, accept: str):  # noqa: ANN202 - an open http.client.HTTPResponse
+        """POST ``body`` to the completions endpoint; errors become domain errors naming the server."""
+        headers = {"Content-Type": "application/json", "Accept": accept}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        req = urllib.request.Request(f"{self.base_url}/completions", data=json.dumps(body).encode(), headers=headers)
+        try:
+            return urllib.request.urlopen(req, timeout=self._timeout)  # noqa: S310 - user-configured URL
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", errors="replace")[:300]
+            raise GenerationFailed(f"The model server at {self.base_url} answered HTTP {exc.code}: {detail}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise ModelUnavailable(f"Cannot reach the model server at {self.base_url}: {exc}. Is it running?") from exc
+
+    def _choice(self, payload: dict) -> dict:
+        """The first choice of a completions payload; a reported error is GenerationFailed."""
+        if "error" in payload:
+            raise GenerationFailed(f"The model server at {self.base_url} reported an error: {payload['error']}")
+        choices = payload.get("choices") or [{}]
+        return choices[0] if isinstance(choices[0], dict) else {}
+
+
+def _json(data: str) -> dict:
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise GenerationFailed(f"The model server sent malformed data: {data[:200]!r}") from exc
+    if not isinstance(payload, dict):
+        raise GenerationFailed(f"The model server sent malformed data: {data[:200]!r}")
+    return payload
