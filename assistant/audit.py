@@ -27,9 +27,12 @@ from typing import Callable, Protocol
 from assistant.backends.base import GenerationParams, Generator
 from assistant.clauses import NEGATION, Check, checks_for, parse_clauses
 from assistant.cleaning import clean_conversation
-from assistant.conversation import MAX_CHARS, Conversation, parse_conversation, validate
+from assistant.conversation import MAX_CHARS, Conversation, Turn, parse_conversation, validate
 from assistant.errors import InvalidConversation
-from assistant.prompts import audit_messages, audit_question_messages, check_messages, default_format, render_prompt
+from assistant.parts import split_conversation
+from assistant.prompts import (
+    audit_dialog, audit_messages, audit_question_messages, check_messages, default_format, render_prompt,
+)
 
 VERDICTS = ("followed", "violated", "not_applicable")
 UNDETERMINED = "undetermined"  # the model gave no usable answer after retries: never guessed
@@ -53,6 +56,9 @@ YES_NO_SCHEMA = json.dumps({
     "type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
     "required": ["answer"], "additionalProperties": False,
 })
+#: Tokens of a check prompt besides the conversation and the message asked about: system prompt, guideline and
+#: question (the sample playbook's longest rule is about 250 tokens).
+CHECK_ROOM = 768
 _GENERIC_RATIONALE = {"followed": "The agent did what this guideline asks.",
                       "violated": "The agent did not do what this guideline asks.",
                       "not_applicable": "What this guideline is about does not come up in the conversation."}
@@ -249,6 +255,13 @@ def aggregate(scope: str, values: list[float], bias: float = 0.0) -> float:
     return min(values) if scope == "all" else 1.0 - max(values) if scope == "none" else max(values)
 
 
+def across_windows(statement: str, values: list[float]) -> float:
+    """P(yes) of a question about the whole conversation from its answers on each window of a long one: a statement
+    that denies or restricts ("the situation never comes up", "the agent only ...") holds only if it holds in every
+    window (the least); one that something happens holds if some window shows it (the most)."""
+    return min(values) if NEGATION.search(statement) else max(values)
+
+
 def informative_checks(checks: list[Check]) -> list[Check]:
     """Drop the violated or followed check that is worded as a negation when the other is not ("this reply has no
     signature" beside "this reply carries a signature"): within one rule, followed and violated are the two
@@ -344,17 +357,47 @@ class Auditor:
         self.settings = settings or AuditSettings()
         self.prompt_format = default_format(generator.model_name, generator.chat_template is not None)
         self._graded = hasattr(generator, "choice_probabilities")  # else checks are plain yes/no: no confidence
+        self._windows: dict[Conversation, tuple[range, ...]] = {}
 
     def prompt(self, conv: Conversation, guideline: str) -> str:
         """The rendered audit prompt for one guideline."""
         return render_prompt(audit_messages(conv, guideline), self.prompt_format, template=self.generator.chat_template,
                              **self.generator.special_tokens)
 
+    def windows(self, conv: Conversation) -> tuple[range, ...]:
+        """The turns each check prompt shows: the whole conversation when it fits the judge's context with room for
+        the guideline, the question and the message asked about (``CHECK_ROOM``), else consecutive windows split at
+        message boundaries (``assistant.parts``) that each fit. Computed once per conversation."""
+        if conv not in self._windows:
+            def cost(turn: Turn) -> int:
+                return self.generator.count_tokens(audit_dialog(Conversation((turn,)))) + 1
+
+            costs = [cost(t) for t in conv.turns]
+            longest = max(range(len(costs)), key=costs.__getitem__)
+            room = self.generator.context_length - CHECK_ROOM - costs[longest]  # the message asked about is shown twice
+            if costs[longest] > room:  # an audit judges whole messages: this one cannot be shown with itself
+                raise InvalidConversation(
+                    f"Message {longest + 1} ({conv.turns[longest].speaker}, {len(conv.turns[longest].text):,} "
+                    f"characters) is too long for the judge's context on its own ({self.generator.context_length:,} "
+                    "tokens). Shorten that message, or audit with a model with a larger context (n_ctx).")
+            windows = (range(len(costs)),)
+            if self.generator.count_tokens(audit_dialog(conv)) > room:
+                parts = split_conversation(conv, cost, room).parts
+                ends = [sum(len(p.turns) for p in parts[:i + 1]) for i in range(len(parts))]
+                windows = tuple(range(end - len(p.turns), end) for p, end in zip(parts, ends))
+            self._windows[conv] = windows
+        return self._windows[conv]
+
     def judge(self, conv: Conversation, rule_id: str | None, passages: list[Passage]) -> Finding:
         """One guideline's finding, by yes/no questions on its clauses or by asking for the verdict directly."""
         text = "\n\n".join(p.text for p in passages)
         description, clauses = parse_clauses(text)
         mode = self.settings.mode
+        if mode in ("questions", "verdict") and len(self.windows(conv)) > 1:
+            raise InvalidConversation(
+                f"The audit mode {mode!r} reads the whole conversation at once, and this one is too long for the "
+                f"judge's context ({self.generator.context_length:,} tokens). Use the default mode (checks), which "
+                "reads a long conversation in windows of messages.")
         if mode == "questions":
             return self.judge_by_questions(conv, rule_id, passages, description, clauses)
         if mode in ("checks", "auto"):
@@ -404,9 +447,22 @@ class Auditor:
     def yes_probability(self, conv: Conversation, guideline: str, statement: str, turn: int | None) -> float | None:
         """P(yes) that ``statement`` holds for message ``turn`` (or the conversation), as the model says it;
         None if the model gave no usable answer. Backends with ``choice_probabilities`` read it from the next-token
-        distribution; others answer a constrained yes/no (1.0 or 0.0)."""
-        prompt = render_prompt(check_messages(conv, guideline, statement, turn), self.prompt_format,
-                               template=self.generator.chat_template, **self.generator.special_tokens)
+        distribution; others answer a constrained yes/no (1.0 or 0.0). A long conversation is shown in windows
+        (``windows``): a message with the window that holds it; a question about the conversation is asked of each
+        window and the answers combined (``across_windows``)."""
+        windows = self.windows(conv)
+        if len(windows) == 1:
+            return self._yes(check_messages(conv, guideline, statement, turn))
+        if turn is not None:
+            window = next(w for w in windows if turn in w)
+            return self._yes(check_messages(conv, guideline, statement, turn, window=window))
+        answers = [self._yes(check_messages(conv, guideline, statement, None, window=w)) for w in windows]
+        return None if None in answers else across_windows(statement, answers)  # type: ignore[arg-type]
+
+    def _yes(self, messages: list[dict[str, str]]) -> float | None:
+        """P(yes) of one rendered check (see ``yes_probability``)."""
+        prompt = render_prompt(messages, self.prompt_format, template=self.generator.chat_template,
+                               **self.generator.special_tokens)
         if self._graded:
             return self.generator.choice_probabilities(prompt, ("yes", "no"))[0]
         answer = parse_yes_no_only("".join(self.generator.stream(

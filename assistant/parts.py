@@ -95,23 +95,19 @@ def cut_text(text: str, cost: Callable[[str], int], budget: int, level: int = 0)
 
 
 def split_conversation(conv: Conversation, turn_cost: Callable[[Turn], int], budget: int,
-                       max_parts: int = MAX_PARTS, cut: bool = True) -> Split:
+                       max_parts: int = MAX_PARTS) -> Split:
     """``conv`` in balanced consecutive parts whose turns cost at most ``budget`` in all, split between messages.
 
     ``turn_cost`` is what one turn adds to a prompt. A message costing more than ``budget`` is cut into pieces
-    (consecutive turns of the same speaker, name and time) when ``cut``; otherwise (an audit judges whole
-    messages) it is an error. Raises InvalidConversation when more than ``max_parts`` parts would be needed.
+    (consecutive turns of the same speaker, name and time). Raises InvalidConversation when more than
+    ``max_parts`` parts would be needed.
     """
     turns: list[Turn] = []
     cut_messages = 0
-    for number, turn in enumerate(conv.turns, 1):
+    for turn in conv.turns:
         if turn_cost(turn) <= budget:
             turns.append(turn)
             continue
-        if not cut:
-            raise InvalidConversation(
-                f"Message {number} ({turn.speaker}, {len(turn.text):,} characters) is too long for the model's "
-                f"context on its own (at most {budget:,} tokens of messages fit). Shorten that message.")
         turns.extend(replace(turn, text=piece)
                      for piece in cut_text(turn.text, lambda text: turn_cost(replace(turn, text=text)), budget))
         cut_messages += 1

@@ -232,20 +232,29 @@ AUDIT_INSTRUCTION = (
 )
 
 
-def audit_dialog(conv: Conversation) -> str:
+def audit_dialog(conv: Conversation, window: range | None = None) -> str:
     """Numbered turns with the raw text (an audit judges what the agent actually wrote), neutralized; the
-    agent's first and last replies are marked, since guidelines often name them and small models miss them."""
+    agent's first and last replies are marked, since guidelines often name them and small models miss them.
+
+    ``window``: only those turns (of a conversation too long for the judge's context), numbered and marked as in
+    the whole conversation.
+    """
     agent = [i for i, t in enumerate(conv.turns) if t.speaker == "agent"]
     marks = {agent[0]: " (first agent reply)", agent[-1]: " (last agent reply)"} if agent else {}
     if len(agent) == 1:
         marks = {agent[0]: " (first and last agent reply)"}
-    return "\n".join(f"Turn {i + 1}, {t.speaker}{marks.get(i, '')}: {neutralize(t.text)}" for i, t in enumerate(conv.turns))
+    shown = range(len(conv.turns)) if window is None else window
+    return "\n".join(f"Turn {i + 1}, {conv.turns[i].speaker}{marks.get(i, '')}: {neutralize(conv.turns[i].text)}"
+                     for i in shown)
 
 
-def _about_raw_conversation(conv: Conversation, request: str, system: str) -> list[Message]:
+def _about_raw_conversation(conv: Conversation, request: str, system: str, window: range | None = None) -> list[Message]:
     """System and user messages: the fenced raw conversation first (a prefix shared by every request about it),
-    then ``request``."""
-    user = f"<conversation>\n{audit_dialog(conv)}\n</conversation>\n\n{request}"
+    then ``request``. With a ``window``, only those turns, introduced as an excerpt."""
+    excerpt = "" if window is None else (
+        f"Turns {window.start + 1} to {window.stop} of a conversation of {len(conv.turns)} turns (too long to show "
+        "at once):\n")
+    user = f"{excerpt}<conversation>\n{audit_dialog(conv, window)}\n</conversation>\n\n{request}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -283,12 +292,13 @@ CHECK_SYSTEM_PROMPT = (
 
 
 def check_messages(conv: Conversation, guideline: str, statement: str, turn: int | None = None,
-                   system: str = CHECK_SYSTEM_PROMPT) -> list[Message]:
+                   system: str = CHECK_SYSTEM_PROMPT, window: range | None = None) -> list[Message]:
     """A yes/no question: is ``statement`` true of turn ``turn`` (0-based), or of the whole
     conversation when ``turn`` is None?
 
     Conversation, then guideline, then the reply: every check on one conversation shares the conversation's
-    KV cache, and every reply asked about one guideline shares the guideline's too.
+    KV cache, and every reply asked about one guideline shares the guideline's too. ``window``: the turns shown of
+    a conversation too long for the judge's context (holding ``turn``, if any).
     """
     head = f"Guideline:\n{neutralize(guideline).strip()}\n\n"
     statement = neutralize(statement).strip()
@@ -301,7 +311,7 @@ def check_messages(conv: Conversation, guideline: str, statement: str, turn: int
                f"<message>\n{neutralize(conv.turns[turn].text)}\n</message>\n\n"
                + (f"Question: {question}\nAnswer yes or no." if question else
                   f'Question: is this statement true?\n"{statement}"\nAnswer yes or no.'))
-    return _about_raw_conversation(conv, head + ask, system)
+    return _about_raw_conversation(conv, head + ask, system, window)
 
 
 # --- Follow-up questions --------------------------------------------------------------------------------------

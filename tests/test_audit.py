@@ -5,7 +5,7 @@ import json
 import pytest
 
 from assistant.audit import (
-    FINDING_SCHEMA, UNDETERMINED, Auditor, AuditSettings, Passage, group_guidelines, parse_answer, verify_quote,
+    CHECK_ROOM, FINDING_SCHEMA, UNDETERMINED, Auditor, AuditSettings, Passage, group_guidelines, parse_answer, verify_quote,
 )
 from assistant.conversation import parse_conversation
 from assistant.errors import InvalidConversation
@@ -323,3 +323,69 @@ def test_checks_never_ask_about_bot_or_system_turns():
     assert g4.findings[0].checks[0]["per_turn"].keys() == {"3", "5"}  # the two agent replies only
     na = Auditor(ProbGenerator({}), FakeRetriever(rules={"G6": CLAUSED["G6"]}), RAW).audit(with_bots).findings[0]
     assert na.checks[0]["per_turn"].keys() == {"2", "3", "4", "5"}  # "nobody": the customer's and agent's messages
+
+
+# Long conversations: the fake judge's context holds the check prompt's fixed room and about 300 words of messages
+SMALL_CONTEXT = CHECK_ROOM + 300
+LONG = "\n".join([CONV] * 7 + [UNSIGNED_LAST] + [CONV] * 7)  # 60 turns; the unsigned reply is turn 32
+
+
+def shown_turns(prompt):
+    """The turn numbers a check prompt shows."""
+    dialog = prompt.split("<conversation>\n", 1)[1].split("\n</conversation>", 1)[0]
+    return [int(line.split(",", 1)[0].removeprefix("Turn ")) for line in dialog.split("\n")]
+
+
+def test_a_conversation_longer_than_the_context_is_audited_in_windows_with_verbatim_evidence():
+    gen = ProbGenerator({("carry a signature", "^JK"): 0.9})
+    gen.context_length = SMALL_CONTEXT
+    auditor = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW)
+    conv = parse_conversation(LONG)
+    g4, g6 = auditor.audit(conv).findings
+    windows = auditor.windows(conv)
+    assert len(windows) >= 3 and [t for w in windows for t in w] == list(range(60))  # each turn in one window
+    assert g4.verdict == "violated" and g4.evidence == conv.turns[31].text == parse_conversation(UNSIGNED_LAST).turns[3].text
+    assert set(g4.checks[0]["per_turn"]) == {str(i) for i in range(1, 60, 2)}  # every agent reply, asked once
+    assert all(gen.count_tokens(p) <= SMALL_CONTEXT for p in gen.prompts)
+    for prompt in (p for p in gen.prompts if "Look only at turn" in p):
+        asked = int(prompt.split("Look only at turn ", 1)[1].split(",", 1)[0])
+        window = next(w for w in windows if asked - 1 in w)
+        assert shown_turns(prompt) == [t + 1 for t in window]  # the message with the window that holds it
+        assert f"Turns {window.start + 1} to {window.stop} of a conversation of 60 turns" in prompt
+    assert g6.verdict == "not_applicable"  # "nobody mentions refunds": every message of every window
+
+
+def test_questions_about_the_whole_conversation_are_asked_of_each_window():
+    gen = ProbGenerator({("never comes up", None): 0.2, ("did what this guideline asks", None): 0.3})
+    gen.context_length = SMALL_CONTEXT
+    auditor = Auditor(gen, FakeRetriever(rules={"G1": RULES["G1"]}), RAW)
+    finding = auditor.audit(LONG).findings[0]
+    n = len(auditor.windows(parse_conversation(LONG)))
+    assert n >= 3 and len(gen.prompts) == 2 * n and finding.verdict == "violated"
+    assert sorted(shown_turns(p)[0] for p in gen.prompts[:n]) == [w.start + 1 for w in auditor.windows(parse_conversation(LONG))]
+
+
+def test_across_windows_needs_every_window_for_a_denial_and_one_for_an_event():
+    from assistant.audit import across_windows
+
+    assert across_windows("the situation never comes up in the conversation", [0.9, 0.2, 0.8]) == 0.2
+    assert across_windows("the agent offers a refund", [0.1, 0.7, 0.2]) == 0.7
+    assert across_windows("the agent offers a refund", [0.4]) == 0.4
+
+
+def test_a_short_conversation_is_one_window_as_before():
+    gen = ProbGenerator({})
+    auditor = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW)
+    auditor.audit(CONV)
+    assert auditor.windows(parse_conversation(CONV)) == (range(4),)
+    assert all("of a conversation of" not in p for p in gen.prompts)
+
+
+def test_long_conversation_limits_of_the_audit():
+    gen = ProbGenerator({})
+    gen.context_length = SMALL_CONTEXT
+    huge = CONV + "\nCustomer: " + "very " * 400 + "long\nAgent: ok ^JK"
+    with pytest.raises(InvalidConversation, match="Message 5 .* too long for the judge's context on its own"):
+        Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(huge)
+    with pytest.raises(InvalidConversation, match="mode 'verdict' reads the whole conversation"):
+        Auditor(gen, FakeRetriever(rules=CLAUSED), VERDICT).audit(LONG)
