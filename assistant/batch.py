@@ -18,6 +18,11 @@ Accepted files:
 A row that cannot be read or processed is reported with its row number (the header is row 1 in a CSV, the first
 line is row 1 in JSONL) and the others are still processed. Results are appended to a work folder named after the
 file's content and the options, one line per finished row, so a re-run after a crash skips finished rows.
+
+Rows fan out to several endpoints (``run_batch_on`` with one ``Worker`` per served endpoint, ``endpoint_workers``
+builds them from ``openai_base_urls``): each row goes to whichever endpoint is free, and the run reports rows/s.
+Beyond one machine, put the servers (vLLM, llama.cpp) behind a load balancer and give its one URL, or orchestrate
+batch across machines with Ray Data: this is a thread per endpoint, not a scheduler.
 """
 
 from __future__ import annotations
@@ -27,10 +32,15 @@ import hashlib
 import io
 import json
 import os
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator, Sequence
 
+from assistant.config import AssistantConfig
 from assistant.conversation import Conversation, decode_input, from_messages, from_turns, parse_conversation, validate
 from assistant.errors import InvalidConversation, SupportLensError
 from assistant.formats.base import ROLE_ALIASES, Message, Parsed
@@ -184,10 +194,43 @@ def work_dir(data: bytes, options: dict, root: str | Path | None = None) -> Path
     return base / "batches" / key
 
 
+@dataclass(frozen=True)
+class Worker:
+    """What processes rows on one endpoint: its summarize and/or audit function (each bound to its own model)."""
+
+    summarize: Callable[[Conversation], str] | None = None
+    audit: Callable[[Conversation], object] | None = None
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """A batch run's results in row order, and how fast the rows it processed went."""
+
+    results: tuple[BatchResult, ...]
+    processed: int  # rows processed in this run; rows finished by an earlier run are only read back
+    seconds: float
+    endpoints: int
+
+    @property
+    def rows_per_s(self) -> float:
+        """Rows processed a second in this run (0.0 when it processed none)."""
+        return self.processed / self.seconds if self.processed and self.seconds > 0 else 0.0
+
+
 def run_batch(items: list[BatchItem], folder: Path, *, summarize: Callable[[Conversation], str] | None = None,
               audit: Callable[[Conversation], object] | None = None,
               progress: Callable[[int, int], None] | None = None) -> list[BatchResult]:
     """Process every row (skipping rows finished in an earlier run) and return the results in row order."""
+    return list(run_batch_on(items, folder, [Worker(summarize, audit)], progress).results)
+
+
+def run_batch_on(items: list[BatchItem], folder: Path, workers: Sequence[Worker],
+                 progress: Callable[[int, int], None] | None = None) -> BatchRun:
+    """Process every row not finished in an earlier run, each on whichever of ``workers`` is free (one thread per
+    worker), journaling each result as it comes so a killed run resumes where it stopped; ``progress(done, total)``
+    after each row. One worker processes the rows in order in the calling thread."""
+    if not workers:
+        raise ValueError("run_batch_on needs at least one worker")
     done_path = folder / "results.jsonl"
     done: dict[int, BatchResult] = {}
     for row in read_records(done_path):
@@ -195,18 +238,75 @@ def run_batch(items: list[BatchItem], folder: Path, *, summarize: Callable[[Conv
             done[row["row"]] = BatchResult(**row)
         except (KeyError, TypeError):
             continue  # not a result record: that row is redone
-    with append_records(done_path) as write:
-        for n, item in enumerate(items):
-            if progress:
-                progress(n, len(items))
-            if item.row in done:
-                continue
-            result = _process(item, summarize, audit)
-            write(asdict(result))
-            done[item.row] = result
+    todo = [item for item in items if item.row not in done]
     if progress:
-        progress(len(items), len(items))
-    return [done[item.row] for item in items]
+        progress(len(items) - len(todo), len(items))
+    start, finished = time.perf_counter(), len(items) - len(todo)
+    with append_records(done_path) as write:
+        rows = _in_turn(todo, workers[0]) if len(workers) == 1 else _fanned_out(todo, workers)
+        for result in rows:
+            write(asdict(result))
+            done[result.row] = result
+            finished += 1
+            if progress:
+                progress(finished, len(items))
+    return BatchRun(tuple(done[item.row] for item in items), len(todo), time.perf_counter() - start, len(workers))
+
+
+def endpoint_workers(config: AssistantConfig, *, summarize: bool = True, org: str | None = None) -> list[Worker]:
+    """One Worker per endpoint of ``config`` (``openai_base_urls``; a single one for a local backend), writing
+    summaries with ``config.model`` and/or auditing against ``org``'s guidelines with the audit model, on that
+    endpoint."""
+    from assistant.backends import load_generators
+    from assistant.summarize import Summarizer
+
+    count = len(config.endpoints) if config.backend == "openai" else 1
+    summaries: list = [None] * count
+    if summarize:
+        summaries = [lambda conv, s=Summarizer(g, config): s.summarize(conv).text for g in load_generators(config)]
+    audits: list = [None] * count
+    if org:
+        from assistant.audit_service import audit_config, build_auditor, open_knowledge_base
+
+        kb = open_knowledge_base(org)
+        audits = [build_auditor(kb, config=config, generator=g).audit for g in load_generators(audit_config(config))]
+    return [Worker(s, a) for s, a in zip(summaries, audits, strict=True)]
+
+
+def _in_turn(todo: list[BatchItem], worker: Worker) -> Iterator[BatchResult]:
+    for item in todo:
+        yield _process(item, worker.summarize, worker.audit)
+
+
+def _fanned_out(todo: list[BatchItem], workers: Sequence[Worker]) -> Iterator[BatchResult]:
+    """Results in the order they finish, each row run by whichever worker is free. A failure that is not a row's
+    own (a crash, an interrupt) stops the rows not yet started and is raised once the running ones finish."""
+    free: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+    for worker in workers:
+        free.put(worker)
+    stop = threading.Event()
+
+    def run(item: BatchItem) -> BatchResult | None:
+        if stop.is_set():
+            return None
+        worker = free.get()  # one thread per worker: there is always a free one here
+        try:
+            return _process(item, worker.summarize, worker.audit)
+        except BaseException:
+            stop.set()  # not a row's own error (those are in its result): start no more rows
+            raise
+        finally:
+            free.put(worker)
+
+    pool = ThreadPoolExecutor(max_workers=len(workers), thread_name_prefix="batch")
+    try:
+        for future in as_completed([pool.submit(run, item) for item in todo]):
+            result = future.result()
+            if result is not None:
+                yield result
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _process(item: BatchItem, summarize, audit) -> BatchResult:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import threading
 
 import pytest
 
@@ -99,3 +100,74 @@ def test_message_rows_use_the_agents_list_and_a_role_column():
     assert [(t.speaker, t.name) for t in items[1].conversation.turns] == [("customer", "Sam"), ("agent", "Kai")]
     missing = read_batch(b"chat_id,sender,text\nc1,,hello\n", "x.csv")
     assert "row 2 has no speaker" in missing[0].error
+
+
+JSONL = "\n".join(json.dumps({"id": f"c{i}", "conversation": f"Customer: order {i} is late\nAgent: sorry, checking"})
+                  for i in range(8)).encode()
+
+
+def test_rows_fan_out_to_every_endpoint_at_once_and_come_back_in_row_order(tmp_path):
+    from assistant.batch import Worker, run_batch_on
+
+    together = threading.Barrier(2, timeout=10)  # broken (an error) unless two rows run at the same time
+    seen, started = {"a": [], "b": []}, iter(range(8))
+
+    def on(name):
+        def summarize(conv):
+            if next(started) < 2:  # the first two rows meet
+                together.wait()
+            seen[name].append(conv.turns[0].text)
+            return f"{name}: {conv.turns[0].text}"
+        return Worker(summarize=summarize)
+
+    steps = []
+    run = run_batch_on(read_batch(JSONL, "x.jsonl"), tmp_path / "w", [on("a"), on("b")],
+                       progress=lambda d, t: steps.append((d, t)))
+    assert [r.id for r in run.results] == [f"c{i}" for i in range(8)] and not any(r.error for r in run.results)
+    assert all(r.summary.endswith(f"order {i} is late") for i, r in enumerate(run.results))
+    assert seen["a"] and seen["b"] and len(seen["a"]) + len(seen["b"]) == 8
+    assert run.processed == 8 and run.endpoints == 2 and run.rows_per_s > 0 and steps[0] == (0, 8) and steps[-1] == (8, 8)
+
+
+def test_a_fanned_out_run_killed_midway_resumes_without_redoing_rows(tmp_path):
+    from assistant.batch import Worker, run_batch_on
+
+    items, folder, calls = read_batch(JSONL, "x.jsonl"), tmp_path / "w", []
+    lock = threading.Lock()
+
+    def summarize(conv):
+        with lock:
+            calls.append(conv.turns[0].text)
+            if len(calls) == 4:
+                raise KeyboardInterrupt  # the process dies on the fourth row
+        return "first"
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch_on(items, folder, [Worker(summarize), Worker(summarize)])
+    finished = {r["row"] for r in (json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines())}
+    assert 1 <= len(finished) <= 3 and len(calls) <= 5  # rows not yet started were never started
+    again = []
+    run = run_batch_on(items, folder, [Worker(lambda c: again.append(c) or "second")] * 2)
+    assert len(again) == 8 - len(finished) == run.processed
+    assert sorted(r.summary for r in run.results) == ["first"] * len(finished) + ["second"] * (8 - len(finished))
+    with pytest.raises(ValueError, match="at least one worker"):
+        run_batch_on(items, folder, [])
+
+
+def test_endpoint_workers_use_one_generator_per_endpoint(monkeypatch):
+    from assistant.batch import endpoint_workers
+    from assistant.config import AssistantConfig
+    from tests.conftest import FakeGenerator
+
+    made = []
+
+    def load_generators(config):
+        made.append([FakeGenerator(reply=f" from {url}.", model_name=config.model) for url in config.endpoints])
+        return made[-1]
+
+    monkeypatch.setattr("assistant.backends.load_generators", load_generators)
+    config = AssistantConfig(backend="openai", model="m", openai_base_urls=("http://a/v1", "http://b/v1"))
+    workers = endpoint_workers(config)
+    conv = read_batch(JSONL, "x.jsonl")[0].conversation
+    assert [w.summarize(conv) for w in workers] == ["The customer from http://a/v1.", "The customer from http://b/v1."]
+    assert all(w.audit is None for w in workers) and len(made) == 1
