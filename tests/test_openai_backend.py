@@ -45,8 +45,9 @@ class FakeCompletions(BaseHTTPRequestHandler):
             return
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for piece in self.pieces:
-            self.wfile.write(f"data: {json.dumps({'choices': [{'text': piece}]})}\n\n".encode())
+        for i, piece in enumerate(self.pieces):
+            reason = "stop" if i == len(self.pieces) - 1 and body["prompt"] != "cut" else None
+            self.wfile.write(f"data: {json.dumps({'choices': [{'text': piece, 'finish_reason': reason}]})}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 
 
@@ -75,6 +76,12 @@ def test_streams_pieces_and_sends_prompt(server):
 def test_server_error_is_a_clear_message(server):
     with pytest.raises(GenerationFailed, match="HTTP 500"):
         generate(OpenAICompatibleGenerator(server, "m"), "fail", GenerationParams())
+
+
+def test_an_answer_cut_short_by_the_server_is_an_error(server):
+    """llama-cpp-python's server ends a stream with [DONE] and no finish_reason when another request arrives."""
+    with pytest.raises(GenerationFailed, match="interrupt_requests False"):
+        generate(OpenAICompatibleGenerator(server, "m"), "cut", GenerationParams())
 
 
 def test_unreachable_server():

@@ -61,6 +61,7 @@ class OpenAICompatibleGenerator:
         }
         if params.stop:
             body["stop"] = list(params.stop)
+        finished = None
         with self._post(body, "text/event-stream") as resp:
             for raw in resp:
                 line = raw.decode("utf-8").strip()
@@ -68,10 +69,16 @@ class OpenAICompatibleGenerator:
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
-                    return
-                piece = self._choice(_json(data)).get("text", "")
-                if piece:
-                    yield piece
+                    break
+                choice = self._choice(_json(data))
+                finished = choice.get("finish_reason") or finished
+                if choice.get("text"):
+                    yield choice["text"]
+        if finished is None:  # a complete answer's last chunk says why it ended ("stop", "length")
+            raise GenerationFailed(
+                f"The model server at {self.base_url} ended the answer without saying why, so it was cut short. "
+                "llama-cpp-python's server does this to a request when another one arrives: start it with "
+                "--interrupt_requests False.")
 
     def choice_probabilities(self, prompt: str, choices: Sequence[str]) -> list[float]:
         """The probability that the answer to ``prompt`` starts with each of ``choices`` (normalised over them), from
