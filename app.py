@@ -3,7 +3,9 @@
     python app.py                                  # http://127.0.0.1:7860, embedded default model
     SUPPORTLENS_AUTH=alice:secret python app.py --host 0.0.0.0    # exposed: a login is required
 
-Only UI wiring lives here; the logic is in ``assistant`` (service, summarize, audit, access) and ``knowledge_base``.
+Only UI wiring lives here: one small handler per action (module level, bound to the services), one builder per
+tab, one translation of failures (``user_error``). The logic is in ``assistant`` (service, summarize, audit,
+access) and ``knowledge_base``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ import inspect
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402 - the UI module: gradio is what it is for
 
 from assistant.access import check_exposure, load_credentials  # noqa: E402
 from assistant.config import load_config  # noqa: E402
@@ -30,18 +36,18 @@ from assistant.service import AuditService, Example, SummaryService, example_con
 REPO = Path(__file__).resolve().parent
 EVAL_DIRS = (REPO / "eval" / "results", REPO / "runs" / "eval")  # committed results, then local runs
 PLACEHOLDER = "Customer: my order hasn't arrived...\nAgent: Sorry to hear that, can you DM us the order number?"
-
-
 FINDING_COLUMNS = ["rule", "guideline", "verdict", "confidence", "evidence", "rationale"]
+TURN_COLUMNS = ["#", "role", "name", "time", "text"]
+BATCH_COLUMNS = ["row", "id", "summary", "compliance", "violated", "error"]
 log = logging.getLogger("supportlens.app")
 
 
-def user_error(exc: BaseException):  # noqa: ANN201 - gr.Error
+# ---- the one translation of failures -------------------------------------------------------------------------
+
+def user_error(exc: BaseException) -> gr.Error:
     """The one translation of a failure into what the browser shows: our domain errors say what to change; an
     unexpected failure (a model backend raising, a file vanishing) is logged with its traceback and reported
     as this request's failure, while the server goes on serving every other tab and request."""
-    import gradio as gr
-
     if isinstance(exc, gr.Error):
         return exc
     if isinstance(exc, SupportLensError):
@@ -54,24 +60,37 @@ def user_error(exc: BaseException):  # noqa: ANN201 - gr.Error
                     "server log.", print_exception=False)
 
 
-def translated(handler):  # noqa: ANN001, ANN201
-    """``handler`` with every failure turned into ``user_error`` (generator handlers stay generators)."""
-    if inspect.isgeneratorfunction(handler):
-        @functools.wraps(handler)
+def handler(fn: Callable, services: Services) -> Callable:
+    """``fn`` bound to ``services``, with every failure turned into ``user_error`` (generators stay generators)."""
+    bound = functools.partial(fn, services)
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(bound)
         def stream(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             try:
-                yield from handler(*args, **kwargs)
+                yield from bound(*args, **kwargs)
             except Exception as exc:
                 raise user_error(exc) from exc
-        return stream
+        wrapper = stream
+    else:
+        @functools.wraps(bound)
+        def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            try:
+                return bound(*args, **kwargs)
+            except Exception as exc:
+                raise user_error(exc) from exc
+        wrapper = call
+    wrapper.__name__ = wrapper.__qualname__ = fn.__name__
+    return wrapper
 
-    @functools.wraps(handler)
-    def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        try:
-            return handler(*args, **kwargs)
-        except Exception as exc:
-            raise user_error(exc) from exc
-    return call
+
+# ---- what the app reads and shows (pure) ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Services:
+    """What the handlers work with: the summary service and the audit service (knowledge bases, judge)."""
+
+    summaries: SummaryService
+    audits: AuditService
 
 
 def last(values):  # noqa: ANN001, ANN201
@@ -111,258 +130,308 @@ def paste_preview(text: str, agents: str = "", swap: bool = False) -> tuple[str,
                   for i, t in enumerate(conv.turns, start=1)]
 
 
-TURN_COLUMNS = ["#", "role", "name", "time", "text"]
+def read_upload(path: str | None, text: str) -> str:
+    """The uploaded file's text if there is one, else the pasted text."""
+    if path:
+        with open(path, "rb") as f:
+            return decode_input(f.read())
+    return text or ""
 
 
-def build_app(service: SummaryService, examples: list[Example], status: str = "",  # noqa: ANN201 - gr.Blocks
-              audits: AuditService | None = None):
-    """The Gradio Blocks app around ``service`` (and ``audits`` for the Audit and Knowledge base tabs)."""
-    import gradio as gr
+def eval_runs() -> list[tuple[str, str]]:
+    """Results folders for the Evaluation tab: (name relative to the repository, folder)."""
+    found = sorted(EVAL_DIRS[0].glob("*/results.json")) + sorted(EVAL_DIRS[1].glob("*/results.json"))
+    return [(str(p.parent.relative_to(REPO)), str(p.parent)) for p in found]
 
-    audits = audits or AuditService(service.config, service)
 
-    def read_upload(path: str | None, text: str) -> str:
-        if path:
-            try:
-                with open(path, "rb") as f:
-                    return decode_input(f.read())
-            except OSError as exc:
-                raise gr.Error(f"Cannot read the uploaded file: {exc}", print_exception=False) from exc
-        return text or ""
+# ---- handlers (module level; the first argument is the Services, bound by ``handler``) -------------------------
 
-    def run_audit(org: str, text: str, upload: str | None, agents: str = "", swap: bool = False,  # noqa: ANN202
-                  progress=gr.Progress()):  # noqa: ANN001, B008
-        text = read_upload(upload, text)
-        if not (org or "").strip():
-            raise gr.Error("Pick an organisation (build its knowledge base in the Knowledge base tab).")
-        if not text.strip():
-            raise gr.Error("Paste or upload a conversation first.")
+def summarize(s: Services, text: str, history: list[dict], current, agents: str = "", swap: bool = False):  # noqa: ANN001, ANN201
+    """Chat: stream the summary of the paste into the chat; the paste stays in the box until it is complete."""
+    before = list(history or [])
+    if not (text or "").strip():
+        raise gr.Error("Paste a conversation first (one turn per line, e.g. 'Customer: ...' / 'Agent: ...').")
+    history = [*before, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
+    try:
         conv = read_paste(text, agents, swap)
-        progress(0, desc="summarizing")
-        summary, report = audits.review(conv, org.strip(), progress=lambda done, total: progress(
-            (done, total), desc="judging guidelines", unit="guideline"))
-        score = "n/a" if report.compliance_score is None else f"{report.compliance_score:.0%}"
-        counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts.items() if v)
-        header = (f"**Summary:** {summary}\n\n**Compliance: {score}** ({counts}); {len(report.retrieved)} passages "
-                  f"retrieved, {report.seconds:.0f} s, judged by `{report.model}`.")
-        if report.not_retrieved:
-            header += f" Not retrieved (no verdict): {', '.join(report.not_retrieved)}."
-        return header, findings_rows(report), report.to_dict()
+        for partial in s.summaries.stream_summary(conv):
+            history[-1]["content"] = partial
+            yield history, text, current
+    except Exception:
+        yield before, text, current  # no half-made summary left in the chat; the paste is kept
+        raise
+    yield history, "", conv  # this conversation (with its roles) is the one follow-up questions are about
 
-    def run_batch_tab(upload: str | None, do_summary: bool, do_audit: bool, org: str, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
-        if not upload:
-            raise gr.Error("Upload a CSV (column 'conversation', optional 'id') or a JSONL file first.")
-        if not (do_summary or do_audit):
-            raise gr.Error("Choose summary, audit or both.")
-        if do_audit and not (org or "").strip():
-            raise gr.Error("Pick an organisation for the audit.")
-        with open(upload, "rb") as f:
-            data = f.read()
-        items = read_batch(data, upload)
-        options = {"summary": do_summary, "audit": do_audit, "org": org if do_audit else None,
-                   "config": repr(service.config)}
-        folder = work_dir(data, options)
-        results = run_batch(
-            items, folder,
-            summarize=(lambda conv: last(service.stream_summary(conv))) if do_summary else None,
-            audit=(lambda conv: audits.audit(conv, org.strip())) if do_audit else None,
-            progress=lambda done, total: progress((done, total), desc="conversations", unit="row"))
-        csv_path, json_path = export(results, folder)
-        failed = [r for r in results if r.error]
-        status = f"{len(results) - len(failed)} of {len(results)} rows done." + (
-            " Problems: " + "; ".join(r.error for r in failed[:5]) + (" ..." if len(failed) > 5 else "") if failed else "")
-        table = [[r.row, r.id, r.summary, "" if r.compliance_score is None else f"{r.compliance_score:.0%}", r.violated, r.error]
-                 for r in results]
-        return status, table, [str(csv_path), str(json_path)]
 
-    def eval_runs() -> list[str]:
-        return [str(p.parent) for p in sorted(EVAL_DIRS[0].glob("*/results.json")) + sorted(EVAL_DIRS[1].glob("*/results.json"))]
+def ask(s: Services, question: str, history: list[dict], current):  # noqa: ANN001, ANN201
+    """Chat: stream the answer to a follow-up question about the last summarized conversation."""
+    if not current:
+        raise gr.Error("Summarize a conversation first; then ask about it.")
+    before = list(history or [])
+    history = [*before, {"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+    try:
+        for partial in s.audits.answer(current, question or ""):
+            history[-1]["content"] = partial
+            yield history, question
+    except Exception:
+        yield before, question
+        raise
+    yield history, ""
 
-    def show_eval(run: str | None):  # noqa: ANN202
-        if not run:
-            return "No evaluation results yet: start a quick run below, or `python -m eval.compare`.", [], None, None
-        try:
-            results = load_results(run)
-        except (OSError, ValueError, KeyError) as exc:
-            raise gr.Error(f"Cannot read {run}: {exc}", print_exception=False) from exc
-        header, rows = headline_rows(results, "first")
-        paired = paired_rows(results, "first")
-        text = (f"**{results['data']['n_dialogs']} TweetSumm {results['data']['split']} dialogs**, first reference, "
-                f"mean [95% CI]:\n\n{markdown_table(header, rows)}\n\n"
-                + (markdown_table(*paired) if paired[1] else ""))
-        plots = Path(run) / "plots"
-        _, examples = side_by_side(results, n=5)
-        return (text, examples, str(plots / "rouge.png") if (plots / "rouge.png").is_file() else None,
-                str(plots / "bertscore.png") if (plots / "bertscore.png").is_file() else None)
 
-    def quick_eval(limit: float, progress=gr.Progress(track_tqdm=True)):  # noqa: ANN001, ANN202, B008
-        from eval.compare import run as compare_run
-        from eval.generate import DEFAULT_SYSTEMS, parse_system
+def audit(s: Services, org: str, text: str, upload: str | None, agents: str = "", swap: bool = False,  # noqa: ANN201
+          progress=gr.Progress()):  # noqa: ANN001, B008
+    """Audit tab: summary, compliance score, findings table and trail."""
+    text = read_upload(upload, text)
+    if not (org or "").strip():
+        raise gr.Error("Pick an organisation (build its knowledge base in the Knowledge base tab).")
+    if not text.strip():
+        raise gr.Error("Paste or upload a conversation first.")
+    conv = read_paste(text, agents, swap)
+    progress(0, desc="summarizing")
+    summary, report = s.audits.review(conv, org.strip(), progress=lambda done, total: progress(
+        (done, total), desc="judging guidelines", unit="guideline"))
+    score = "n/a" if report.compliance_score is None else f"{report.compliance_score:.0%}"
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts.items() if v)
+    header = (f"**Summary:** {summary}\n\n**Compliance: {score}** ({counts}); {len(report.retrieved)} passages "
+              f"retrieved, {report.seconds:.0f} s, judged by `{report.model}`.")
+    if report.not_retrieved:
+        header += f" Not retrieved (no verdict): {', '.join(report.not_retrieved)}."
+    return header, findings_rows(report), report.to_dict()
 
-        out = EVAL_DIRS[1] / f"quick-{int(limit)}"
-        compare_run([parse_system(s) for s in DEFAULT_SYSTEMS], out, limit=int(limit), samples=500, quiet=False)
-        return gr.update(choices=eval_runs(), value=str(out)), *show_eval(str(out))
 
-    def kb_table(org: str) -> list[list]:
-        if not (org or "").strip():
-            return []
-        return [[d.source, d.kind, d.chunk_count, " ".join(d.rule_ids)] for d in audits.open_store(org.strip()).documents()]
+def batch(s: Services, upload: str | None, do_summary: bool, do_audit: bool, org: str,  # noqa: ANN201
+          progress=gr.Progress()):  # noqa: ANN001, B008
+    """Batch tab: every row of the upload, resumably; a status line, the table and the download files."""
+    if not upload:
+        raise gr.Error("Upload a CSV (column 'conversation', optional 'id') or a JSONL file first.")
+    if not (do_summary or do_audit):
+        raise gr.Error("Choose summary, audit or both.")
+    if do_audit and not (org or "").strip():
+        raise gr.Error("Pick an organisation for the audit.")
+    with open(upload, "rb") as f:
+        data = f.read()
+    items = read_batch(data, upload)
+    options = {"summary": do_summary, "audit": do_audit, "org": org if do_audit else None,
+               "config": repr(s.summaries.config)}
+    folder = work_dir(data, options)
+    results = run_batch(
+        items, folder,
+        summarize=(lambda conv: last(s.summaries.stream_summary(conv))) if do_summary else None,
+        audit=(lambda conv: s.audits.audit(conv, org.strip())) if do_audit else None,
+        progress=lambda done, total: progress((done, total), desc="conversations", unit="row"))
+    csv_path, json_path = export(results, folder)
+    failed = [r for r in results if r.error]
+    status = f"{len(results) - len(failed)} of {len(results)} rows done." + (
+        " Problems: " + "; ".join(r.error for r in failed[:5]) + (" ..." if len(failed) > 5 else "") if failed else "")
+    table = [[r.row, r.id, r.summary, "" if r.compliance_score is None else f"{r.compliance_score:.0%}", r.violated,
+              r.error] for r in results]
+    return status, table, [str(csv_path), str(json_path)]
 
-    def kb_build(org: str, files: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
-        if not (org or "").strip() or not files:
-            raise gr.Error("Give an organisation name and at least one guideline file (.md, .txt, .pdf).")
-        report = audits.open_store(org.strip()).build(
-            files, progress=lambda done, total: progress((done, total), desc="embedding", unit="chunk"))
-        return report.summary(), kb_table(org), gr.update(choices=audits.organisations(), value=org.strip())
 
-    def kb_delete(org: str, source: str):  # noqa: ANN202
-        report = audits.open_store(org.strip()).delete(source.strip())
-        return report.summary(), kb_table(org)
+def show_eval(s: Services, run: str | None):  # noqa: ANN201
+    """Evaluation tab: the headline table with intervals, paired tests, plots and outputs side by side."""
+    if not run:
+        return "No evaluation results yet: start a quick run below, or `python -m eval.compare`.", [], None, None
+    try:
+        results = load_results(run)
+    except (OSError, ValueError, KeyError) as exc:
+        raise gr.Error(f"Cannot read {run}: {exc}", print_exception=False) from exc
+    header, rows = headline_rows(results, "first")
+    paired = paired_rows(results, "first")
+    text = (f"**{results['data']['n_dialogs']} TweetSumm {results['data']['split']} dialogs**, first reference, "
+            f"mean [95% CI]:\n\n{markdown_table(header, rows)}\n\n" + (markdown_table(*paired) if paired[1] else ""))
+    plots = Path(run) / "plots"
+    _, examples = side_by_side(results, n=5)
+    return (text, examples, str(plots / "rouge.png") if (plots / "rouge.png").is_file() else None,
+            str(plots / "bertscore.png") if (plots / "bertscore.png").is_file() else None)
 
-    def kb_search(org: str, query: str) -> list[list]:
-        hits = audits.open_store(org.strip()).search(query, k=5)
-        return [[h.chunk.rule_id or "", h.chunk.heading, f"{h.score:.3f}", h.chunk.text[:300]] for h in hits]
 
-    def respond(text: str, history: list[dict], current, agents: str = "", swap: bool = False):  # noqa: ANN001, ANN202
-        before = list(history or [])
-        if not (text or "").strip():
-            raise gr.Error("Paste a conversation first (one turn per line, e.g. 'Customer: ...' / 'Agent: ...').")
-        history = [*before, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
-        try:
-            conv = read_paste(text, agents, swap)
-            for partial in service.stream_summary(conv):
-                history[-1]["content"] = partial
-                yield history, text, current  # the paste stays in the box until the summary is complete
-        except Exception as exc:
-            yield before, text, current  # no half-made summary left in the chat; the paste is kept
-            raise user_error(exc) from exc
-        yield history, "", conv  # this conversation (with its roles) is the one follow-up questions are about
+def quick_eval(s: Services, limit: float, progress=gr.Progress(track_tqdm=True)):  # noqa: ANN001, ANN201, B008
+    """Evaluation tab: base vs fine-tuned on a few test dialogs, then show it."""
+    from eval.compare import run as compare_run
+    from eval.generate import DEFAULT_SYSTEMS, parse_system
 
-    def ask(question: str, history: list[dict], current):  # noqa: ANN001, ANN202 - Gradio generator
-        if not current:
-            raise gr.Error("Summarize a conversation first; then ask about it.")
-        before = list(history or [])
-        history = [*before, {"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
-        try:
-            for partial in audits.answer(current, question or ""):
-                history[-1]["content"] = partial
-                yield history, question
-        except Exception as exc:
-            yield before, question
-            raise user_error(exc) from exc
-        yield history, ""
+    out = EVAL_DIRS[1] / f"quick-{int(limit)}"
+    compare_run([parse_system(x) for x in DEFAULT_SYSTEMS], out, limit=int(limit), samples=500, quiet=False)
+    return gr.update(choices=eval_runs(), value=str(out)), *show_eval(s, str(out))
 
-    # Every handler answers a failure the same way (user_error); the server keeps serving the other requests.
-    (run_audit, run_batch_tab, show_eval, quick_eval, kb_table, kb_build, kb_delete, kb_search, respond, ask) = map(
-        translated, (run_audit, run_batch_tab, show_eval, quick_eval, kb_table, kb_build, kb_delete, kb_search,
-                     respond, ask))
 
-    def who_is_who(box, prefix: str):  # noqa: ANN001, ANN202 - (agents textbox, swap checkbox)
-        """Under a conversation box: agent names, a swap, and what was read (format, roles, turns), kept up to date."""
-        with gr.Row():
-            agents = gr.Textbox(label="Agent names (optional, comma-separated): decides who is who in a transcript "
-                                      "with names", scale=3, elem_id=f"{prefix}-agents")
-            swap = gr.Checkbox(label="Swap customer and agent", value=False, scale=1, elem_id=f"{prefix}-swap")
-        with gr.Accordion("What was read: format, who is who, each message", open=True):
-            roles = gr.Markdown(elem_id=f"{prefix}-roles")
-            turns = gr.Dataframe(headers=TURN_COLUMNS, wrap=True, interactive=False, max_height=260,
-                                 elem_id=f"{prefix}-turns")
-        for trigger in (box.change, agents.change, swap.change):
-            trigger(paste_preview, [box, agents, swap], [roles, turns], show_progress="hidden",
-                    trigger_mode="always_last")
-        return agents, swap
+def kb_documents(s: Services, org: str) -> tuple[str, list[list]]:
+    """Knowledge base tab: the organisation's documents, or how to start one for a new name (never an error)."""
+    org = (org or "").strip()
+    if not org:
+        return "", []
+    try:
+        store = s.audits.open_store(org)  # checks the name
+        if org not in s.audits.organisations():
+            return (f"**{org}** has no knowledge base yet: upload its guideline files (.md, .txt, .pdf) and press "
+                    "**Add / update documents** to create it."), []
+        docs = store.documents()
+    except SupportLensError as exc:
+        return f"⚠️ {exc}", []
+    return f"**{org}**: {len(docs)} documents.", [[d.source, d.kind, d.chunk_count, " ".join(d.rule_ids)] for d in docs]
 
+
+def kb_build(s: Services, org: str, files: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN201, B008
+    """Knowledge base tab: add or update documents (creating the organisation's store if new)."""
+    if not (org or "").strip() or not files:
+        raise gr.Error("Give an organisation name and at least one guideline file (.md, .txt, .pdf).")
+    report = s.audits.open_store(org.strip()).build(
+        files, progress=lambda done, total: progress((done, total), desc="embedding", unit="chunk"))
+    return report.summary(), kb_documents(s, org)[1], gr.update(choices=s.audits.organisations(), value=org.strip())
+
+
+def kb_delete(s: Services, org: str, source: str):  # noqa: ANN201
+    """Knowledge base tab: delete one document by file name."""
+    report = s.audits.open_store(org.strip()).delete(source.strip())
+    return report.summary(), kb_documents(s, org)[1]
+
+
+def kb_search(s: Services, org: str, query: str) -> list[list]:
+    """Knowledge base tab: try a search."""
+    hits = s.audits.open_store(org.strip()).search(query, k=5)
+    return [[h.chunk.rule_id or "", h.chunk.heading, f"{h.score:.3f}", h.chunk.text[:300]] for h in hits]
+
+
+# ---- tabs (wiring only) ----------------------------------------------------------------------------------------
+
+def who_is_who(box: gr.Textbox, prefix: str) -> tuple[gr.Textbox, gr.Checkbox]:
+    """Under a conversation box: agent names, a swap, and what was read (format, roles, turns), kept up to date."""
+    with gr.Row():
+        agents = gr.Textbox(value="", label="Agent names (optional, comma-separated): decides who is who in a transcript "
+                                  "with names", scale=3, elem_id=f"{prefix}-agents")
+        swap = gr.Checkbox(label="Swap customer and agent", value=False, scale=1, elem_id=f"{prefix}-swap")
+    with gr.Accordion("What was read: format, who is who, each message", open=True):
+        roles = gr.Markdown(elem_id=f"{prefix}-roles")
+        turns = gr.Dataframe(headers=TURN_COLUMNS, wrap=True, interactive=False, max_height=260,
+                             elem_id=f"{prefix}-turns")
+    gr.on([box.change, agents.change, swap.change], paste_preview, [box, agents, swap], [roles, turns],
+          show_progress="hidden", trigger_mode="always_last", api_name="read")
+    return agents, swap
+
+
+def chat_tab(s: Services, examples: list[Example]) -> None:
+    """Paste, see what was read, summarize (streamed), ask follow-up questions."""
+    chat = gr.Chatbot(label="Summaries", height=420, buttons=["copy"], elem_id="chat")
+    box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="chat-box")
+    agents, swap = who_is_who(box, "chat")
+    with gr.Row():
+        send = gr.Button("Summarize", variant="primary", elem_id="chat-send")
+        clear = gr.Button("Clear", elem_id="chat-clear")
+    with gr.Row():
+        question = gr.Textbox(label="Ask about this conversation (e.g. did the agent offer a refund?)", scale=4,
+                              elem_id="chat-question")
+        ask_btn = gr.Button("Ask", scale=1, elem_id="chat-ask")
+    current = gr.State(None)  # the last summarized Conversation: what follow-up questions are about
+    gr.Examples(examples=[[e.text] for e in examples], inputs=[box], example_labels=[e.title for e in examples],
+                label="Example conversations")
+    gr.on([send.click, box.submit], handler(summarize, s), [box, chat, current, agents, swap], [chat, box, current],
+          api_name="summarize")
+    gr.on([ask_btn.click, question.submit], handler(ask, s), [question, chat, current], [chat, question],
+          api_name="ask")
+    clear.click(lambda: ([], "", None), None, [chat, box, current])
+
+
+def audit_tab(s: Services, orgs: list[str]) -> gr.Dropdown:
+    """Pick an organisation, paste or upload, see what was read, audit. Returns the organisation picker."""
+    with gr.Row():
+        org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
+                          label="Organisation", scale=1, elem_id="audit-org")
+        upload = gr.File(label="...or upload a conversation (.txt, .json)", file_types=[".txt", ".json"],
+                         type="filepath", scale=2, elem_id="audit-upload")
+    box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="audit-box")
+    agents, swap = who_is_who(box, "audit")
+    run = gr.Button("Audit", variant="primary", elem_id="audit-run")
+    header = gr.Markdown(elem_id="audit-header")
+    findings = gr.Dataframe(headers=FINDING_COLUMNS, label="Findings", wrap=True, interactive=False, elem_id="findings")
+    with gr.Accordion("Audit trail: retrieved passages and raw answers", open=False):
+        trail = gr.JSON()
+    run.click(handler(audit, s), [org, box, upload, agents, swap], [header, findings, trail], api_name="audit")
+    return org
+
+
+def knowledge_base_tab(s: Services, orgs: list[str], audit_org: gr.Dropdown) -> None:
+    """Pick or type an organisation, add/update guideline files, list, delete, try a search."""
+    org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
+                      label="Organisation (pick, or type a new name)", elem_id="kb-org")
+    files = gr.File(label="Guideline files (.md, .txt, .pdf)", file_count="multiple",
+                    file_types=[".md", ".markdown", ".txt", ".pdf"], type="filepath", elem_id="kb-files")
+    build = gr.Button("Add / update documents", variant="primary", elem_id="kb-build")
+    status = gr.Markdown(elem_id="kb-status")
+    docs = gr.Dataframe(headers=["document", "kind", "chunks", "rule ids"], label="Documents", interactive=False,
+                        elem_id="kb-docs")
+    with gr.Row():
+        del_name = gr.Textbox(label="Document to delete (file name)", scale=3)
+        delete = gr.Button("Delete", scale=1)
+    with gr.Row():
+        query = gr.Textbox(label="Try a search", scale=3)
+        go = gr.Button("Search", scale=1)
+    hits = gr.Dataframe(headers=["rule", "heading", "score", "text"], label="Results", wrap=True, interactive=False)
+    build.click(handler(kb_build, s), [org, files], [status, docs, audit_org], api_name="kb_build")
+    org.change(handler(kb_documents, s), [org], [status, docs], api_name="kb_documents")
+    delete.click(handler(kb_delete, s), [org, del_name], [status, docs])
+    gr.on([go.click, query.submit], handler(kb_search, s), [org, query], [hits], api_name="kb_search")
+
+
+def batch_tab(s: Services, orgs: list[str]) -> None:
+    """Upload a CSV or JSONL, choose summary and/or audit, run, download the results."""
+    gr.Markdown("Upload a **CSV**, one row per conversation (a `conversation` column in any pasteable format, "
+                "optional `id`) or one row per message (conversation id, speaker or role, text, time), or a "
+                "**JSONL** file of `{\"id\", \"conversation\"}` or `{\"id\", \"turns\"}` objects. "
+                "Bad rows are reported by row number; a re-run continues where a crash stopped.")
+    upload = gr.File(label="Conversations (.csv, .jsonl)", file_types=[".csv", ".jsonl", ".json"], type="filepath",
+                     elem_id="batch-file")
+    with gr.Row():
+        do_summary = gr.Checkbox(value=True, label="Summarize")
+        do_audit = gr.Checkbox(value=False, label="Audit")
+        org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
+                          label="Organisation (for the audit)")
+    run = gr.Button("Run", variant="primary", elem_id="batch-run")
+    status = gr.Markdown(elem_id="batch-status")
+    table = gr.Dataframe(headers=BATCH_COLUMNS, label="Results", wrap=True, interactive=False, elem_id="batch-table")
+    files = gr.File(label="Download results (CSV, JSON)", file_count="multiple", interactive=False, elem_id="batch-files")
+    run.click(handler(batch, s), [upload, do_summary, do_audit, org], [status, table, files], api_name="batch",
+              concurrency_limit=1)
+
+
+def evaluation_tab(s: Services, demo: gr.Blocks) -> None:
+    """The committed and local base-vs-fine-tuned results, and a quick run."""
+    runs = eval_runs()
+    pick = gr.Dropdown(choices=runs, value=runs[0][1] if runs else None, label="Results folder", elem_id="eval-pick")
+    text = gr.Markdown()
+    with gr.Row():
+        rouge = gr.Image(label="ROUGE", type="filepath")
+        bert = gr.Image(label="BERTScore", type="filepath")
+    examples = gr.Dataframe(label="Side by side (first dialogs)", wrap=True, interactive=False)
+    with gr.Row():
+        limit = gr.Slider(2, 30, value=5, step=1, label="Quick run: number of test dialogs")
+        go = gr.Button("Run base vs fine-tuned")
+    shown = [text, examples, rouge, bert]
+    pick.change(handler(show_eval, s), [pick], shown)
+    go.click(handler(quick_eval, s), [limit], [pick, *shown], api_name="quick_eval", concurrency_limit=1)
+    demo.load(handler(show_eval, s), [pick], shown)
+
+
+def build_app(service: SummaryService, examples: list[Example], status: str = "",
+              audits: AuditService | None = None) -> gr.Blocks:
+    """The Gradio Blocks app around ``service`` (and ``audits`` for the Audit and Knowledge base tabs)."""
+    s = Services(service, audits or AuditService(service.config, service))
+    orgs = s.audits.organisations()
     with gr.Blocks(title="SupportLens") as demo:
         gr.Markdown("# SupportLens\nSummarize customer-support conversations and audit them against your guidelines.")
         model_info = gr.Markdown(status or f"Model: **{service.model_label}**")
         with gr.Tab("Chat"):
-            chat = gr.Chatbot(label="Summaries", height=420, buttons=["copy"], elem_id="chat")
-            box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="chat-box")
-            chat_agents, chat_swap = who_is_who(box, "chat")
-            with gr.Row():
-                send = gr.Button("Summarize", variant="primary", elem_id="chat-send")
-                clear = gr.Button("Clear", elem_id="chat-clear")
-            with gr.Row():
-                question = gr.Textbox(label="Ask about this conversation (e.g. did the agent offer a refund?)",
-                                      scale=4, elem_id="chat-question")
-                ask_btn = gr.Button("Ask", scale=1, elem_id="chat-ask")
-            current = gr.State(None)  # the last summarized Conversation: what follow-up questions are about
-            gr.Examples(examples=[[e.text] for e in examples], inputs=[box],
-                        example_labels=[e.title for e in examples], label="Example conversations")
-        orgs = audits.organisations()
+            chat_tab(s, examples)
         with gr.Tab("Audit"):
-            with gr.Row():
-                org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
-                                  label="Organisation", scale=1, elem_id="audit-org")
-                upload = gr.File(label="...or upload a conversation (.txt, .json)", file_types=[".txt", ".json"],
-                                 type="filepath", scale=2, elem_id="audit-upload")
-            audit_box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="audit-box")
-            audit_agents, audit_swap = who_is_who(audit_box, "audit")
-            audit_btn = gr.Button("Audit", variant="primary", elem_id="audit-run")
-            audit_header = gr.Markdown(elem_id="audit-header")
-            findings = gr.Dataframe(headers=FINDING_COLUMNS, label="Findings", wrap=True, interactive=False, elem_id="findings")
-            with gr.Accordion("Audit trail: retrieved passages and raw answers", open=False):
-                trail = gr.JSON()
+            audit_org = audit_tab(s, orgs)
         with gr.Tab("Knowledge base"):
-            kb_org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
-                                 label="Organisation (pick, or type a new name)", elem_id="kb-org")
-            kb_files = gr.File(label="Guideline files (.md, .txt, .pdf)", file_count="multiple",
-                               file_types=[".md", ".markdown", ".txt", ".pdf"], type="filepath", elem_id="kb-files")
-            kb_btn = gr.Button("Add / update documents", variant="primary", elem_id="kb-build")
-            kb_status = gr.Markdown(elem_id="kb-status")
-            kb_docs = gr.Dataframe(headers=["document", "kind", "chunks", "rule ids"], label="Documents", interactive=False, elem_id="kb-docs")
-            with gr.Row():
-                kb_del_name = gr.Textbox(label="Document to delete (file name)", scale=3)
-                kb_del = gr.Button("Delete", scale=1)
-            with gr.Row():
-                kb_query = gr.Textbox(label="Try a search", scale=3)
-                kb_go = gr.Button("Search", scale=1)
-            kb_hits = gr.Dataframe(headers=["rule", "heading", "score", "text"], label="Results", wrap=True, interactive=False)
+            knowledge_base_tab(s, orgs, audit_org)
         with gr.Tab("Batch"):
-            gr.Markdown("Upload a **CSV** with a `conversation` column (any pasteable format; optional `id` column) "
-                        "or a **JSONL** file of `{\"id\", \"conversation\"}` or `{\"id\", \"turns\"}` objects. "
-                        "Bad rows are reported by row number; a re-run continues where a crash stopped.")
-            batch_file = gr.File(label="Conversations (.csv, .jsonl)", file_types=[".csv", ".jsonl", ".json"], type="filepath", elem_id="batch-file")
-            with gr.Row():
-                batch_summary = gr.Checkbox(value=True, label="Summarize")
-                batch_audit = gr.Checkbox(value=False, label="Audit")
-                batch_org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
-                                        label="Organisation (for the audit)")
-            batch_btn = gr.Button("Run", variant="primary", elem_id="batch-run")
-            batch_status = gr.Markdown(elem_id="batch-status")
-            batch_table = gr.Dataframe(headers=["row", "id", "summary", "compliance", "violated", "error"],
-                                       label="Results", wrap=True, interactive=False, elem_id="batch-table")
-            batch_files = gr.File(label="Download results (CSV, JSON)", file_count="multiple", interactive=False, elem_id="batch-files")
+            batch_tab(s, orgs)
         with gr.Tab("Evaluation"):
-            runs = eval_runs()
-            eval_pick = gr.Dropdown(choices=runs, value=runs[0] if runs else None, label="Results folder")
-            eval_text = gr.Markdown()
-            with gr.Row():
-                eval_rouge = gr.Image(label="ROUGE", type="filepath")
-                eval_bert = gr.Image(label="BERTScore", type="filepath")
-            eval_examples = gr.Dataframe(label="Side by side (first dialogs)", wrap=True, interactive=False)
-            with gr.Row():
-                eval_limit = gr.Slider(2, 30, value=5, step=1, label="Quick run: number of test dialogs")
-                eval_go = gr.Button("Run base vs fine-tuned")
-        eval_pick.change(show_eval, [eval_pick], [eval_text, eval_examples, eval_rouge, eval_bert])
-        eval_go.click(quick_eval, [eval_limit], [eval_pick, eval_text, eval_examples, eval_rouge, eval_bert],
-                      api_name="quick_eval", concurrency_limit=1)
-        demo.load(show_eval, [eval_pick], [eval_text, eval_examples, eval_rouge, eval_bert])
-        batch_btn.click(run_batch_tab, [batch_file, batch_summary, batch_audit, batch_org],
-                        [batch_status, batch_table, batch_files], api_name="batch", concurrency_limit=1)
-        audit_btn.click(run_audit, [org, audit_box, upload, audit_agents, audit_swap], [audit_header, findings, trail],
-                        api_name="audit")
-        kb_btn.click(kb_build, [kb_org, kb_files], [kb_status, kb_docs, org], api_name="kb_build")
-        kb_org.change(kb_table, [kb_org], [kb_docs])
-        kb_del.click(kb_delete, [kb_org, kb_del_name], [kb_status, kb_docs])
-        kb_go.click(kb_search, [kb_org, kb_query], [kb_hits], api_name="kb_search")
-        kb_query.submit(kb_search, [kb_org, kb_query], [kb_hits])
-        send.click(respond, [box, chat, current, chat_agents, chat_swap], [chat, box, current], api_name="summarize")
-        box.submit(respond, [box, chat, current, chat_agents, chat_swap], [chat, box, current])
-        ask_btn.click(ask, [question, chat, current], [chat, question], api_name="ask")
-        question.submit(ask, [question, chat, current], [chat, question])
-        clear.click(lambda: ([], "", None), None, [chat, box, current])
-        demo.load(lambda: f"Model: **{service.model_label}**" if not status else status, None, model_info)
+            evaluation_tab(s, demo)
+        demo.load(lambda: status or f"Model: **{service.model_label}**", None, model_info)
     return demo
 
 

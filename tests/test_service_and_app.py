@@ -273,3 +273,29 @@ def test_evaluation_tab_shows_the_committed_results():
     assert "110 TweetSumm test dialogs" in text and "0.4132" in text and "seed: Llama-2-7b-chat QLoRA" in text
     assert len(examples) == 5 and rouge_png.endswith("rouge.png") and bert_png.endswith("bertscore.png")
     assert show(None)[0].startswith("No evaluation results")
+
+
+def test_evaluation_tab_names_results_folders_relative_to_the_repository():
+    from app import REPO, eval_runs
+
+    runs = eval_runs()
+    assert ("eval/results/tweetsumm-test-qwen2.5-coder-0.5b",
+            str(REPO / "eval" / "results" / "tweetsumm-test-qwen2.5-coder-0.5b")) in runs
+    assert not any(label.startswith("/") for label, _ in runs)
+
+
+def test_a_new_organisation_name_is_an_invitation_not_an_error(tmp_path):
+    from app import build_app
+    from assistant.service import AuditService
+    from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
+
+    svc = service(FakeGenerator())
+    audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
+                          factory=lambda config: FakeGenerator(), embedder_factory=FakeEmbedder)
+    fns = {d.api_name: d.fn for d in build_app(svc, [], audits=audits).fns.values() if d.api_name}
+    status, docs = fns["kb_documents"]("acme")  # typed before any upload
+    assert "has no knowledge base yet" in status and "Add / update documents" in status and docs == []
+    assert fns["kb_documents"]("../etc")[0].startswith("⚠️ Invalid organisation name")
+    fns["kb_build"]("acme", [str(PLAYBOOK)], progress=lambda *a, **k: None)
+    status, docs = fns["kb_documents"]("acme")
+    assert status == "**acme**: 1 documents." and docs[0][0] == PLAYBOOK.name

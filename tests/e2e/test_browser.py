@@ -121,6 +121,12 @@ def _text(driver, selector: str) -> str:  # noqa: ANN001
     raise AssertionError(f"{selector} kept changing while being read")
 
 
+def _no_error_toast(driver) -> None:  # noqa: ANN001
+    """Fail on any error toast the test did not ask for (Gradio shows gr.Error as a toast)."""
+    errors = [t for t in _text(driver, "[data-testid=toast-body].error").split("\n") if t.strip()]
+    assert not errors, f"unexpected error toast: {errors}"
+
+
 def _fill(driver, selector: str, text: str) -> None:  # noqa: ANN001
     """Set a textarea's value like a paste (send_keys cannot type emoji, which TweetSumm dialogs have)."""
     element = _css(driver, selector)
@@ -143,7 +149,10 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     roles = _text(browser, "#chat-roles")
     assert "Dana Whitfield: customer" in roles and "Marco: agent" in roles, roles
     assert "XR-500" in _text(browser, "#chat-turns")
+    browser.execute_script("document.querySelector('#chat-agents').scrollIntoView()")
     browser.save_screenshot(str(shots / "chat_roles.png"))
+    browser.execute_script("window.scrollTo(0, 0)")
+    _no_error_toast(browser)
     _css(browser, "#chat-send").click()
     _wait(browser, lambda d: _css(d, "#chat-box textarea").get_attribute("value") == "")  # summary complete
     named_summary = _text(browser, "#chat [data-testid=bot]").lower()
@@ -167,17 +176,21 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     answer = browser.find_elements("css selector", "#chat [data-testid=bot]")[-1].text
     assert any(w in answer.lower() for w in ("watchlist", "episode", "show", "update")), answer
     browser.save_screenshot(str(shots / "chat.png"))
+    _no_error_toast(browser)
 
     # Knowledge base: upload the sample playbook for a new organisation.
     _tab(browser, "Knowledge base")
     org = _css(browser, "#kb-org input")
     org.send_keys("brightline", Keys.ENTER)
+    _wait(browser, lambda d: "no knowledge base yet" in _text(d, "#kb-status"), timeout=60)  # an invitation
+    _no_error_toast(browser)
     _css(browser, "#kb-files input[type=file]").send_keys(str(PLAYBOOK))
     time.sleep(2)
     _css(browser, "#kb-build").click()
     _wait(browser, lambda d: "1 added" in _text(d, "#kb-status"))
     assert "G10" in _text(browser, "#kb-docs")
     browser.save_screenshot(str(shots / "knowledge_base.png"))
+    _no_error_toast(browser)
 
     # Audit: the organisation is picked, paste a conversation, see the findings table.
     _tab(browser, "Audit")
@@ -193,6 +206,7 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     findings = _text(browser, "#findings")
     assert any(v in findings for v in ("followed", "violated", "not_applicable")), findings
     browser.save_screenshot(str(shots / "audit.png"))
+    _no_error_toast(browser)
 
     # Batch: upload a small CSV with one bad row, run, get the download files.
     _tab(browser, "Batch")
@@ -211,7 +225,11 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     downloaded = urllib.request.urlopen(link, timeout=30).read().decode()  # what the browser's download gets
     assert downloaded.startswith("row,id,summary") and "x1" in downloaded and "row 3" in downloaded
     browser.save_screenshot(str(shots / "batch.png"))
+    _no_error_toast(browser)
 
     _tab(browser, "Evaluation")
     _wait(browser, lambda d: "110 TweetSumm" in _text(d, "body"), timeout=30)
+    picked = _css(browser, "#eval-pick input").get_attribute("value")
+    assert picked.startswith("eval/results/"), picked  # named relative to the repository, not a machine path
     browser.save_screenshot(str(shots / "evaluation.png"))
+    _no_error_toast(browser)
