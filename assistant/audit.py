@@ -358,6 +358,8 @@ class Auditor:
         self.prompt_format = default_format(generator.model_name, generator.chat_template is not None)
         self._graded = hasattr(generator, "choice_probabilities")  # else checks are plain yes/no: no confidence
         self._windows: dict[Conversation, tuple[range, ...]] = {}
+        self._planned: list[tuple[int, str]] | None = None  # while planning a long audit: (window, prompt) asked
+        self._answers: dict[str, float] = {}  # a long audit's P(yes) per prompt, asked window by window
 
     def prompt(self, conv: Conversation, guideline: str) -> str:
         """The rendered audit prompt for one guideline."""
@@ -454,15 +456,21 @@ class Auditor:
         if len(windows) == 1:
             return self._yes(check_messages(conv, guideline, statement, turn))
         if turn is not None:
-            window = next(w for w in windows if turn in w)
-            return self._yes(check_messages(conv, guideline, statement, turn, window=window))
-        answers = [self._yes(check_messages(conv, guideline, statement, None, window=w)) for w in windows]
+            i = next(i for i, w in enumerate(windows) if turn in w)
+            return self._yes(check_messages(conv, guideline, statement, turn, window=windows[i]), i)
+        answers = [self._yes(check_messages(conv, guideline, statement, None, window=w), i) for i, w in enumerate(windows)]
         return None if None in answers else across_windows(statement, answers)  # type: ignore[arg-type]
 
-    def _yes(self, messages: list[dict[str, str]]) -> float | None:
-        """P(yes) of one rendered check (see ``yes_probability``)."""
+    def _yes(self, messages: list[dict[str, str]], window: int = 0) -> float | None:
+        """P(yes) of one rendered check (see ``yes_probability``); while a long audit is planned (``prefetch``),
+        the prompt is only noted, with its ``window``."""
         prompt = render_prompt(messages, self.prompt_format, template=self.generator.chat_template,
                                **self.generator.special_tokens)
+        if self._planned is not None:
+            self._planned.append((window, prompt))
+            return 0.5
+        if prompt in self._answers:
+            return self._answers[prompt]
         if self._graded:
             return self.generator.choice_probabilities(prompt, ("yes", "no"))[0]
         answer = parse_yes_no_only("".join(self.generator.stream(
@@ -532,6 +540,28 @@ class Auditor:
         return Finding(verdict=answer["verdict"], evidence=quote if status == "verbatim" else "", evidence_status=status,
                        rationale=answer["rationale"].strip(), raw_output=raw, attempts=attempts, **_about(rule_id, passages))
 
+    def prefetch(self, conv: Conversation, groups: list[tuple[str | None, list[Passage]]],
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        """Answer every check of a long conversation window by window, for ``audit`` to read.
+
+        Judging asks guideline after guideline, and each guideline's checks would show every window again: llama.cpp
+        keeps only the prefix shared with the previous prompt, so each window would be read once per check. Which
+        checks are asked does not depend on the answers (with P(yes) there is no unusable answer), so the judging is
+        first run only to note its prompts, which are then answered grouped by window: each window is read once.
+        ``progress`` counts the share answered, in guidelines.
+        """
+        self._planned = []
+        try:
+            for rule_id, group in groups:
+                self.judge(conv, rule_id, group)
+        finally:
+            planned, self._planned = self._planned, None
+        ordered = sorted(dict.fromkeys(planned), key=lambda asked: asked[0])  # stable: asking order in a window
+        for done, (_, prompt) in enumerate(ordered):
+            if progress:
+                progress(done * len(groups) // len(ordered), len(groups))
+            self._answers[prompt] = self.generator.choice_probabilities(prompt, ("yes", "no"))[0]
+
     def audit(self, conv: Conversation | str, progress: Callable[[int, int], None] | None = None) -> AuditReport:
         """Retrieve the relevant guidelines for ``conv`` and judge each; raises InvalidConversation on bad input."""
         start = time.perf_counter()
@@ -544,11 +574,17 @@ class Auditor:
         groups = group_guidelines(passages)
         if not groups:
             raise InvalidConversation("No guideline was retrieved: the organisation's knowledge base is empty.")
+        prefetched = self._graded and len(self.windows(conv)) > 1
+        if prefetched:
+            self.prefetch(conv, groups, progress)
         findings = []
-        for i, (rule_id, group) in enumerate(groups):
-            if progress:
-                progress(i, len(groups))
-            findings.append(self.judge(conv, rule_id, group))
+        try:
+            for i, (rule_id, group) in enumerate(groups):
+                if progress and not prefetched:
+                    progress(i, len(groups))
+                findings.append(self.judge(conv, rule_id, group))
+        finally:
+            self._answers.clear()
         if progress:
             progress(len(groups), len(groups))
         retrieved_ids = {p.rule_id for p in passages if p.rule_id}

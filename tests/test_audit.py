@@ -341,12 +341,16 @@ def test_a_conversation_longer_than_the_context_is_audited_in_windows_with_verba
     gen.context_length = SMALL_CONTEXT
     auditor = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW)
     conv = parse_conversation(LONG)
-    g4, g6 = auditor.audit(conv).findings
+    calls = []
+    g4, g6 = auditor.audit(conv, progress=lambda done, total: calls.append((done, total))).findings
+    assert calls[-1] == (2, 2) and [done for done, _ in calls] == sorted(done for done, _ in calls)
     windows = auditor.windows(conv)
     assert len(windows) >= 3 and [t for w in windows for t in w] == list(range(60))  # each turn in one window
     assert g4.verdict == "violated" and g4.evidence == conv.turns[31].text == parse_conversation(UNSIGNED_LAST).turns[3].text
     assert set(g4.checks[0]["per_turn"]) == {str(i) for i in range(1, 60, 2)}  # every agent reply, asked once
     assert all(gen.count_tokens(p) <= SMALL_CONTEXT for p in gen.prompts)
+    starts = [shown_turns(p)[0] for p in gen.prompts]
+    assert starts == sorted(starts) and len(set(gen.prompts)) == len(gen.prompts)  # each window read once, no repeats
     for prompt in (p for p in gen.prompts if "Look only at turn" in p):
         asked = int(prompt.split("Look only at turn ", 1)[1].split(",", 1)[0])
         window = next(w for w in windows if asked - 1 in w)
@@ -362,7 +366,14 @@ def test_questions_about_the_whole_conversation_are_asked_of_each_window():
     finding = auditor.audit(LONG).findings[0]
     n = len(auditor.windows(parse_conversation(LONG)))
     assert n >= 3 and len(gen.prompts) == 2 * n and finding.verdict == "violated"
-    assert sorted(shown_turns(p)[0] for p in gen.prompts[:n]) == [w.start + 1 for w in auditor.windows(parse_conversation(LONG))]
+    starts = [shown_turns(p)[0] for p in gen.prompts]  # window by window: two questions on each
+    assert starts == [w.start + 1 for w in auditor.windows(parse_conversation(LONG)) for _ in range(2)]
+
+
+def test_a_long_audit_with_plain_yes_no_answers():
+    yes = FakeGenerator(reply='{"answer": "yes"}', context_length=SMALL_CONTEXT)
+    finding = Auditor(yes, FakeRetriever(rules={"G4": CLAUSED["G4"]}), RAW).audit(LONG).findings[0]
+    assert finding.verdict == "followed" and len(yes.prompts) == 30  # every agent reply asked once
 
 
 def test_across_windows_needs_every_window_for_a_denial_and_one_for_an_event():
