@@ -32,15 +32,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_command(gguf: Path, alias: str, port: int, *, n_ctx: int = 2048, n_threads: int | None = None) -> list[str]:
-    """The command line that serves ``gguf`` as ``alias`` on ``127.0.0.1:port``."""
+def server_command(gguf: Path, alias: str, port: int, *, n_ctx: int = 2048, n_threads: int | None = None,
+                   logprobs: bool = True) -> list[str]:
+    """The command line that serves ``gguf`` as ``alias`` on ``127.0.0.1:port``. ``logprobs=False`` serves
+    summaries only: that server keeps no logits for every prompt token (its ``logits_all``, which log-probabilities
+    and so audits need), and reads prompts faster."""
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--interrupt_requests", "False"]
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--interrupt_requests", "False",
+               "--logits_all", str(logprobs)]
     return command + (["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)] if n_threads else [])
 
 
 @contextmanager
-def llama_server(gguf: Path, alias: str, *, n_ctx: int = 2048, n_threads: int | None = None,
+def llama_server(gguf: Path, alias: str, *, n_ctx: int = 2048, n_threads: int | None = None, logprobs: bool = True,
                  ready_s: float = 120.0) -> Iterator[str]:
     """Serve ``gguf`` as ``alias`` on a free loopback port for the ``with`` block; yields the base URL (``.../v1``).
     Raises ModelUnavailable with the server's last output if it does not answer within ``ready_s``."""
@@ -48,7 +52,7 @@ def llama_server(gguf: Path, alias: str, *, n_ctx: int = 2048, n_threads: int | 
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(server_command(gguf, alias, port, n_ctx=n_ctx, n_threads=n_threads),
+        proc = subprocess.Popen(server_command(gguf, alias, port, n_ctx=n_ctx, n_threads=n_threads, logprobs=logprobs),
                                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             _wait_until_ready(url, proc, log, ready_s)
