@@ -72,8 +72,12 @@ def _from_gguf(path: Path) -> ChatTemplate:
     from assistant.errors import require
 
     llama_cpp = require("llama_cpp", "python tools/install_llama_cpp.py  (see README, CPU portability)")
+    from llama_cpp._utils import suppress_stdout_stderr
+
     try:
-        llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, n_ctx=256, verbose=False)
+        # verbose=False leaves one line on stderr (a context-size warning that means nothing without weights)
+        with suppress_stdout_stderr(disable=False):
+            llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, n_ctx=256, verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise ModelUnavailable(f"llama.cpp could not read the vocabulary of {path}: {exc}") from exc
     template = llm.metadata.get("tokenizer.chat_template")
