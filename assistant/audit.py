@@ -21,6 +21,7 @@ import math
 import re
 import time
 import unicodedata
+from itertools import accumulate
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Protocol
 
@@ -384,9 +385,8 @@ class Auditor:
                     "tokens). Shorten that message, or audit with a model with a larger context (n_ctx).")
             windows = (range(len(costs)),)
             if self.generator.count_tokens(audit_dialog(conv)) > room:
-                parts = split_conversation(conv, cost, room).parts
-                ends = [sum(len(p.turns) for p in parts[:i + 1]) for i in range(len(parts))]
-                windows = tuple(range(end - len(p.turns), end) for p, end in zip(parts, ends))
+                bounds = [0, *accumulate(len(part.turns) for part in split_conversation(conv, cost, room).parts)]
+                windows = tuple(range(start, stop) for start, stop in zip(bounds, bounds[1:]))
             self._windows[conv] = windows
         return self._windows[conv]
 
@@ -557,9 +557,12 @@ class Auditor:
         finally:
             planned, self._planned = self._planned, None
         ordered = sorted(dict.fromkeys(planned), key=lambda asked: asked[0])  # stable: asking order in a window
+        reported = -1
         for done, (_, prompt) in enumerate(ordered):
-            if progress:
-                progress(done * len(groups) // len(ordered), len(groups))
+            share = done * len(groups) // len(ordered)
+            if progress and share > reported:
+                progress(share, len(groups))
+                reported = share
             self._answers[prompt] = self.generator.choice_probabilities(prompt, ("yes", "no"))[0]
 
     def audit(self, conv: Conversation | str, progress: Callable[[int, int], None] | None = None) -> AuditReport:
@@ -585,6 +588,7 @@ class Auditor:
                 findings.append(self.judge(conv, rule_id, group))
         finally:
             self._answers.clear()
+            self._windows.clear()  # a batch audits many conversations: keep none of them
         if progress:
             progress(len(groups), len(groups))
         retrieved_ids = {p.rule_id for p in passages if p.rule_id}

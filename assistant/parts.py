@@ -19,9 +19,9 @@ from typing import Callable, Sequence
 from assistant.conversation import Conversation, Turn
 from assistant.errors import InvalidConversation
 
-#: Most parts one conversation is split into. It bounds the time: on a 2-core laptop CPU the embedded 0.5B
-#: summarizes a full 4,096-token part in about 1-2 minutes (measured: README, "Long conversations"), so 24
-#: parts (about 360,000 characters of chat) take under an hour; anything longer is not one conversation.
+#: Most parts one conversation is split into. It bounds the time: on a 2-core CPU the embedded 0.5B summarizes a
+#: full 4,096-token part in 35-65 s (README, "Long conversations"), so 24 parts (about 350,000 characters of chat)
+#: take about 15-25 minutes; a longer paste is not one conversation.
 MAX_PARTS = 24
 
 # Cut points of a message too long for a part, tried in order: line breaks, sentence ends, whitespace.
@@ -115,8 +115,8 @@ def split_conversation(conv: Conversation, turn_cost: Callable[[Turn], int], bud
     if len(runs) > max_parts:
         raise InvalidConversation(
             f"The conversation is too long: {conv.n_chars:,} characters would take {len(runs)} parts of at most "
-            f"{budget:,} tokens for the model's context, and at most {max_parts} parts are processed, so that the "
-            f"time stays bounded (about {max_parts // 2}-{max_parts * 2} minutes on a laptop CPU). Paste one "
-            "conversation at a time, or a shorter stretch of this one.")
+            f"{budget:,} tokens for the model's context, and at most {max_parts} parts are processed (about a "
+            "minute each on a laptop CPU), so that the time stays bounded. Paste one conversation at a time, or a "
+            "shorter stretch of this one.")
     return Split(tuple(Conversation(tuple(turns[r.start:r.stop]), conv.conversation_id, conv.meta) for r in runs),
                  cut_messages)

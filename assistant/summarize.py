@@ -37,7 +37,7 @@ class Summary:
     model: str
     backend: str
     prompt_format: str
-    prompt_tokens: int
+    prompt_tokens: int  # of the prompt that wrote the text (for a conversation in parts, the combining prompt)
     first_token_s: float
     total_s: float
     parts: int = 1  # how many parts a conversation too long for one prompt was summarized in

@@ -343,7 +343,7 @@ def test_a_conversation_longer_than_the_context_is_audited_in_windows_with_verba
     conv = parse_conversation(LONG)
     calls = []
     g4, g6 = auditor.audit(conv, progress=lambda done, total: calls.append((done, total))).findings
-    assert calls[-1] == (2, 2) and [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert calls == [(0, 2), (1, 2), (2, 2)]  # the share of the questions answered, in guidelines, each once
     windows = auditor.windows(conv)
     assert len(windows) >= 3 and [t for w in windows for t in w] == list(range(60))  # each turn in one window
     assert g4.verdict == "violated" and g4.evidence == conv.turns[31].text == parse_conversation(UNSIGNED_LAST).turns[3].text
