@@ -111,6 +111,8 @@ def test_a_server_without_logprobs_is_a_clear_error(server):
     FakeCompletions.top_logprobs = None
     with pytest.raises(GenerationFailed, match="no log-probabilities"):
         OpenAICompatibleGenerator(server, "m").choice_probabilities("Is it?", ("yes", "no"))
+    with pytest.raises(GenerationFailed, match="HTTP 500(.|\n)*logits_all True"):  # the server refuses logprobs
+        OpenAICompatibleGenerator(server, "m").choice_probabilities("fail", ("yes", "no"))
 
 
 def test_a_marker_is_never_a_summary(server):

@@ -21,6 +21,9 @@ from assistant.errors import GenerationFailed, ModelUnavailable
 #: Top tokens asked for when weighing choices: vLLM's default --max-logprobs is 20, and the choices' spellings
 #: (yes, Yes, " yes"...) are among the few most likely tokens whenever the model is answering at all.
 TOP_LOGPROBS = 20
+LOGPROBS_NEEDED = ("Audits weigh yes against no with the server's log-probabilities: serve the model with them "
+                   "enabled (vLLM: --max-logprobs 20 or more; llama-cpp-python's server: --logits_all True, its "
+                   "default), or audit with a local backend.")
 
 
 class OpenAICompatibleGenerator:
@@ -87,14 +90,14 @@ class OpenAICompatibleGenerator:
         it begins one of the choice's spellings (``answer_variants``) and no other choice's."""
         body = {"model": self.model_name, "prompt": prompt, "max_tokens": 1, "temperature": 0.0,
                 "logprobs": TOP_LOGPROBS, "stream": False}
-        with self._post(body, "application/json") as resp:
-            choice = self._choice(_json(resp.read().decode("utf-8")))
+        try:
+            with self._post(body, "application/json") as resp:
+                choice = self._choice(_json(resp.read().decode("utf-8")))
+        except GenerationFailed as exc:  # e.g. llama-cpp-python's HTTP 500 when started with logits_all False
+            raise GenerationFailed(f"{exc}\n{LOGPROBS_NEEDED}") from exc
         top = ((choice.get("logprobs") or {}).get("top_logprobs") or [None])[0]
         if not isinstance(top, dict) or not top:
-            raise GenerationFailed(
-                f"The model server at {self.base_url} returned no log-probabilities, which audits need to weigh yes "
-                "against no. Serve the model with logprobs enabled (vLLM: --max-logprobs 20 or more; llama.cpp's "
-                "server: logits_all, its default), or audit with a local backend.")
+            raise GenerationFailed(f"The model server at {self.base_url} returned no log-probabilities. {LOGPROBS_NEEDED}")
 
         def first_tokens(word: str) -> set[str]:
             return {t for t in top if t.strip() and any(v.startswith(t) for v in answer_variants(word))}
