@@ -6,13 +6,14 @@ Two llama-cpp-python OpenAI-compatible servers on loopback serve the embedded 0.
 the two cores are shared fairly: the one-endpoint run leaves the second server idle, not starved). The same
 TweetSumm test dialogs are summarized as a batch through the openai backend with 1 endpoint (the reference) and with
 2 endpoints, alternating A,B then B,A so machine noise hits both alike; each run starts from an empty journal.
-Prints rows/s of each run, the median ratio 2-endpoint / 1-endpoint, and how many summaries are identical
-(greedy decoding: they all should be).
+Prints rows/s of each run with the machine's load average (a busy machine leaves the second server no core of
+its own), the median ratio 2-endpoint / 1-endpoint, and how many summaries are identical (greedy decoding).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -35,7 +36,9 @@ def timed_run(items: list[BatchItem], urls: tuple[str, ...], folder: Path) -> Ba
     failed = [r.error for r in run.results if r.error]
     if failed:
         raise SystemExit(f"{len(failed)} rows failed, e.g. {failed[0]}")
-    print(f"  {len(urls)} endpoint(s): {run.processed} rows in {run.seconds:6.1f} s = {run.rows_per_s:.3f} rows/s")
+    load = os.getloadavg()[0]  # other jobs on the machine take cores the second server would use: say so
+    print(f"  {len(urls)} endpoint(s): {run.processed} rows in {run.seconds:6.1f} s = {run.rows_per_s:.3f} rows/s"
+          f"   (load average {load:.1f} on {os.cpu_count()} cores)")
     return run
 
 
