@@ -49,6 +49,10 @@ def _progress(done: int, total: int) -> None:
         print(f"\rassembling model: {done / total:6.1%}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
 
+def _parts_progress(done: int, total: int) -> None:
+    print(f"\rsummarizing part {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+
 def _read(path: str) -> str | None:
     """The text of a conversation file (or stdin for ``-``); None after printing why it cannot be read."""
     try:
@@ -80,10 +84,11 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         return 2
     conv = _conversation(args, text, config)  # a bad paste fails before the model is loaded
     summarizer = Summarizer(load_generator(config, _progress), config)
-    if args.json:
-        print(json.dumps(summarizer.summarize(conv).to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(summarizer.summarize(conv).text)
+    summary = summarizer.summarize(conv, progress=_parts_progress)
+    if summary.parts > 1:
+        print(f"(summarized in {summary.parts} parts: the conversation is longer than the model's context)",
+              file=sys.stderr)
+    print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) if args.json else summary.text)
     return 0
 
 
@@ -107,7 +112,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         from assistant.backends import load_generator
         from assistant.summarize import Summarizer
 
-        report = {"summary": Summarizer(load_generator(config), config).summarize(conv).to_dict(), **report}
+        summary = Summarizer(load_generator(config), config).summarize(conv, progress=_parts_progress)
+        report = {"summary": summary.to_dict(), **report}
     if not args.trail:
         report.pop("trail")
     print(json.dumps(report, ensure_ascii=False, indent=2))

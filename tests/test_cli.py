@@ -67,3 +67,14 @@ def test_named_transcript_roles_are_shown_and_agent_flag_decides(tmp_path, capsy
     assert cli.main(["summarize", str(path), "--adapter", "none", "--agent", "john smith"]) == 0
     assert "John Smith: agent" in capsys.readouterr().err
     assert "Agent: my router drops every hour" in fake_backend.prompts[-1]
+
+
+def test_a_conversation_longer_than_the_context_prints_part_progress(tmp_path, capsys, monkeypatch):
+    gen = FakeGenerator(context_length=400)  # tokens are words: a few hundred words do not fit one prompt
+    monkeypatch.setattr("assistant.backends.load_generator", lambda config, progress=None: gen)
+    path = tmp_path / "long.txt"
+    path.write_text("\n".join(f"{'Customer' if i % 2 == 0 else 'Agent'}: message {i} " + "word " * 40
+                              for i in range(30)))
+    assert cli.main(["summarize", str(path), "--adapter", "none", "--max-new-tokens", "40"]) == 0
+    err = capsys.readouterr().err
+    assert "summarizing part 1/" in err and "parts: the conversation is longer" in err
