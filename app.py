@@ -200,7 +200,7 @@ def audit(s: Services, org: str, text: str, upload: str | None, agents: str = ""
     return header, findings_rows(report), report.to_dict()
 
 
-def batch(s: Services, upload: str | None, do_summary: bool, do_audit: bool, org: str,  # noqa: ANN201
+def batch(s: Services, upload: str | None, do_summary: bool, do_audit: bool, org: str, agents: str = "",  # noqa: ANN201
           progress=gr.Progress()):  # noqa: ANN001, B008
     """Batch tab: every row of the upload, resumably; a status line, the table and the download files."""
     if not upload:
@@ -211,7 +211,7 @@ def batch(s: Services, upload: str | None, do_summary: bool, do_audit: bool, org
         raise gr.Error("Pick an organisation for the audit.")
     with open(upload, "rb") as f:
         data = f.read()
-    items = read_batch(data, upload)
+    items = read_batch(data, upload, agents=[n.strip() for n in (agents or "").split(",") if n.strip()])
     options = {"summary": do_summary, "audit": do_audit, "org": org if do_audit else None,
                "config": repr(s.summaries.config)}
     folder = work_dir(data, options)
@@ -387,11 +387,13 @@ def batch_tab(s: Services, orgs: list[str]) -> None:
         do_audit = gr.Checkbox(value=False, label="Audit")
         org = gr.Dropdown(choices=orgs, value=orgs[0] if orgs else None, allow_custom_value=True,
                           label="Organisation (for the audit)")
+    agents = gr.Textbox(value="", label="Agent names (optional, comma-separated): decides who is who in transcripts "
+                                        "with names", elem_id="batch-agents")
     run = gr.Button("Run", variant="primary", elem_id="batch-run")
     status = gr.Markdown(elem_id="batch-status")
     table = gr.Dataframe(headers=BATCH_COLUMNS, label="Results", wrap=True, interactive=False, elem_id="batch-table")
     files = gr.File(label="Download results (CSV, JSON)", file_count="multiple", interactive=False, elem_id="batch-files")
-    run.click(handler(batch, s), [upload, do_summary, do_audit, org], [status, table, files], api_name="batch",
+    run.click(handler(batch, s), [upload, do_summary, do_audit, org, agents], [status, table, files], api_name="batch",
               concurrency_limit=1)
 
 

@@ -261,6 +261,14 @@ def test_batch_tab_processes_rows_reports_bad_ones_and_offers_downloads(tmp_path
     assert status.startswith("1 of 2 rows done") and "row 3" in status
     assert table[0][2].startswith("The customer") and table[1][5].startswith("row 3")
     assert [f.rsplit(".", 1)[1] for f in files] == ["csv", "json"]
+    per_message = tmp_path / "messages.csv"  # one row per message, names instead of roles
+    per_message.write_text("conversation_id,author,message\nt1,Dana,my parcel is late\nt1,Marco,sorry! DM us\n"
+                           "t2,Lee,refund please\nt2,Marco,done\n")
+    gen = FakeGenerator()
+    fn = next(d.fn for d in build_app(service(gen), []).fns.values() if d.api_name == "batch")
+    status, table, _ = fn(str(per_message), True, False, "", "Marco", progress=lambda *a, **k: None)
+    assert status.startswith("2 of 2 rows done") and [r[1] for r in table] == ["t1", "t2"]
+    assert "Agent: sorry! DM us" in gen.prompts[0] and "Customer: refund please" in gen.prompts[1]
 
 
 def test_evaluation_tab_shows_the_committed_results():
