@@ -27,10 +27,12 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML config file (default: $SUPPORTLENS_CONFIG)")
     for f in fields(AssistantConfig):
         flag = "--" + f.name.replace("_", "-")
+        # the audit's settings keep their short flags too (--k, --yes-bias, --scorer)
+        flags = (flag, "--" + flag[8:]) if flag.startswith("--audit-") and f.name != "audit_model" else (flag,)
         if f.type in ("bool",):
-            p.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=f.metadata.get("help"))
+            p.add_argument(*flags, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=f.metadata.get("help"))
         else:
-            p.add_argument(flag, dest=f.name, default=None, help=f.metadata.get("help"))
+            p.add_argument(*flags, dest=f.name, default=None, help=f.metadata.get("help"))
 
 
 def _add_agent_arg(p: argparse.ArgumentParser) -> None:
@@ -103,7 +105,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if text is None:
         return 2
     conv = _conversation(args, text, config)
-    auditor = build_auditor(kb, k=args.k, config=config)
+    auditor = build_auditor(kb, config=config)
     progress = (lambda done, total: print(f"\rjudging guideline {done}/{total}", end="\n" if done == total else "",
                                           file=sys.stderr, flush=True)) if not args.quiet else None
     report = auditor.audit(conv, progress=progress).to_dict()
@@ -155,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="conversation file, or - for stdin")
     p.add_argument("--org", required=True, help="organisation whose knowledge base holds the guidelines")
     p.add_argument("--kb-root", default=None, help="knowledge base folder (default: $SUPPORTLENS_KB)")
-    p.add_argument("--k", type=int, default=None, help="guideline passages retrieved (default 12)")
     p.add_argument("--with-summary", action="store_true", help="also summarize the conversation (summary first)")
     p.add_argument("--trail", action="store_true", help="include the raw model answers in the output")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

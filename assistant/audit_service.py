@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from assistant.audit import Auditor, AuditSettings, Passage
+from assistant.audit import Auditor, Passage
 from assistant.config import AssistantConfig
 
 
@@ -36,20 +36,18 @@ def open_knowledge_base(org: str, root: str | None = None):  # noqa: ANN201 - Kn
     return KnowledgeBase(org, make_embedder(), root=root)
 
 
-def audit_config(config: AssistantConfig | None = None, model: str | None = None) -> AssistantConfig:
-    """The summary config turned into the audit's: ``audit_model`` (or ``model``), same backend, no adapter."""
+def audit_config(config: AssistantConfig | None = None) -> AssistantConfig:
+    """The summary config turned into the audit's: ``audit_model``, same backend, no adapter."""
     config = config or AssistantConfig()
-    return replace(config, model=model or config.audit_model, adapter="none")
+    return replace(config, model=config.audit_model, adapter="none")
 
 
-def build_auditor(kb, model: str | None = None, k: int | None = None,  # noqa: ANN001 - KnowledgeBase
-                  config: AssistantConfig | None = None, generator=None, mode: str | None = None,  # noqa: ANN001
-                  yes_bias: float | None = None) -> Auditor:
-    """An Auditor over ``kb``; loads the audit generator unless one is given."""
+def build_auditor(kb, config: AssistantConfig | None = None, generator=None) -> Auditor:  # noqa: ANN001
+    """An Auditor over ``kb`` with ``config``'s audit settings (``audit_*``); loads the audit generator
+    (``audit_model``) unless one is given."""
+    config = config or AssistantConfig()
     if generator is None:
         from assistant.backends import load_generator
 
-        generator = load_generator(audit_config(config, model))
-    chosen = (("k", k), ("mode", mode), ("yes_bias", yes_bias))
-    settings = AuditSettings(**{name: value for name, value in chosen if value is not None})
-    return Auditor(generator, KnowledgeBaseRetriever(kb), settings)
+        generator = load_generator(audit_config(config))
+    return Auditor(generator, KnowledgeBaseRetriever(kb), config.audit)

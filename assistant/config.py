@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -13,6 +14,39 @@ from assistant.models import AUDIT_MODEL, DEFAULT_MODEL, NO_ADAPTER, SHIPPED_ADA
 
 BACKENDS = ("llamacpp", "transformers", "openai")
 PROMPT_FORMATS = ("auto", "llama2", "chat_template")
+#: How an audit check's yes/no is scored: auto = next-token probabilities where the backend has them
+SCORERS = ("auto", "probabilities", "yes_no")
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """How audits judge: each guideline's clauses become yes/no checks on the messages they are about
+    (assistant.clauses), scored by the judge (``audit_model``); see assistant.judge."""
+
+    k: int = field(default=12, metadata={"help": "Guideline passages retrieved per audit; a playbook of up to ~12 rules is judged whole."})
+    yes_bias: float = field(default=0.5, metadata={"help": "Logit subtracted from every yes of a guideline's own clause checks (small models say yes too readily); fitted on the dev set with eval.audit --calibrate for the 1.5B audit model, checked on the held-out set."})
+    scorer: str = field(default="auto", metadata={"help": "How a check is answered: probabilities (P(yes) from the next-token distribution), yes_no (a constrained yes/no answer: no confidence), or auto (probabilities where the backend has them)."})
+    max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})
+
+    def __post_init__(self) -> None:
+        problems = audit_problems(self.k, self.yes_bias, self.scorer)
+        if problems:
+            raise ConfigError("Invalid audit settings:\n- " + "\n- ".join(problems))
+
+
+def audit_problems(k: int, yes_bias: float, scorer: str, prefix: str = "") -> list[str]:
+    """What is wrong with these audit settings (named ``prefix`` + field, as the user typed them)."""
+    problems = []
+    if scorer not in SCORERS:
+        problems.append(f"{prefix}scorer {scorer!r} is unknown: use one of {', '.join(SCORERS)}")
+    if not isinstance(k, int) or k < 1:
+        problems.append(f"{prefix}k must be a whole number of passages, at least 1 (got {k!r})")
+    if not isinstance(yes_bias, (int, float)) or not math.isfinite(yes_bias):
+        problems.append(f"{prefix}yes_bias must be a finite number (got {yes_bias!r})")
+    return problems
+
+
+_AUDIT = {f.name: f for f in fields(AuditSettings)}
 
 
 @dataclass(frozen=True)
@@ -35,6 +69,11 @@ class AssistantConfig:
     openai_base_urls: tuple[str, ...] = field(default=(), metadata={"help": "Several base URLs serving the same model (comma-separated): batch jobs send rows to whichever is free; single requests use the first."})
     openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
     audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that judges audits (no adapter): the larger embedded model by default, measured better than the 0.5B on our labelled set."})
+    # the audit's own settings (AuditSettings), flattened with an audit_ prefix so that YAML keys and CLI flags
+    # are generated like every other field's
+    audit_k: int = field(default=_AUDIT["k"].default, metadata=_AUDIT["k"].metadata)
+    audit_yes_bias: float = field(default=_AUDIT["yes_bias"].default, metadata=_AUDIT["yes_bias"].metadata)
+    audit_scorer: str = field(default=_AUDIT["scorer"].default, metadata=_AUDIT["scorer"].metadata)
     clean: bool = field(default=True, metadata={"help": "Clean the conversation (URLs, @handles, signatures) before summarizing, as in training."})
     redact: bool = field(default=False, metadata={"help": "Also replace e-mails, phone and card numbers with tags."})
     max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})
@@ -54,6 +93,7 @@ class AssistantConfig:
             problems.append("temperature must be >= 0")
         if self.n_ctx < 256:
             problems.append("n_ctx must be at least 256 tokens")
+        problems += audit_problems(self.audit_k, self.audit_yes_bias, self.audit_scorer, prefix="audit_")
         if problems:
             raise ConfigError("Invalid configuration:\n- " + "\n- ".join(problems))
 
@@ -79,6 +119,12 @@ class AssistantConfig:
         if self.openai_base_urls:
             return self.openai_base_urls
         return (self.openai_base_url,) if self.openai_base_url else ()
+
+    @property
+    def audit(self) -> AuditSettings:
+        """The audit's settings (``audit_*`` fields and ``max_input_chars``)."""
+        return AuditSettings(k=self.audit_k, yes_bias=self.audit_yes_bias, scorer=self.audit_scorer,
+                             max_input_chars=self.max_input_chars)
 
     def adapter_path(self) -> str | None:
         """The adapter the backend loads (``auto`` resolved to the shipped one), or None for the base model alone."""

@@ -3,6 +3,7 @@
     python -m eval.audit                                            # our dev set, the sample playbook, default model
     python -m eval.audit --labels my-labels.jsonl --guidelines my-playbook.md --model qwen2.5-coder-1.5b-instruct
     python -m eval.audit --limit 5 --out runs/audit/quick
+    python -m eval.audit --config configs/default.yaml --yes-bias 0.3 --scorer yes_no
 
 A labels file has one JSON object per line: ``conversation_id`` (a TweetSumm dialog, read from the data folder)
 or the conversation itself (``turns``: [{"speaker", "text"}] or ``conversation``: pasted text), and
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from assistant.audit import UNDETERMINED, VERDICTS, AuditReport
+from assistant.config import AssistantConfig, load_config
 from assistant.conversation import Conversation, from_turns, parse_conversation
 from assistant.errors import SupportLensError
 
@@ -128,9 +130,9 @@ def retrieval_recall_at(items: list[tuple[Conversation, dict[str, str]]], retrie
 
 
 def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, str]]], bias: float) -> dict:
-    """Verdict scores and accuracy per rule of a finished checks-mode run re-decided under ``bias`` (no model
-    run: every check's probabilities are in the trail)."""
-    from assistant.audit import redecide
+    """Verdict scores and accuracy per rule of a finished run re-decided under ``bias`` (no model run: every
+    check's probabilities are in the trail)."""
+    from assistant.judge import redecide
 
     gold, pred, per_rule = [], [], {}
     for report, (_, labels) in zip(result["reports"], items, strict=True):  # the run audited them in this order
@@ -147,7 +149,7 @@ def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, st
 
 def sweep_yes_bias(result: dict, items: list[tuple[Conversation, dict[str, str]]],
                    biases: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(-5, 21))) -> list[dict]:
-    """Macro-F1 and accuracy of a finished checks-mode run re-decided under each yes-bias (no model run)."""
+    """Macro-F1 and accuracy of a finished run re-decided under each yes-bias (no model run)."""
     rows = []
     for bias in biases:
         v = redecided_metrics(result, items, bias)["verdicts"]
@@ -159,9 +161,8 @@ def render(result: dict) -> str:
     """A short Markdown report of an audit evaluation."""
     v = result["metrics"]["verdicts"]
     lines = [f"# Audit evaluation: {result['n_conversations']} conversations x {result['n_rules']} rules ({v['n']} labels)", "",
-             f"Model `{result['model']}`, mode {result.get('mode', 'auto')}"
-             + (f", yes-bias {result.get('yes_bias', 0.0)}" if result.get("mode", "auto") in ("auto", "checks") else "")
-             + f", k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
+             f"Model `{result['model']}`, scorer {result.get('scorer', 'auto')}, yes-bias {result.get('yes_bias', 0.0)}"
+             f", k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
              f"({result['total_s']:.0f} s in all).", "",
              "| verdict | precision | recall | F1 | support | predicted |", "|---|---|---|---|---|---|"]
     lines += [f"| {k} | {x['precision']:.3f} | {x['recall']:.3f} | {x['f1']:.3f} | {x['support']} | {x['predicted']} |"
@@ -182,30 +183,42 @@ def render(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _help(name: str) -> str:
+    """The help text of an ``AssistantConfig`` field (one source for every CLI that audits)."""
+    return AssistantConfig.__dataclass_fields__[name].metadata["help"]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Score audits against hand-labelled verdicts.")
     parser.add_argument("--labels", default=str(DEV_LABELS))
     parser.add_argument("--guidelines", nargs="+", default=[str(SAMPLE_GUIDELINES)], help="guideline files or folders")
-    parser.add_argument("--model", default=None, help="model that judges (default: audit_model, the 1.5B embedded model)")
-    parser.add_argument("--k", type=int, default=None, help="passages retrieved per audit")
-    parser.add_argument("--mode", choices=("auto", "checks", "questions", "verdict"), default=None, help="how guidelines are judged")
-    parser.add_argument("--yes-bias", type=float, default=None, help="checks mode: logit subtracted from each yes")
+    parser.add_argument("--config", default=None, help="YAML config whose audit settings (audit_*) apply")
+    parser.add_argument("--model", "--audit-model", dest="audit_model", default=None, help=_help("audit_model"))
+    parser.add_argument("--k", "--audit-k", dest="audit_k", default=None, help=_help("audit_k"))
+    parser.add_argument("--yes-bias", "--audit-yes-bias", dest="audit_yes_bias", default=None, help=_help("audit_yes_bias"))
+    parser.add_argument("--scorer", "--audit-scorer", dest="audit_scorer", default=None, help=_help("audit_scorer"))
     parser.add_argument("--calibrate", metavar="RESULTS_JSON", default=None,
-                        help="re-decide a finished checks-mode run under a range of yes-biases and print the table")
+                        help="re-decide a finished run under a range of yes-biases and print the table")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default="runs/audit/dev")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, audit_model=args.audit_model, audit_k=args.audit_k,
+                             audit_yes_bias=args.audit_yes_bias, audit_scorer=args.audit_scorer)
+    except SupportLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.calibrate:
         result = json.loads(Path(args.calibrate).read_text(encoding="utf-8"))
         items = load_labels(result["labels"], args.data_dir)[: result["n_conversations"]]
-        if args.yes_bias is not None:  # the whole report, as if the run had used this bias
-            redecided = {**result, "yes_bias": args.yes_bias,
-                         "metrics": {**result["metrics"], **redecided_metrics(result, items, args.yes_bias)}}
+        if args.audit_yes_bias is not None:  # the whole report, as if the run had used this bias
+            bias = config.audit_yes_bias
+            redecided = {**result, "yes_bias": bias, "metrics": {**result["metrics"], **redecided_metrics(result, items, bias)}}
             text = render(redecided) + ("\nRe-decided from the recorded probabilities of a run with yes-bias "
                                         f"{result.get('yes_bias', 0.0)} (verdicts exact; evidence counts are the run's).\n")
-            (Path(args.calibrate).parent / f"report-yes-bias-{args.yes_bias:+.1f}.md").write_text(text, encoding="utf-8")
+            (Path(args.calibrate).parent / f"report-yes-bias-{bias:+.1f}.md").write_text(text, encoding="utf-8")
             print(text)
             return 0
         rows = sweep_yes_bias(result, items)
@@ -225,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         items = load_labels(args.labels, args.data_dir)[: args.limit]
         kb = KnowledgeBase("audit-eval", make_embedder(), root=out / "kb")
         kb.build([Path(p) for p in args.guidelines])
-        auditor = build_auditor(kb, model=args.model, k=args.k, mode=args.mode, yes_bias=args.yes_bias)
+        auditor = build_auditor(kb, config=config)
         reports, times = [], []
         for conv, _ in tqdm(items, desc="auditing", unit="conversation"):
             start = time.perf_counter()
@@ -235,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines], "model": auditor.generator.model_name,
-              "k": auditor.settings.k, "mode": auditor.settings.mode, "yes_bias": auditor.settings.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
+              "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.settings.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "metrics": evaluate_reports(items, reports), "retrieval_recall_at": retrieval_recall_at(items, auditor.retriever),
               "reports": [r.to_dict() for r in reports]}
