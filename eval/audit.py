@@ -190,7 +190,7 @@ def _help(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description="Score audits against hand-labelled verdicts.")
+    parser = argparse.ArgumentParser(description="Score audits against hand-labelled verdicts.", allow_abbrev=False)  # --mode is not --model
     parser.add_argument("--labels", default=str(DEV_LABELS))
     parser.add_argument("--guidelines", nargs="+", default=[str(SAMPLE_GUIDELINES)], help="guideline files or folders")
     parser.add_argument("--config", default=None, help="YAML config whose audit settings (audit_*) apply")

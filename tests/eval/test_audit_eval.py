@@ -64,3 +64,13 @@ def test_calibration_re_decides_recorded_checks(tweetsumm_dir):
                            "trail": [{"rule_id": "G4", "checks": [signed]}]}]}
     rows = sweep_yes_bias(result, [(conv, {"G4": "violated"})], biases=(0.0, 0.5))
     assert [r["accuracy"] for r in rows] == [0.0, 1.0]  # logit(0.6) = 0.41 < 0.5: the yes no longer counts
+
+
+def test_the_retired_mode_flag_and_a_typo_in_the_audit_settings_are_refused(capsys):
+    from eval.audit import main
+
+    with pytest.raises(SystemExit):  # not taken for an abbreviation of --model
+        main(["--mode", "verdict"])
+    assert "unrecognized arguments: --mode verdict" in capsys.readouterr().err
+    assert main(["--scorer", "probs", "--limit", "1"]) == 2
+    assert "audit_scorer 'probs' is unknown: use one of auto, probabilities, yes_no" in capsys.readouterr().err
