@@ -27,7 +27,7 @@ import gradio as gr  # noqa: E402 - the UI module: gradio is what it is for
 from assistant.access import check_exposure, load_credentials  # noqa: E402
 from assistant.config import load_config  # noqa: E402
 from assistant.errors import SupportLensError  # noqa: E402
-from assistant.batch import export, read_batch, run_batch, work_dir  # noqa: E402
+from assistant.batch import Worker, endpoint_workers, export, read_batch, run_batch_on, work_dir  # noqa: E402
 from assistant.conversation import Conversation, decode_input, parse_conversation, roles_line, swap_roles  # noqa: E402
 from assistant.formats import FORMAT_NAMES  # noqa: E402
 from eval.report import headline_rows, load_results, markdown_table, paired_rows, side_by_side  # noqa: E402
@@ -215,14 +215,19 @@ def batch(s: Services, upload: str | None, do_summary: bool, do_audit: bool, org
     options = {"summary": do_summary, "audit": do_audit, "org": org if do_audit else None,
                "config": repr(s.summaries.config)}
     folder = work_dir(data, options)
-    results = run_batch(
-        items, folder,
-        summarize=(lambda conv: last(s.summaries.stream_summary(conv))) if do_summary else None,
-        audit=(lambda conv: s.audits.audit(conv, org.strip())) if do_audit else None,
-        progress=lambda done, total: progress((done, total), desc="conversations", unit="row"))
+    config = s.summaries.config
+    if config.backend == "openai" and len(config.endpoints) > 1:  # a served fleet: rows go to whichever is free
+        workers = endpoint_workers(config, summarize=do_summary, org=org.strip() if do_audit else None)
+    else:  # the app's own models, shared with the other tabs
+        workers = [Worker(summarize=(lambda conv: last(s.summaries.stream_summary(conv))) if do_summary else None,
+                          audit=(lambda conv: s.audits.audit(conv, org.strip())) if do_audit else None)]
+    run = run_batch_on(items, folder, workers,
+                       progress=lambda done, total: progress((done, total), desc="conversations", unit="row"))
+    results = list(run.results)
     csv_path, json_path = export(results, folder)
     failed = [r for r in results if r.error]
-    status = f"{len(results) - len(failed)} of {len(results)} rows done." + (
+    speed = f" {run.rows_per_s:.2f} rows/s on {run.endpoints} endpoint{'s' * (run.endpoints > 1)}." if run.processed else ""
+    status = f"{len(results) - len(failed)} of {len(results)} rows done.{speed}" + (
         " Problems: " + "; ".join(r.error for r in failed[:5]) + (" ..." if len(failed) > 5 else "") if failed else "")
     table = [[r.row, r.id, r.summary, "" if r.compliance_score is None else f"{r.compliance_score:.0%}", r.violated,
               r.error] for r in results]

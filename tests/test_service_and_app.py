@@ -271,6 +271,27 @@ def test_batch_tab_processes_rows_reports_bad_ones_and_offers_downloads(tmp_path
     assert "Agent: sorry! DM us" in gen.prompts[0] and "Customer: refund please" in gen.prompts[1]
 
 
+def test_batch_tab_fans_rows_out_over_served_endpoints(tmp_path, monkeypatch):
+    """With several served endpoints configured, the Batch tab sends rows to whichever endpoint is free."""
+    import app
+    from assistant.batch import Worker
+
+    monkeypatch.setenv("SUPPORTLENS_DATA", str(tmp_path / "data"))
+    config = AssistantConfig(backend="openai", model="m", openai_base_urls=("http://127.0.0.1:1/v1",
+                                                                              "http://127.0.0.1:2/v1"))
+    def endpoint(name):  # noqa: ANN001, ANN202
+        return lambda conv: f"{name}: summary of {len(conv.turns)} turns"
+
+    monkeypatch.setattr(app, "endpoint_workers", lambda cfg, summarize, org: [Worker(endpoint("a")), Worker(endpoint("b"))])
+    svc = SummaryService(config, factory=lambda c: FakeGenerator())
+    fn = next(d.fn for d in app.build_app(svc, []).fns.values() if d.api_name == "batch")
+    upload = tmp_path / "convs.csv"
+    upload.write_text("id,conversation\n" + "".join(f'x{i},"Customer: late parcel {i}\nAgent: sorry"\n' for i in range(8)))
+    status, table, _ = fn(str(upload), True, False, "", "", progress=lambda *a, **k: None)
+    assert status.startswith("8 of 8 rows done.") and "on 2 endpoints" in status
+    assert [r[1] for r in table] == [f"x{i}" for i in range(8)] and all("summary of 2 turns" in r[2] for r in table)
+
+
 def test_evaluation_tab_shows_the_committed_results():
     from app import EVAL_DIRS, build_app
 
