@@ -11,7 +11,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml tools/install_llama_cpp.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@# llama.cpp first, as a portable build (x86-64-v3, no AVX-512/AMX) cached per flags: see README, CPU portability
+	@# llama.cpp first, built for this CPU's instruction-set level (never native, never AMX), cached per flags: see
+	@# README, CPU portability
 	$(BIN)/python tools/install_llama_cpp.py
 	@echo "Installing SupportLens and its models"
 	$(BIN)/python -m pip install -e '.[test]'

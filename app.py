@@ -28,7 +28,9 @@ from assistant.access import check_exposure, load_credentials  # noqa: E402
 from assistant.config import load_config  # noqa: E402
 from assistant.errors import SupportLensError  # noqa: E402
 from assistant.batch import Worker, endpoint_workers, export, read_batch, run_batch_on, work_dir  # noqa: E402
-from assistant.conversation import Conversation, decode_input, parse_conversation, roles_line, swap_roles  # noqa: E402
+from assistant.conversation import (  # noqa: E402
+    Conversation, agent_names, decode_input, parse_conversation, roles_line, swap_roles,
+)
 from assistant.formats import FORMAT_NAMES  # noqa: E402
 from eval.report import headline_rows, load_results, markdown_table, paired_rows, side_by_side  # noqa: E402
 from assistant.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
@@ -109,8 +111,7 @@ def findings_rows(report) -> list[list[str]]:  # noqa: ANN001 - assistant.audit.
 
 def read_paste(text: str, agents: str = "", swap: bool = False, require_both: bool = True) -> Conversation:
     """The pasted conversation with the roles the manager set: agent names (comma-separated) and the swap."""
-    names = [n.strip() for n in (agents or "").split(",") if n.strip()]
-    conv = parse_conversation(text, agents=names, require_both=require_both)
+    conv = parse_conversation(text, agents=agent_names(agents or ""), require_both=require_both)
     return swap_roles(conv) if swap else conv
 
 
@@ -211,7 +212,7 @@ def batch(s: Services, upload: str | None, do_summary: bool, do_audit: bool, org
         raise gr.Error("Pick an organisation for the audit.")
     with open(upload, "rb") as f:
         data = f.read()
-    items = read_batch(data, upload, agents=[n.strip() for n in (agents or "").split(",") if n.strip()])
+    items = read_batch(data, upload, agents=agent_names(agents or ""))
     options = {"summary": do_summary, "audit": do_audit, "org": org if do_audit else None,
                "config": repr(s.summaries.config)}
     folder = work_dir(data, options)

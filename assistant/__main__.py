@@ -66,10 +66,9 @@ def _read(path: str) -> str | None:
 
 def _conversation(args: argparse.Namespace, text: str, config: AssistantConfig):  # noqa: ANN202 - Conversation
     """Parse ``text`` with the agents named on the command line; say on stderr who was taken for whom."""
-    from assistant.conversation import parse_conversation, roles_line
+    from assistant.conversation import agent_names, parse_conversation, roles_line
 
-    agents = [name.strip() for value in args.agent or () for name in value.split(",") if name.strip()]
-    conv = parse_conversation(text, agents=agents, max_chars=config.max_input_chars)
+    conv = parse_conversation(text, agents=agent_names(*args.agent or ()), max_chars=config.max_input_chars)
     if conv.meta.get("roles"):
         print(f"roles: {roles_line(conv)}  (wrong? name the agents with --agent NAME)", file=sys.stderr)
     return conv

@@ -153,6 +153,11 @@ def with_roles(conv: Conversation, roles: Mapping[str, str]) -> Conversation:
     return Conversation(turns, conv.conversation_id, meta)
 
 
+def agent_names(*values: str) -> tuple[str, ...]:
+    """The agent names in comma-separated ``values`` (the CLI's repeatable ``--agent``, the app's box), trimmed."""
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+
+
 def swap_roles(conv: Conversation) -> Conversation:
     """``conv`` with its named customers and agents exchanged (a wrong guess of who is who, fixed in one click)."""
     names = {t.name: t.speaker for t in conv.turns if t.name and t.speaker in ("customer", "agent")}

@@ -6,7 +6,7 @@ Each configuration runs in its own child process (a process can load only one ll
 TweetSumm test dialogs, with the default model and shipped adapter, greedy. Children alternate round by round
 (A, B, C, then again) so machine noise hits all alike. Configurations:
 
-- the installed build (tools/install_llama_cpp.py: portable x86-64-v3, no AVX-512/AMX), weight repacking on;
+- the installed build (tools/install_llama_cpp.py: this CPU's instruction-set level, never AMX), repacking on;
 - the installed build with repacking off (``use_extra_bufts = False``, the runtime switch that also avoids the
   AMX crash);
 - each ``--other-lib NAME=DIR``: another build's ``llama_cpp/lib`` folder (e.g. the old native build, unpacked

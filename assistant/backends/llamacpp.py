@@ -109,7 +109,7 @@ class LlamaCppGenerator:
 
 def amx_safe() -> bool:
     """False where this llama.cpp library has AMX kernels and the CPU has AMX tiles: there the weights would be
-    repacked into the AMX buffer type, whose first decode segfaults. The project's portable build has no AMX
+    repacked into the AMX buffer type, whose first decode segfaults. The project's own build never has AMX
     kernels (tools/install_llama_cpp.py), so this only bites a llama-cpp-python built natively elsewhere."""
     import llama_cpp
 
