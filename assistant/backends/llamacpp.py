@@ -42,10 +42,7 @@ class LlamaCppGenerator:
             self.model_name += "+" + lora.removesuffix(".gguf")
         self.context_length = n_ctx
         self._template = self._llm.metadata.get("tokenizer.chat_template")
-        self._special = {
-            "bos_token": _piece(self._llm, self._llm.token_bos()),
-            "eos_token": _piece(self._llm, self._llm.token_eos()),
-        }
+        self._special = special_tokens(self._llm)
 
     @property
     def chat_template(self) -> str | None:
@@ -148,6 +145,11 @@ def _grammar(json_schema: str):  # noqa: ANN202 - llama_cpp.LlamaGrammar
     from llama_cpp import LlamaGrammar
 
     return LlamaGrammar.from_json_schema(json_schema, verbose=False)
+
+
+def special_tokens(llm) -> dict[str, str]:  # noqa: ANN001 - llama_cpp.Llama
+    """BOS/EOS token texts from a loaded model's vocabulary, as chat templates refer to them."""
+    return {"bos_token": _piece(llm, llm.token_bos()), "eos_token": _piece(llm, llm.token_eos())}
 
 
 def _piece(llm, token: int) -> str:  # noqa: ANN001 - llama_cpp.Llama

@@ -83,8 +83,9 @@ def _from_gguf(path: Path) -> ChatTemplate:
     template = llm.metadata.get("tokenizer.chat_template")
     if not template:
         raise ConfigError(f"{path} holds no chat template (GGUF key tokenizer.chat_template); use --chat-template-file.")
-    piece = lambda token: llm.detokenize([token], special=True).decode("utf-8", "ignore") if token >= 0 else ""  # noqa: E731
-    return ChatTemplate(template, {"bos_token": piece(llm.token_bos()), "eos_token": piece(llm.token_eos())}, str(path))
+    from assistant.backends.llamacpp import special_tokens
+
+    return ChatTemplate(template, special_tokens(llm), str(path))
 
 
 def _from_tokenizer_folder(folder: Path) -> ChatTemplate:
