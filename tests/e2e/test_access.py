@@ -24,9 +24,9 @@ def test_exposed_without_credentials_refuses_to_start():
 def test_with_credentials_anonymous_requests_are_refused(tmp_path):
     from gradio_client import Client
 
-    from tests.e2e.test_browser import _free_port
+    from assistant.local_server import free_port
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SUPPORTLENS_AUTH": "alice:s3cret", "SUPPORTLENS_KB": str(tmp_path / "kb"),
            "SUPPORTLENS_DATA": str(tmp_path / "data")}
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port)], cwd=REPO, env=env,

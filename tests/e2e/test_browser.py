@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from assistant.local_server import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 REPO = Path(__file__).resolve().parents[2]
@@ -33,16 +34,10 @@ NAMED_TRANSCRIPT = (  # written for this test: a chat export with names and time
 DRIVER = shutil.which("chromedriver")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SUPPORTLENS_KB": str(tmp / "kb"), "SUPPORTLENS_DATA": str(tmp / "data"),
            "GRADIO_ANALYTICS_ENABLED": "False"}
     log = open(tmp / "app.log", "w")
