@@ -217,13 +217,6 @@ class BatchRun:
         return self.processed / self.seconds if self.processed and self.seconds > 0 else 0.0
 
 
-def run_batch(items: list[BatchItem], folder: Path, *, summarize: Callable[[Conversation], str] | None = None,
-              audit: Callable[[Conversation], object] | None = None,
-              progress: Callable[[int, int], None] | None = None) -> list[BatchResult]:
-    """Process every row (skipping rows finished in an earlier run) and return the results in row order."""
-    return list(run_batch_on(items, folder, [Worker(summarize, audit)], progress).results)
-
-
 def run_batch_on(items: list[BatchItem], folder: Path, workers: Sequence[Worker],
                  progress: Callable[[int, int], None] | None = None) -> BatchRun:
     """Process every row not finished in an earlier run, each on whichever of ``workers`` is free (one thread per
@@ -328,7 +321,7 @@ def _process(item: BatchItem, summarize, audit) -> BatchResult:  # noqa: ANN001
     return result
 
 
-def export(results: list[BatchResult], folder: Path) -> tuple[Path, Path]:
+def export(results: Sequence[BatchResult], folder: Path) -> tuple[Path, Path]:
     """``results.csv`` (one line per row, findings as JSON) and ``results.json`` in ``folder``."""
     csv_path, json_path = folder / "results.csv", folder / "results.json"
     with open(csv_path, "w", newline="", encoding="utf-8") as f:

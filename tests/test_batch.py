@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from assistant.batch import export, read_batch, run_batch, work_dir
+from assistant.batch import Worker, export, read_batch, run_batch_on, work_dir
 from assistant.errors import GenerationFailed, InvalidConversation
 
 CSV = (
@@ -49,11 +49,11 @@ def test_run_resumes_after_a_crash_and_reports_failures(tmp_path):
 
     folder = work_dir(CSV, {"summarize": True}, root=tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        run_batch(items, folder, summarize=summarize)
+        run_batch_on(items, folder, [Worker(summarize)])
     calls.clear()
     steps = []
-    results = run_batch(items, folder, summarize=lambda conv: calls.append(conv) or "again",
-                        progress=lambda d, t: steps.append((d, t)))
+    results = run_batch_on(items, folder, [Worker(lambda conv: calls.append(conv) or "again")],
+                           progress=lambda d, t: steps.append((d, t))).results
     assert len(calls) == 1  # row a1 was finished before the crash; a2 failed without a model call
     assert [r.summary for r in results] == ["summary", "", "again"] and results[1].error.startswith("row 3")
     assert steps[-1] == (3, 3)
@@ -61,7 +61,7 @@ def test_run_resumes_after_a_crash_and_reports_failures(tmp_path):
     def failing(conv):
         raise GenerationFailed("empty")
 
-    other = run_batch(items, work_dir(CSV, {"summarize": True, "x": 1}, root=tmp_path), summarize=failing)
+    other = run_batch_on(items, work_dir(CSV, {"summarize": True, "x": 1}, root=tmp_path), [Worker(failing)]).results
     assert other[0].error == "row 2: empty" and other[2].error == "row 4: empty"
     csv_path, json_path = export(results, folder)
     rows = list(csv.DictReader(open(csv_path)))
