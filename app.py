@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import inspect
+import json
 import logging
 import os
 import sys
@@ -38,7 +39,8 @@ from assistant.service import AuditService, Example, SummaryService, example_con
 REPO = Path(__file__).resolve().parent
 EVAL_DIRS = (REPO / "eval" / "results", REPO / "runs" / "eval")  # committed results, then local runs
 PLACEHOLDER = "Customer: my order hasn't arrived...\nAgent: Sorry to hear that, can you DM us the order number?"
-FINDING_COLUMNS = ["rule", "guideline", "verdict", "confidence", "evidence", "rationale"]
+FINDING_COLUMNS = ["rule", "guideline", "verdict", "confidence", "evidence", "rationale", "decided by"]
+PLAN_COLUMNS = ["rule", "heading", "made by", "review", "what the audit asks"]
 TURN_COLUMNS = ["#", "role", "name", "time", "text"]
 BATCH_COLUMNS = ["row", "id", "summary", "compliance", "violated", "error"]
 log = logging.getLogger("supportlens.app")
@@ -106,7 +108,7 @@ def last(values):  # noqa: ANN001, ANN201
 def findings_rows(report) -> list[list[str]]:  # noqa: ANN001 - assistant.audit.AuditReport
     """The findings table shown in the Audit tab."""
     return [[f.rule_id or "", f.guideline, f.verdict, "" if f.confidence is None else f"{f.confidence:.0%}", f.evidence,
-             f.rationale] for f in report.findings]
+             f.rationale, f.decided_by] for f in report.findings]
 
 
 def read_paste(text: str, agents: str = "", swap: bool = False, require_both: bool = True) -> Conversation:
@@ -280,12 +282,56 @@ def kb_documents(s: Services, org: str) -> tuple[str, list[list]]:
 
 
 def kb_build(s: Services, org: str, files: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN201, B008
-    """Knowledge base tab: add or update documents (creating the organisation's store if new)."""
+    """Knowledge base tab: add or update documents (creating the organisation's store if new), then compile the
+    check plan of each new or changed rule."""
     if not (org or "").strip() or not files:
         raise gr.Error("Give an organisation name and at least one guideline file (.md, .txt, .pdf).")
-    report = s.audits.open_store(org.strip()).build(
+    org = org.strip()
+    report = s.audits.open_store(org).build(
         files, progress=lambda done, total: progress((done, total), desc="embedding", unit="chunk"))
-    return report.summary(), kb_documents(s, org)[1], gr.update(choices=s.audits.organisations(), value=org.strip())
+    compiled, unchanged = s.audits.compile(org, progress=lambda done, total: progress(
+        (done, total), desc="compiling rules into checks", unit="rule"))
+    status = f"{report.summary()}; check plans: {compiled} compiled, {unchanged} unchanged."
+    return (status, kb_documents(s, org)[1], gr.update(choices=s.audits.organisations(), value=org),
+            *kb_plans(s, org))
+
+
+def kb_plans(s: Services, org: str):  # noqa: ANN201
+    """Knowledge base tab: each rule's check plan in words, and the rule picker of the editor."""
+    org = (org or "").strip()
+    if not org or org not in s.audits.organisations():
+        return [], gr.update(choices=[], value=None)
+    rows = s.audits.plans(org)
+    table = [[r["rule_id"], r["heading"], r["origin"], "⚠️ review" if r["needs_review"] else "", r["plan"]] for r in rows]
+    return table, gr.update(choices=[r["rule_id"] for r in rows], value=None)
+
+
+def kb_plan_spec(s: Services, org: str, rule_id: str | None) -> str:
+    """Knowledge base tab: the picked rule's plan as the JSON an edit starts from."""
+    if not rule_id:
+        return ""
+    row = next((r for r in s.audits.plans(org.strip()) if r["rule_id"] == rule_id), None)
+    return json.dumps(row["spec"], indent=1) if row and row["spec"] else ""
+
+
+def kb_save_plan(s: Services, org: str, rule_id: str | None, spec_text: str):  # noqa: ANN201
+    """Knowledge base tab: store the manager's correction of a rule's plan (kept across rebuilds)."""
+    if not rule_id:
+        raise gr.Error("Pick the rule to correct first.")
+    try:
+        spec = json.loads(spec_text)
+    except ValueError as exc:
+        raise gr.Error(f"The plan is not valid JSON ({exc}).") from exc
+    s.audits.set_override(org.strip(), rule_id, spec)
+    return f"{rule_id}: your correction is stored; audits use it, and it survives rebuilds.", kb_plans(s, org)[0]
+
+
+def kb_reset_plan(s: Services, org: str, rule_id: str | None):  # noqa: ANN201
+    """Knowledge base tab: drop the manager's correction of a rule's plan."""
+    if not rule_id:
+        raise gr.Error("Pick the rule first.")
+    s.audits.set_override(org.strip(), rule_id, None)
+    return f"{rule_id}: back to the compiled plan.", kb_plans(s, org)[0]
 
 
 def kb_delete(s: Services, org: str, source: str):  # noqa: ANN201
@@ -374,8 +420,24 @@ def knowledge_base_tab(s: Services, orgs: list[str], audit_org: gr.Dropdown) -> 
         query = gr.Textbox(label="Try a search", scale=3)
         go = gr.Button("Search", scale=1)
     hits = gr.Dataframe(headers=["rule", "heading", "score", "text"], label="Results", wrap=True, interactive=False)
-    build.click(handler(kb_build, s), [org, files], [status, docs, audit_org], api_name="kb_build")
+    gr.Markdown("### What the audit asks of each rule\nEach rule is compiled once into checks: when it applies, which "
+                "replies it is about and the yes/no question asked of each (questions about form, such as a signature "
+                "or a link, are decided exactly). Correct a plan that misreads its rule; corrections survive rebuilds.")
+    plans = gr.Dataframe(headers=PLAN_COLUMNS, label="Check plans", wrap=True, interactive=False, elem_id="kb-plans")
+    with gr.Row():
+        rule = gr.Dropdown(choices=[], label="Rule to correct", scale=1, elem_id="kb-plan-rule")
+        spec = gr.Code(language="json", label="Plan (applies: always|when; trigger; trigger_in: customer|agent|anyone; "
+                       "scope: first_reply|last_reply|every_reply|any_reply|no_reply|conversation; question)",
+                       scale=3, elem_id="kb-plan-spec")
+    with gr.Row():
+        save = gr.Button("Save correction", elem_id="kb-plan-save")
+        reset = gr.Button("Back to the compiled plan", elem_id="kb-plan-reset")
+    build.click(handler(kb_build, s), [org, files], [status, docs, audit_org, plans, rule], api_name="kb_build")
     org.change(handler(kb_documents, s), [org], [status, docs], api_name="kb_documents")
+    org.change(handler(kb_plans, s), [org], [plans, rule], api_name="kb_plans")
+    rule.change(handler(kb_plan_spec, s), [org, rule], [spec])
+    save.click(handler(kb_save_plan, s), [org, rule, spec], [status, plans], api_name="kb_save_plan")
+    reset.click(handler(kb_reset_plan, s), [org, rule], [status, plans])
     delete.click(handler(kb_delete, s), [org, del_name], [status, docs])
     gr.on([go.click, query.submit], handler(kb_search, s), [org, query], [hits], api_name="kb_search")
 

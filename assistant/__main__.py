@@ -8,6 +8,9 @@ Examples::
     python -m assistant audit conversation.txt --org brightline        # JSON findings against the org's guidelines
     python -m assistant audit conversation.txt --org brightline --with-summary --audit-model qwen2.5-coder-1.5b-instruct
     python -m assistant prepare            # assemble and verify the embedded models; check llama.cpp runs them here
+    python -m assistant plans --org brightline                    # each rule's check plan, in words
+    python -m assistant plans --org brightline --set G2 --spec '{"applies": "when", ...}'   # correct one
+    python -m assistant plans --org brightline --reset G2         # back to the compiled plan
 """
 
 from __future__ import annotations
@@ -142,6 +145,59 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 3 if failed else 0
 
 
+def cmd_plans(args: argparse.Namespace) -> int:
+    """Show each rule's check plan; store or remove a manager's override; compile what is missing."""
+    from assistant.audit_service import compile_knowledge_base, open_knowledge_base
+    from assistant.plans import Plan, Spec, from_spec, spec_of
+
+    kb = open_knowledge_base(args.org, args.kb_root)
+    texts = kb.rule_texts()
+    if args.set:
+        raw = _read(args.spec[1:]) if args.spec.startswith("@") else args.spec
+        if raw is None:
+            return 2
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            print(f"error: --spec is not JSON ({exc}); write it like: {json.dumps(SPEC_EXAMPLE)}", file=sys.stderr)
+            return 2
+        if args.set not in texts:
+            print(f"error: no rule {args.set!r} in {args.org!r} (rules: {', '.join(texts) or 'none'})", file=sys.stderr)
+            return 2
+        spec = Spec.from_dict(data)
+        plan = from_spec(args.set, *texts[args.set], spec, "override")
+        kb.set_override(args.set, {"plan": plan.to_dict()})
+        print(f"{args.set}: override stored; it is kept when the knowledge base is rebuilt.", file=sys.stderr)
+    if args.reset:
+        kb.set_override(args.reset, None)
+        print(f"{args.reset}: override removed; the compiled plan applies again.", file=sys.stderr)
+    if args.compile or args.recompile:
+        compiled, reused = compile_knowledge_base(kb, _config(args), force=args.recompile,
+                                                  progress=lambda d, t: print(f"\rcompiling rule {d}/{t}", end="\n" if d == t else "",
+                                                                              file=sys.stderr, flush=True))
+        print(f"{compiled} compiled, {reused} unchanged", file=sys.stderr)
+    plans = {r: Plan.from_dict(d) for r, d in kb.plans().items()}
+    rows = []
+    for rule_id, (heading, _) in texts.items():
+        plan = plans.get(rule_id)
+        rows.append({"rule_id": rule_id, "heading": heading, "origin": plan.origin if plan else None,
+                     "needs_review": plan.needs_review if plan else True,
+                     "plan": plan.describe() if plan else "not compiled yet: run with --compile",
+                     "spec": spec_of(plan).__dict__ if plan else None})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            flag = "  [needs review]" if row["needs_review"] else ""
+            print(f"{row['rule_id']}: {row['heading']}  ({row['origin'] or 'not compiled'}){flag}")
+            print("".join(f"    {line}\n" for line in row["plan"].splitlines()))
+    return 0
+
+
+SPEC_EXAMPLE = {"applies": "when", "trigger": "Does this message mention a refund?", "trigger_in": "anyone",
+                "scope": "no_reply", "question": "Does this reply promise a refund?"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m assistant`` and the ``supportlens`` script."""
     parser = argparse.ArgumentParser(prog="python -m assistant", description="SupportLens assistant")
@@ -167,7 +223,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-check", action="store_true", help="skip the test generation in a child process")
     _add_config_args(p)
     p.set_defaults(func=cmd_prepare)
+    p = sub.add_parser("plans", help="show each guideline's check plan (what an audit asks), correct one, or "
+                                     "compile what is missing")
+    p.add_argument("--org", required=True, help="organisation whose knowledge base holds the guidelines")
+    p.add_argument("--kb-root", default=None, help="knowledge base folder (default: $SUPPORTLENS_KB)")
+    p.add_argument("--set", metavar="RULE_ID", help="store an override of this rule's plan (with --spec)")
+    p.add_argument("--spec", help="the override as JSON (or @file): applies (always|when), trigger (\"Does this "
+                                  "message ...?\"), trigger_in (customer|agent|anyone), scope (first_reply|last_reply|"
+                                  "every_reply|any_reply|no_reply|conversation), question (\"Does this reply ...?\")")
+    p.add_argument("--reset", metavar="RULE_ID", help="remove this rule's override")
+    p.add_argument("--compile", action="store_true", help="compile the plans of rules that have none for their text")
+    p.add_argument("--recompile", action="store_true", help="compile every rule again")
+    p.add_argument("--json", action="store_true", help="print the plans as JSON")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_plans)
     args = parser.parse_args(argv)
+    if getattr(args, "set", None) and not getattr(args, "spec", None):
+        parser.error("--set RULE_ID needs --spec JSON")
     try:
         return args.func(args)
     except SupportLensError as exc:

@@ -19,15 +19,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Protocol
 
 from assistant.backends.base import Generator
-from assistant.clauses import Check, checks_for, parse_clauses
+from assistant.clauses import Check, parse_clauses
 from assistant.cleaning import clean_conversation
 from assistant.config import AuditSettings
 from assistant.conversation import Conversation, Turn, parse_conversation, validate
 from assistant.errors import InvalidConversation
+from assistant.detectors import detect
 from assistant.judge import (
     CheckResult, across_windows, aggregate, decide, evidence_turn, informative_checks, make_scorer, trail,
 )
 from assistant.parts import split_conversation
+from assistant.plans import Plan, compile_rule, rule_key
 from assistant.prompts import audit_dialog, check_messages, default_format, render_prompt
 
 VERDICTS = ("followed", "violated", "not_applicable")
@@ -61,6 +63,10 @@ class Retriever(Protocol):
     def rule_ids(self) -> list[str]:
         """Every rule id in the store (to report which rules were not retrieved)."""
 
+    # Optional (a knowledge base has them): every rule's passages, and the plans compiled when they were stored.
+    # def rules(self) -> dict[str, list[Passage]]
+    # def plans(self) -> dict[str, Plan]
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -71,13 +77,15 @@ class Finding:
     verdict: str  # followed | violated | not_applicable | undetermined (a check went unanswered)
     evidence: str  # the whole message that decided, verbatim, or "" when the verdict rests on an absence
     evidence_status: str  # verbatim (evidence is a message of the conversation) | none (no evidence)
-    rationale: str  # the guideline's clause for the verdict, or a generic sentence for a guideline without clauses
+    rationale: str  # why, in words: the guideline's clause for the verdict, or the deciding check and its answer
     source: str
     chunk_ids: tuple[str, ...]
     raw_output: str  # the checks' answers as text (``judge.trail``), for the audit trail
     checks_asked: int  # checks put to the judge (the last one unanswered when undetermined)
     confidence: float | None = None  # how sure the deciding check was (0.5 = a coin toss); None with a yes/no scorer
     checks: tuple[dict, ...] = ()  # each check and its P(yes) per message (the audit trail; eval.audit re-decides)
+    decided_by: str = ""  # the plan's check that decided the verdict, in words
+    plan_origin: str = ""  # how the rule's plan was made: clauses | model | fallback | override (assistant.plans)
 
 
 @dataclass
@@ -140,13 +148,39 @@ def _undetermined(about: dict, raw_output: str, checks_asked: int) -> Finding:
                    checks_asked=checks_asked, **about)
 
 
+_TARGET = {"first": "the agent's first reply", "last": "the agent's last reply", "all": "every agent reply",
+           "any": "the agent's replies", "none": "the messages", "conversation": "the conversation"}
+
+
+def _in_words(check: Check) -> str:
+    """A check as a manager reads it: what was asked of which messages, and how it was answered."""
+    question = check.statement if check.statement.endswith("?") else f'"{check.statement}"'
+    whose = {"customer": "the customer's messages", "anyone": "every message"}.get(check.speaker, _TARGET[check.scope])
+    target = _TARGET[check.scope] if check.scope in ("first", "last", "all", "any", "conversation") else whose
+    how = f", by the {check.detector.replace('_', ' ')} detector" if check.detector else ""
+    return f"{question} asked of {target}{how}"
+
+
+def _rationale(verdict: str, result: CheckResult | None) -> str:
+    """Why, when the rule states no clause for ``verdict``: the deciding check and the answer it got."""
+    if result is None:
+        return _GENERIC_RATIONALE[verdict]
+    answer = "yes" if result.p >= 0.5 else "no"
+    if verdict == "not_applicable":
+        return f"Not applicable: {_in_words(result.check)} was answered {answer}."
+    return f"{verdict.capitalize()}: {_in_words(result.check)} was answered {answer} (P {result.p:.2f})."
+
+
 class Auditor:
     """Judges conversations against retrieved guidelines with one generator."""
 
-    def __init__(self, generator: Generator, retriever: Retriever, settings: AuditSettings | None = None) -> None:
+    def __init__(self, generator: Generator, retriever: Retriever, settings: AuditSettings | None = None,
+                 compiler: Callable[[str | None, str, str], Plan] | None = None) -> None:
         self.generator = generator
         self.retriever = retriever
         self.settings = settings or AuditSettings()
+        self.compiler = compiler  # for a rule stored without a plan (assistant.plans.compile_rule)
+        self._plans: dict[str, Plan] = {}  # compiled here, by rule_key
         self.prompt_format = default_format(generator.model_name, generator.chat_template is not None)
         self.scorer = make_scorer(generator, self.settings.scorer)
         self._windows: dict[Conversation, tuple[range, ...]] = {}
@@ -219,32 +253,52 @@ class Auditor:
         turns = eligible[:1] if check.scope == "first" else eligible[-1:] if check.scope == "last" else eligible
         per_turn = {}
         for turn in turns:
-            p = self.yes_probability(conv, guideline, check.statement, turn)
+            p = (float(detect(check.detector, conv.turns[turn].text)) if check.detector else
+                 self.yes_probability(conv, guideline, check.statement, turn))
             if p is None:
                 return None
             per_turn[turn] = p
         return CheckResult(check, aggregate(check.scope, list(per_turn.values()), self.bias(check)), per_turn)
 
+    def plan(self, rule_id: str | None, passages: list[Passage]) -> Plan:
+        """The rule's check plan: the one stored with the knowledge base (compiled at ingestion, or the manager's
+        override) when it was made from this text, else compiled now (``self.compiler``; without one, from the
+        rule's clauses or the generic questions) and kept for the next audit."""
+        heading, text = passages[0].heading.split(" > ")[-1], "\n\n".join(p.text for p in passages)
+        key = rule_key(heading, text)
+        stored = self.retriever.plans().get(rule_id) if rule_id and hasattr(self.retriever, "plans") else None
+        if stored is not None and (stored.key == key or stored.origin == "override"):
+            return stored
+        if key not in self._plans:
+            self._plans[key] = compile_rule(self.compiler, rule_id, heading, text)
+        return self._plans[key]
+
     def judge(self, conv: Conversation, rule_id: str | None, passages: list[Passage]) -> Finding:
-        """One guideline's finding. Each clause becomes a yes/no check on the messages it is about (see
-        assistant.clauses), scored by P(yes): not applicable when that clause holds, else the likelier of violated
-        and followed. The message that decided is the evidence (verbatim by construction)."""
+        """One guideline's finding from its plan's checks (see assistant.plans), asked in order and scored by
+        P(yes): not applicable when the trigger's not-applicable check holds (the requirement is then not asked),
+        else the likelier of violated and followed. The message that decided is the evidence (verbatim by
+        construction)."""
+        plan = self.plan(rule_id, passages)
         description, clauses = parse_clauses("\n\n".join(p.text for p in passages))
-        common = _about(rule_id, passages)
+        common = dict(_about(rule_id, passages), plan_origin=plan.origin)
         results: dict[str, CheckResult] = {}
-        for check in informative_checks(checks_for(clauses)):
+        for check in informative_checks(list(plan.checks)):
             result = self.run_check(conv, description, check)
             if result is None:
                 return _undetermined(common, trail(results.values()), len(results) + 1)
             results[check.verdict] = result
+            if check.verdict == "not_applicable" and result.p >= 0.5 and self._planned is None:
+                break  # the rule does not apply: its requirement is not asked
         verdict, confidence = decide({v: r.p for v, r in results.items()})
         turn = evidence_turn(verdict, results, self.settings.yes_bias)
         quote = conv.turns[turn].text if turn is not None else ""
+        deciding = results.get(verdict) or results.get({"violated": "followed", "followed": "violated"}.get(verdict, ""))
+        rationale = (clauses.get(verdict) if plan.origin == "clauses" else None) or _rationale(verdict, deciding)
         return Finding(verdict=verdict, evidence=quote, evidence_status="verbatim" if quote else "none",
-                       rationale=clauses.get(verdict) or _GENERIC_RATIONALE[verdict], raw_output=trail(results.values()),
-                       checks_asked=len(results),
+                       rationale=rationale, raw_output=trail(results.values()), checks_asked=len(results),
                        confidence=round(confidence, 3) if self.scorer.graded else None,
-                       checks=tuple(r.to_dict() for r in results.values()), **common)
+                       checks=tuple(r.to_dict() for r in results.values()),
+                       decided_by=_in_words(deciding.check) if deciding else "", **common)
 
     def prefetch(self, conv: Conversation, groups: list[tuple[str | None, list[Passage]]],
                  progress: Callable[[int, int], None] | None = None) -> None:

@@ -71,6 +71,7 @@ class Check:
     clause: str  # the clause as written
     speaker: str = "agent"  # whose messages a reply scope ranges over: agent | customer | anyone
     generic: bool = False  # one of GENERIC_CLAUSES' questions, not the guideline's own words
+    detector: str | None = None  # an exact detector that answers it (assistant.detectors), for questions about form
 
 
 def parse_clauses(text: str) -> tuple[str, dict[str, str]]:

@@ -173,6 +173,47 @@ class AuditService:
         kb.chunks()
         return kb
 
+    def compile(self, org: str, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+        """Compile the check plans of ``org``'s rules that have none for their text (the audit model; a few seconds a
+        prose rule, nothing for an unchanged one). Returns (compiled, unchanged)."""
+        from assistant.audit_service import compile_knowledge_base, stale_rules
+
+        kb = self.knowledge_base(org)
+        if not stale_rules(kb):
+            return 0, len(kb.rule_texts())
+        generator = self.generator()
+        with self._run_lock:
+            return compile_knowledge_base(kb, self.config, generator, progress)
+
+    def plans(self, org: str) -> list[dict]:
+        """Each rule's check plan, for the manager: rule id, heading, origin, whether it needs review, the plan in
+        words and its spec (what an edit starts from)."""
+        from dataclasses import asdict
+
+        from assistant.plans import Plan, spec_of
+
+        kb = self.knowledge_base(org)
+        plans = {r: Plan.from_dict(d) for r, d in kb.plans().items()}
+        rows = []
+        for rule_id, (heading, _) in kb.rule_texts().items():
+            plan = plans.get(rule_id)
+            rows.append({"rule_id": rule_id, "heading": heading, "origin": plan.origin if plan else "not compiled",
+                         "needs_review": plan.needs_review if plan else True,
+                         "plan": plan.describe() if plan else "Not compiled yet: it is compiled at the first audit.",
+                         "spec": asdict(spec_of(plan)) if plan else None})
+        return rows
+
+    def set_override(self, org: str, rule_id: str, spec: dict | None) -> None:
+        """Store the manager's correction of ``rule_id``'s plan (a spec; raises InvalidSpec), or remove it (None)."""
+        from assistant.plans import Spec, from_spec
+
+        kb = self.knowledge_base(org)
+        texts = kb.rule_texts()
+        if spec is None or rule_id not in texts:  # the store names the known rules when the id is unknown
+            kb.set_override(rule_id, None)
+            return
+        kb.set_override(rule_id, {"plan": from_spec(rule_id, *texts[rule_id], Spec.from_dict(spec), "override").to_dict()})
+
     def audit(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None):  # noqa: ANN201
         """Findings for ``text`` against ``org``'s guidelines (an ``AuditReport``)."""
         from assistant.audit_service import build_auditor

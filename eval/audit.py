@@ -84,17 +84,35 @@ def score(gold: list[str], pred: list[str]) -> dict:
             "accuracy": sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else 0.0, "confusion": confusion, "n": len(gold)}
 
 
+def bootstrap_macro_f1(golds: list[list[str]], preds: list[list[str]], n: int = 1000, seed: int = 0) -> list[float]:
+    """95% interval of macro-F1, resampling conversations (a conversation's verdicts move together)."""
+    import random
+
+    rng = random.Random(seed)
+    values = []
+    for _ in range(n):
+        picks = [rng.randrange(len(golds)) for _ in golds]
+        values.append(score([g for i in picks for g in golds[i]], [p for i in picks for p in preds[i]])["macro_f1"])
+    values.sort()
+    return [round(values[int(0.025 * n)], 3), round(values[int(0.975 * n) - 1], 3)]
+
+
 def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: list[AuditReport]) -> dict:
     """Verdict scores, evidence statistics and retrieval recall of finished audits against their labels."""
     gold, pred, per_rule = [], [], {}
+    golds, preds = [], []
     retrieved_applicable = applicable = 0
-    quotes = verbatim = 0
+    quotes = verbatim = violations = violations_verbatim = 0
     for (conv, labels), report in zip(items, reports, strict=True):
         found = {f.rule_id: f for f in report.findings}
+        golds.append([])
+        preds.append([])
         for rule_id, verdict in labels.items():
             p = found[rule_id].verdict if rule_id in found else "not_applicable"
             gold.append(verdict)
             pred.append(p)
+            golds[-1].append(verdict)
+            preds[-1].append(p)
             per_rule.setdefault(rule_id, []).append(p == verdict)
             if verdict != "not_applicable":
                 applicable += 1
@@ -103,8 +121,13 @@ def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: 
             if f.evidence_status != "none":
                 quotes += 1
                 verbatim += f.evidence_status == "verbatim"
+            if f.verdict == "violated":
+                violations += 1
+                violations_verbatim += f.evidence_status == "verbatim"
     return {
         "verdicts": score(gold, pred),
+        "macro_f1_interval": bootstrap_macro_f1(golds, preds) if golds else None,
+        "violations_with_verbatim_evidence": violations_verbatim / violations if violations else None,
         "accuracy_per_rule": {r: sum(v) / len(v) for r, v in sorted(per_rule.items(), key=lambda kv: int(kv[0][1:]) if kv[0][1:].isdigit() else 0)},
         "evidence": {"quotes": quotes, "verbatim": verbatim, "verbatim_rate": verbatim / quotes if quotes else None},
         "retrieval_recall": retrieved_applicable / applicable if applicable else None,
@@ -169,7 +192,9 @@ def render(result: dict) -> str:
               for k, x in v["per_verdict"].items()]
     m = result["metrics"]
     ev = m["evidence"]
-    lines += ["", f"**Macro-F1 {v['macro_f1']:.3f}**, accuracy {v['accuracy']:.3f}, undetermined {m['undetermined']}.",
+    interval = m.get("macro_f1_interval")
+    lines += ["", f"**Macro-F1 {v['macro_f1']:.3f}**" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+              + f", accuracy {v['accuracy']:.3f}, undetermined {m['undetermined']}.",
               f"Evidence: {ev['verbatim']} of {ev['quotes']} quotes verbatim"
               + (f" ({ev['verbatim_rate']:.0%})." if ev["verbatim_rate"] is not None else "."),
               f"Retrieval recall of applicable rules at k={result['k']}: "
@@ -177,9 +202,16 @@ def render(result: dict) -> str:
               "Retrieval recall of applicable rules at smaller k (chunks, the preamble included): "
               + ", ".join(f"@{k} {v:.2f}" for k, v in result.get("retrieval_recall_at", {}).items()), "",
               "Accuracy per rule: " + ", ".join(f"{r} {a:.2f}" for r, a in m["accuracy_per_rule"].items()), "",
+              *([f"Violations found with verbatim evidence: {m['violations_with_verbatim_evidence']:.0%}.", ""]
+                if m.get("violations_with_verbatim_evidence") is not None else []),
               "Confusion (rows: label, columns: prediction):", "",
               "| label | " + " | ".join((*VERDICTS, UNDETERMINED)) + " |", "|---|" + "---|" * (len(VERDICTS) + 1)]
     lines += [f"| {g} | " + " | ".join(str(row[p]) for p in (*VERDICTS, UNDETERMINED)) + " |" for g, row in v["confusion"].items()]
+    compiled = result.get("compile")
+    if compiled:
+        lines += ["", f"## Check plans ({compiled['rules']} compiled in {compiled['seconds']:.0f} s)", ""]
+        for rule_id, plan in compiled["plans"].items():
+            lines += [f"**{rule_id}** ({plan['origin']})", "", *(f"- {line}" for line in plan["plan"].splitlines()), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -229,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tqdm import tqdm
 
-    from assistant.audit_service import build_auditor
+    from assistant.audit_service import build_auditor, compile_knowledge_base
+    from assistant.plans import Plan
     from knowledge_base.embedder import make_embedder
     from knowledge_base.store import KnowledgeBase
 
@@ -239,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         kb = KnowledgeBase("audit-eval", make_embedder(), root=out / "kb")
         kb.build([Path(p) for p in args.guidelines])
         auditor = build_auditor(kb, config=config)
+        start = time.perf_counter()
+        with tqdm(desc="compiling rules", unit="rule") as bar:
+            compiled, _ = compile_knowledge_base(kb, config, auditor.generator,
+                                                 progress=lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
+        compile_s = time.perf_counter() - start
+        plans = {r: Plan.from_dict(d) for r, d in kb.plans().items()}
         reports, times = [], []
         for conv, _ in tqdm(items, desc="auditing", unit="conversation"):
             start = time.perf_counter()
@@ -250,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines], "model": auditor.generator.model_name,
               "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.settings.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
+              "compile": {"rules": compiled, "seconds": round(compile_s, 1),
+                          "plans": {r: {"origin": p.origin, "plan": p.describe(), "note": p.note} for r, p in plans.items()}},
               "metrics": evaluate_reports(items, reports), "retrieval_recall_at": retrieval_recall_at(items, auditor.retriever),
               "reports": [r.to_dict() for r in reports]}
     out.mkdir(parents=True, exist_ok=True)

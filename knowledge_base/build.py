@@ -4,8 +4,11 @@
     python -m knowledge_base.build --org acme --rebuild docs/guidelines/      # re-embed; drop files not given
     python -m knowledge_base.build --org acme --delete old-policy.md          # remove one document
 
-Unchanged files cost nothing; only new or changed ones are embedded. ``--root`` (or ``$SUPPORTLENS_KB``) says
-where stores live; ``$SUPPORTLENS_EMBEDDER`` may name another sentence-transformers model folder.
+Unchanged files cost nothing; only new or changed ones are embedded. Each rule is then compiled into the check
+plan audits ask (assistant.plans; ``python -m assistant plans --org acme`` shows them): rules with Followed /
+Violated clauses at once, others with the audit model, a few seconds each; an unchanged rule keeps its stored
+plan. ``--no-compile`` leaves that to the first audit. ``--root`` (or ``$SUPPORTLENS_KB``) says where stores
+live; ``$SUPPORTLENS_EMBEDDER`` may name another sentence-transformers model folder.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rebuild", action="store_true", help="re-embed everything and keep only the files given")
     parser.add_argument("--delete", metavar="FILE_NAME", action="append", default=[],
                         help="remove the stored document with this file name (repeatable)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="do not compile the rules' check plans now (the first audit compiles them)")
+    parser.add_argument("--config", help="YAML config naming the audit model that compiles rules (audit_model)")
     parser.add_argument("paths", nargs="*", metavar="FILES_OR_DIRS", help=".md/.markdown/.txt/.pdf files or folders")
     args = parser.parse_args(argv)
     if bool(args.paths) == bool(args.delete):
@@ -34,7 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def tqdm_progress() -> Callable[[int, int], None]:
+def tqdm_progress(desc: str = "embedding", unit: str = "chunk") -> Callable[[int, int], None]:
     """A progress(done, total) callback drawing a tqdm bar on stderr, created on the first call."""
     state: dict = {}
 
@@ -42,7 +48,7 @@ def tqdm_progress() -> Callable[[int, int], None]:
         """Advance the bar to ``done`` of ``total``."""
         from tqdm import tqdm
 
-        bar = state.setdefault("bar", tqdm(total=total, desc="embedding", unit="chunk", file=sys.stderr))
+        bar = state.setdefault("bar", tqdm(total=total, desc=desc, unit=unit, file=sys.stderr))
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -63,6 +69,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(kb.delete(name).summary())
         else:
             print(kb.build(args.paths, progress=tqdm_progress(), rebuild=args.rebuild).summary())
+        if not args.no_compile and kb.rules():
+            # compiling needs the audit model: the one step of ingestion that reaches into the assistant layer
+            from assistant.audit_service import compile_knowledge_base
+            from assistant.config import load_config
+
+            compiled, reused = compile_knowledge_base(kb, load_config(args.config),
+                                                      progress=tqdm_progress("compiling rules", "rule"))
+            print(f"{args.org}: check plans: {compiled} compiled, {reused} unchanged; "
+                  f"see them with: python -m assistant plans --org {args.org}")
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

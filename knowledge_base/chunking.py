@@ -8,6 +8,10 @@ sub-headings inside it. The title's preamble is a chunk of its own (rule_id None
 Text and PDF: a line starting with a rule id and a colon (``R2: Refunds go through DM``) starts a rule
 section; text before the first one is the preamble, headed by the file's stem.
 
+Numbered policy manuals: a paragraph that starts with a section number (``4.2 When the traveller is unhappy,
+...``, ``§ 3.1 ...``) is a rule with that id, in Markdown (outside a rule section) and in text and PDF alike; it
+runs to the next numbered paragraph or heading, and its heading is the enclosing path plus its opening words.
+
 A section longer than ``max_chars`` is split on paragraph boundaries (then lines, then words), each piece
 keeping the section's heading and rule id. Chunk ids hash source, heading, piece index and text, so they are
 stable across rebuilds of unchanged text.
@@ -26,6 +30,7 @@ MAX_CHARS = 1500
 RULE_ID = r"[A-Z]{1,6}-?\d{1,4}"
 HEADING_RULE = re.compile(rf"^(?P<id>{RULE_ID})(?::|\.|\)|\s+-)(?=\s|$)")
 TEXT_RULE = re.compile(rf"^\s*(?P<id>{RULE_ID}):(?=\s|$)")
+NUMBERED_RULE = re.compile(r"^\s{0,3}(?:§\s*)?(?P<id>\d{1,3}(?:\.\d{1,3}){1,3})\.?\s+(?=\S)")
 ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:\s+(.*?))?(?:\s+#+)?\s*$")
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
 MAX_TEXT_HEADING = 100  # a longer rule line in a .txt is shortened in the heading (the full line stays in the text)
@@ -101,6 +106,12 @@ def _markdown_sections(text: str) -> list[_Section]:
             in_fence = not in_fence
         match = None if in_fence else ATX_HEADING.match(line)
         if match is None:
+            numbered = None if in_fence or current.rule_id is not None and current.level > 0 else NUMBERED_RULE.match(line)
+            if numbered and (not current.lines or not current.lines[-1].strip()):
+                parent = current.path[:-1] if current.level == 0 and current.rule_id else current.path
+                current = _Section((*parent, _short(line.strip())), numbered["id"], 0, [line])
+                sections.append(current)
+                continue
             current.lines.append(line)
             continue
         level, title = len(match[1]), (match[2] or "").strip()
@@ -120,14 +131,20 @@ def _text_sections(text: str, stem: str) -> list[_Section]:
     sections = [current]
     for line in text.split("\n"):
         match = TEXT_RULE.match(line)
-        if match is None:
+        numbered = None if match else NUMBERED_RULE.match(line)
+        if match is None and numbered is None:
             current.lines.append(line)
             continue
         title = line.strip()
-        short = title if len(title) <= MAX_TEXT_HEADING else title[:MAX_TEXT_HEADING].rsplit(" ", 1)[0] + "..."
-        current = _Section((stem, short), match["id"], 1, [] if short == title else [title])
+        short = _short(title)
+        current = _Section((stem, short), (match or numbered)["id"], 1, [] if short == title else [title])
         sections.append(current)
     return sections
+
+
+def _short(title: str) -> str:
+    """A rule line as a heading: whole when short, else its opening words."""
+    return title if len(title) <= MAX_TEXT_HEADING else title[:MAX_TEXT_HEADING].rsplit(" ", 1)[0] + "..."
 
 
 def _normalise(text: str) -> str:

@@ -10,6 +10,7 @@ of chunks whose text is already stored (``index.reconstruct_n``); only new text 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import time
@@ -32,6 +33,11 @@ KB_ENV = "SUPPORTLENS_KB"
 ORG_NAME = re.compile(r"[a-z0-9_-]{1,64}")
 EMBED_BATCH = 32
 ProgressFn = Callable[[int, int], None]
+OVERRIDES = "overrides.json"
+# A rule compiler (assistant.plans): (rule_id, heading, text) -> the plan as a dict with its "key"; and the key a
+# rule's text would have, to know whether a stored plan is still the rule's.
+Compile = Callable[[str, str, str], dict]
+RuleKey = Callable[[str, str], str]
 
 
 def default_root() -> Path:
@@ -98,6 +104,7 @@ class _Loaded:
     documents: dict[str, dict]  # source name -> {sha256, kind, chars, chunk_ids}
     chunks: list[Chunk]  # index order
     vectorstore: Any  # langchain_community FAISS
+    plans: dict[str, dict]  # rule id -> its compiled check plan (assistant.plans.Plan.to_dict), when compiled
 
     @functools.cached_property
     def by_id(self) -> dict[str, Chunk]:
@@ -151,6 +158,71 @@ class KnowledgeBase:
             if chunk.rule_id:
                 out.setdefault(chunk.rule_id, []).append(chunk)
         return out
+
+    def rule_texts(self) -> dict[str, tuple[str, str]]:
+        """Rule id -> (heading, text): what a rule's check plan is compiled from (its chunks' text, joined)."""
+        return {rule_id: (chunks[0].heading.split(" > ")[-1], "\n\n".join(c.text for c in chunks))
+                for rule_id, chunks in self.rules().items()}
+
+    def plans(self) -> dict[str, dict]:
+        """Rule id -> its check plan: the manager's override where there is one, else the one compiled when the
+        rule was stored (rules stored before any compilation have none)."""
+        plans = dict(self._load().plans)
+        for rule_id, override in self.overrides().items():
+            plans[rule_id] = override["plan"]
+        return plans
+
+    def overrides(self) -> dict[str, dict]:
+        """Rule id -> {"plan": ..., "spec": ..., "saved": ...}: the manager's corrections, kept across rebuilds."""
+        path = self.folder / OVERRIDES
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not all(isinstance(v, dict) and "plan" in v for v in data.values()):
+                raise ValueError("not a mapping of rule ids to overrides")
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"{path} cannot be read ({exc}); fix or delete it to drop the overrides "
+                               f"of {self.org!r}.") from exc
+        return data
+
+    def set_override(self, rule_id: str, override: dict | None) -> None:
+        """Store the manager's override of ``rule_id``'s plan (``{"plan": ..., "spec": ...}``); None removes it."""
+        if rule_id not in self.rules():
+            known = ", ".join(self.rules()) or "none"
+            raise DocumentNotFound(f"No rule {rule_id!r} in {self.org!r} (rules: {known}).")
+        with self.versions.lock():
+            data = self.overrides()
+            if override is None:
+                data.pop(rule_id, None)
+            else:
+                data[rule_id] = {**override, "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            tmp = self.folder / f".{OVERRIDES}.tmp"
+            tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.folder / OVERRIDES)
+
+    def compile_rules(self, compile_one: Compile, key: RuleKey, progress: ProgressFn | None = None,
+                      force: bool = False) -> tuple[int, int]:
+        """Compile the check plan of every rule that has none for its current text (all with ``force``) and store
+        the plans in a new version; returns (compiled, reused). Unchanged rules cost nothing."""
+        with self.versions.lock():
+            loaded = self._load()
+            texts = self.rule_texts()
+            todo = [r for r, (heading, text) in texts.items()
+                    if force or loaded.plans.get(r, {}).get("key") != key(heading, text)]
+            plans = {r: p for r, p in loaded.plans.items() if r in texts}
+            if progress and todo:
+                progress(0, len(todo))
+            for done, rule_id in enumerate(todo, start=1):
+                plans[rule_id] = compile_one(rule_id, *texts[rule_id])
+                if progress:
+                    progress(done, len(todo))
+            if todo or plans.keys() != loaded.plans.keys():
+                manifest = {**self.versions.read_manifest(loaded.version), "plans": plans}
+                version = self.versions.write(manifest, loaded.vectorstore.index)
+                self._loaded = _Loaded(version, loaded.documents, loaded.chunks, loaded.vectorstore, plans)
+                self.versions.prune(keep=version)
+        return len(todo), len(texts) - len(todo)
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The ``k`` chunks closest to ``query`` by cosine similarity, best first."""
@@ -242,12 +314,14 @@ class KnowledgeBase:
         if ordered:  # indexing goes through langchain, which adds to the faiss index and its docstore together
             vs.add_embeddings([(c.embedding_text, vectors[c.id]) for c in ordered],
                               metadatas=[_metadata(c) for c in ordered], ids=[c.id for c in ordered])
+        rule_ids = {c.rule_id for c in ordered if c.rule_id}
+        plans = {r: p for r, p in (old.plans if old else {}).items() if r in rule_ids}  # stale ones recompile by key
         manifest = {"format_version": FORMAT_VERSION, "org": self.org,
                     "embedder": {"name": self.embedder.name, "dim": self.embedder.dim},
                     "chunking": {"max_chars": MAX_CHARS}, "documents": {n: documents[n] for n in sorted(documents)},
-                    "chunks": [c.to_dict() for c in ordered]}
+                    "chunks": [c.to_dict() for c in ordered], "plans": plans}
         version = self.versions.write(manifest, vs.index)
-        self._loaded = _Loaded(version, manifest["documents"], ordered, vs)
+        self._loaded = _Loaded(version, manifest["documents"], ordered, vs, plans)
         self.versions.prune(keep=version)
         return len(fresh)
 
@@ -300,6 +374,7 @@ class KnowledgeBase:
             built_name, built_dim = manifest["embedder"]["name"], int(manifest["embedder"]["dim"])
             documents = manifest["documents"]
             chunks = [Chunk.from_dict(row) for row in manifest["chunks"]]
+            plans = dict(manifest.get("plans") or {})  # versions written before plans existed have none
             listed = sorted(i for e in documents.values() for i in e["chunk_ids"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             what = f"manifest.json lacks a field or has a wrong one ({type(exc).__name__}: {exc})"
@@ -316,7 +391,7 @@ class KnowledgeBase:
         if index.d != built_dim or index.metric_type != faiss.METRIC_INNER_PRODUCT or index.ntotal != len(chunks):
             raise self.versions.corrupt(f"index.faiss holds {index.ntotal} vectors of dim {index.d}, "
                                         f"the manifest lists {len(chunks)} chunks of dim {built_dim}")
-        return _Loaded(name, documents, chunks, self._vectorstore(index, chunks))
+        return _Loaded(name, documents, chunks, self._vectorstore(index, chunks), plans)
 
     def _vectorstore(self, index: Any, chunks: list[Chunk]) -> Any:
         """langchain's FAISS over ``index`` (row i = ``chunks[i]``), scoring by inner product."""

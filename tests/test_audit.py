@@ -54,7 +54,7 @@ def test_bad_input_and_empty_store():
 
 CLAUSED = {
     "G4": "## G4: Sign every public reply\nEach agent reply ends with a signature.\n\n"
-          "- Followed: every agent reply carries a signature.\n- Violated: at least one agent reply has no signature.",
+          "- Followed: every agent reply carries the agent's mark.\n- Violated: at least one agent reply has no mark.",
     "G6": "## G6: No compensation promises in public\nNo refunds promised publicly.\n\n"
           "- Followed: refunds come up and the agent does not promise them.\n"
           "- Violated: the agent publicly promises a refund.\n- Not applicable: nobody mentions refunds.",
@@ -83,14 +83,14 @@ UNSIGNED_LAST = CONV.replace("just let us know! ^JK", "just let us know!")
 
 
 def test_checks_mode_finds_the_unsigned_reply():
-    gen = ProbGenerator({("carry a signature", "^JK"): 0.9})
+    gen = ProbGenerator({("carry the agent's mark", "^JK"): 0.9})
     report = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(UNSIGNED_LAST)
     g4 = report.findings[0]
     assert g4.verdict == "violated" and g4.evidence == parse_conversation(UNSIGNED_LAST).turns[3].text
-    assert g4.confidence == pytest.approx(0.9) and g4.rationale == "at least one agent reply has no signature."
-    check = g4.checks[0]  # "has no signature" negates the followed clause: only the positive check is asked
+    assert g4.confidence == pytest.approx(0.9) and g4.rationale == "at least one agent reply has no mark."
+    check = g4.checks[0]  # "has no mark" negates the followed clause: only the positive check is asked
     assert len(g4.checks) == 1 and check["scope"] == "all" and check["per_turn"] == {"1": 0.9, "3": 0.1}
-    assert report.to_dict()["trail"][0]["checks"][0]["statement"] == "this reply carries a signature"
+    assert report.to_dict()["trail"][0]["checks"][0]["statement"] == "this reply carries the agent's mark"
     signed = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(CONV).findings[0]
     assert signed.verdict == "followed" and signed.evidence == ""
 
@@ -110,7 +110,7 @@ def test_checks_mode_not_applicable_violated_and_followed():
 
 
 def test_checks_yes_bias_moves_the_threshold():
-    gen = ProbGenerator({("carry a signature", None): 0.6})
+    gen = ProbGenerator({("carry the agent's mark", None): 0.6})
     assert Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(UNSIGNED_LAST).findings[0].verdict == "followed"
     assert AuditSettings().yes_bias > 0  # the default leans against yes
     strict = Auditor(gen, FakeRetriever(rules=CLAUSED), AuditSettings(yes_bias=0.85))  # logit(0.6) = 0.41 < 0.85
@@ -166,7 +166,9 @@ def test_prose_guidelines_get_generic_checks():
     gen = ProbGenerator({("never comes up", None): 0.2, ("did what this guideline asks", None): 0.3})
     report = Auditor(gen, FakeRetriever()).audit(CONV)
     assert [f.verdict for f in report.findings] == ["violated"] * 3
-    assert report.findings[0].rationale == "The agent did not do what this guideline asks."
+    first = report.findings[0]
+    assert first.plan_origin == "fallback" and first.rationale.startswith("Violated: ")  # names the deciding check
+    assert first.decided_by == '"the agent did what this guideline asks" asked of the conversation'
     assert all("Look only at turn" not in p for p in gen.prompts) and len(gen.prompts) == 6
 
 
@@ -178,7 +180,7 @@ def test_generic_questions_are_not_bias_corrected():
 
 def test_checks_never_ask_about_bot_or_system_turns():
     with_bots = "System: Chat started\nBot: Hi! How can I help? ^BOT\n" + CONV + "\nBot: Please rate this chat"
-    g4 = Auditor(ProbGenerator({("carry a signature", "^JK"): 0.9}), FakeRetriever(rules=CLAUSED), RAW).audit(with_bots)
+    g4 = Auditor(ProbGenerator({("carry the agent's mark", "^JK"): 0.9}), FakeRetriever(rules=CLAUSED), RAW).audit(with_bots)
     assert g4.findings[0].checks[0]["per_turn"].keys() == {"3", "5"}  # the two agent replies only
     na = Auditor(ProbGenerator({}), FakeRetriever(rules={"G6": CLAUSED["G6"]}), RAW).audit(with_bots).findings[0]
     assert na.checks[0]["per_turn"].keys() == {"2", "3", "4", "5"}  # "nobody": the customer's and agent's messages
@@ -196,7 +198,7 @@ def shown_turns(prompt):
 
 
 def test_a_conversation_longer_than_the_context_is_audited_in_windows_with_verbatim_evidence():
-    gen = ProbGenerator({("carry a signature", "^JK"): 0.9})
+    gen = ProbGenerator({("carry the agent's mark", "^JK"): 0.9})
     gen.context_length = SMALL_CONTEXT
     auditor = Auditor(gen, FakeRetriever(rules=CLAUSED), RAW)
     conv = parse_conversation(LONG)
@@ -271,7 +273,7 @@ def test_parse_clauses_and_yes_no():
 
 
 def test_report_score_trail_and_raw_text():
-    gen = ProbGenerator({("carry a signature", "^JK"): 0.9})
+    gen = ProbGenerator({("carry the agent's mark", "^JK"): 0.9})
     retriever = FakeRetriever(rules=CLAUSED)
     report = Auditor(gen, retriever, RAW).audit(UNSIGNED_LAST)
     assert [f.verdict for f in report.findings] == ["violated", "not_applicable"]
@@ -300,7 +302,7 @@ class SignatureYesNo(FakeGenerator):
 def test_both_scorers_run_the_same_pipeline():
     from assistant.judge import ProbabilityScorer, YesNoScorer
 
-    graded = Auditor(ProbGenerator({("carry a signature", "^JK"): 0.9}), FakeRetriever(rules=CLAUSED), RAW)
+    graded = Auditor(ProbGenerator({("carry the agent's mark", "^JK"): 0.9}), FakeRetriever(rules=CLAUSED), RAW)
     assert isinstance(graded.scorer, ProbabilityScorer)
     plain = Auditor(SignatureYesNo(), FakeRetriever(rules=CLAUSED), RAW)
     assert isinstance(plain.scorer, YesNoScorer)
@@ -348,3 +350,59 @@ def test_yaml_and_cli_set_the_audit_settings(tmp_path, monkeypatch):
     assert seen["config"].audit == AuditSettings(k=6, yes_bias=0.1, scorer="yes_no")
     assert cli.main(["audit", "c.txt", "--org", "x", "--scorer", "probabilities", "--yes-bias", "0.3"]) == 0
     assert (seen["config"].audit_scorer, seen["config"].audit_yes_bias) == ("probabilities", 0.3)
+
+
+# Check plans: detectors, applicability first, stored plans and overrides
+class PlannedRetriever(FakeRetriever):
+    """A retriever that, like a knowledge base, holds plans compiled at ingestion (or overrides)."""
+
+    def __init__(self, rules, plans):
+        super().__init__(rules=rules)
+        self._stored = plans
+
+    def plans(self):
+        return self._stored
+
+
+def test_a_signature_check_is_decided_by_its_detector_not_the_model():
+    signature = {"G4": "## G4: Sign\nSign replies.\n\n- Followed: every agent reply carries a signature.\n"
+                       "- Violated: at least one agent reply has no signature."}
+    gen = ProbGenerator({})
+    finding = Auditor(gen, FakeRetriever(rules=signature), RAW).audit(UNSIGNED_LAST).findings[0]
+    assert finding.verdict == "violated" and finding.evidence.endswith("just let us know!")
+    assert gen.prompts == [] and "by the signature detector" in finding.decided_by and finding.confidence == 1.0
+
+
+def test_a_rule_that_does_not_apply_is_not_asked_its_requirement():
+    from assistant.plans import Spec, from_spec
+
+    text = "When a refund comes up, the agent does not promise it in public."
+    spec = Spec("when", "Does this reply promise a refund?", "no_reply", "Does this message mention a refund?", "anyone")
+    rule = "## G6: No refund promises\n" + text  # the fake passage's text (a real chunk's has no heading line)
+    stored = {"G6": from_spec("G6", "G6: No refund promises", rule, spec, "model")}
+    gen = ProbGenerator({})  # nobody mentions a refund: P(yes) 0.1 on every message
+    finding = Auditor(gen, PlannedRetriever({"G6": rule}, stored), RAW).audit(CONV).findings[0]
+    assert finding.verdict == "not_applicable" and finding.plan_origin == "model"
+    assert all("promise a refund" not in p.split("Guideline:")[1] for p in gen.prompts) and len(gen.prompts) == 4
+    assert finding.decided_by == "Does this message mention a refund? asked of every message"
+    assert finding.rationale.startswith("Not applicable: Does this message mention a refund?")
+
+
+def test_an_override_is_used_even_when_the_rule_text_changed():
+    from assistant.plans import Spec, from_spec
+
+    spec = Spec("always", "Does this reply thank the customer?", "any_reply")
+    stored = {"G1": from_spec("G1", "G1: old heading", "old text", spec, "override")}
+    gen = ProbGenerator({("thank the customer", "Thanks, we've replied"): 0.9})
+    finding = Auditor(gen, PlannedRetriever({"G1": RULES["G1"]}, stored), RAW).audit(CONV).findings[0]
+    assert finding.plan_origin == "override" and finding.verdict == "followed"
+    assert finding.evidence.startswith("Thanks, we've replied")
+
+
+def test_a_stored_plan_for_other_text_is_not_used():
+    from assistant.plans import Spec, from_spec
+
+    stale = {"G1": from_spec("G1", "G1: old", "old text", Spec("always", "Does this reply rhyme?", "any_reply"), "model")}
+    gen = ProbGenerator({})
+    finding = Auditor(gen, PlannedRetriever({"G1": RULES["G1"]}, stale), RAW).audit(CONV).findings[0]
+    assert finding.plan_origin == "fallback" and all("rhyme" not in p for p in gen.prompts)

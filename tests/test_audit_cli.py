@@ -78,3 +78,36 @@ def test_injection_does_not_change_verdicts(tmp_path):
     # model's verdict on some rule, the injected line included, so we allow one flip away from "followed".)
     assert not [r for r in common if attacked[r] == "followed" != clean[r]], (clean, attacked)
     assert sum(clean[r] == attacked[r] for r in common) >= len(common) - 1, (clean, attacked)
+
+
+def test_plans_command_lists_corrects_and_resets(kb_root, tmp_path, capsys):
+    assert cli.main(["plans", "--org", "brightline", "--kb-root", str(kb_root), "--compile"]) == 0
+    out = capsys.readouterr()
+    assert "10 compiled" in out.err and "G4: Sign every public reply  (clauses)" in out.out
+    assert "Asks of every agent reply: Does this reply carry a signature?" in out.out
+    spec = {"applies": "when", "trigger": "Does this message mention a refund?", "trigger_in": "anyone",
+            "scope": "no_reply", "question": "Does this reply promise a refund?"}
+    (tmp_path / "g6.json").write_text(json.dumps(spec))
+    assert cli.main(["plans", "--org", "brightline", "--kb-root", str(kb_root), "--set", "G6",
+                     "--spec", f"@{tmp_path / 'g6.json'}", "--json"]) == 0
+    rows = {r["rule_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["G6"]["origin"] == "override" and rows["G6"]["spec"] == spec
+    assert cli.main(["plans", "--org", "brightline", "--kb-root", str(kb_root), "--set", "G6", "--spec",
+                     '{"applies": "when"}']) == 2
+    assert "Invalid check plan" in capsys.readouterr().err
+    assert cli.main(["plans", "--org", "brightline", "--kb-root", str(kb_root), "--set", "G99", "--spec",
+                     json.dumps(spec)]) == 2
+    assert "no rule 'G99'" in capsys.readouterr().err
+    assert cli.main(["plans", "--org", "brightline", "--kb-root", str(kb_root), "--reset", "G6", "--json"]) == 0
+    assert {r["rule_id"]: r for r in json.loads(capsys.readouterr().out)}["G6"]["origin"] == "clauses"
+
+
+def test_build_compiles_rule_plans_without_loading_a_model_for_clause_rules(tmp_path, monkeypatch, capsys):
+    from knowledge_base import build
+
+    monkeypatch.setattr("knowledge_base.embedder.make_embedder", FakeEmbedder)
+    monkeypatch.setattr("assistant.backends.load_generator", lambda *a, **k: pytest.fail("no model is needed"))
+    assert build.main(["--org", "acme", "--root", str(tmp_path), str(PLAYBOOK)]) == 0
+    assert "check plans: 10 compiled, 0 unchanged" in capsys.readouterr().out
+    assert build.main(["--org", "acme", "--root", str(tmp_path), str(PLAYBOOK)]) == 0
+    assert "check plans: 0 compiled, 10 unchanged" in capsys.readouterr().out

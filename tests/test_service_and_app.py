@@ -231,9 +231,11 @@ def test_audit_and_knowledge_base_tabs(tmp_path):
     demo = build_app(svc, [], audits=audits)
     fns = {d.api_name: d.fn for d in demo.fns.values() if d.api_name}
     progress = lambda *a, **k: None  # noqa: E731 - stands in for gr.Progress
-    status, docs, org_update = fns["kb_build"]("acme", [str(PLAYBOOK)], progress=progress)
+    status, docs, org_update, plans, rule_picker = fns["kb_build"]("acme", [str(PLAYBOOK)], progress=progress)
     assert "1 added" in status and docs[0][0] == PLAYBOOK.name and docs[0][2] == 11 and "G10" in docs[0][3]
     assert audits.organisations() == ["acme"] and org_update["value"] == "acme"
+    assert "check plans: 10 compiled" in status and len(plans) == 10 and rule_picker["choices"][0] == "G1"
+    assert plans[3][0] == "G4" and plans[3][2] == "clauses" and "signature detector" in plans[3][4]
     hits = fns["kb_search"]("acme", "never ask for a password or card number")
     assert hits and len(hits[0]) == 4
     upload = tmp_path / "conv.txt"
@@ -328,3 +330,37 @@ def test_a_new_organisation_name_is_an_invitation_not_an_error(tmp_path):
     fns["kb_build"]("acme", [str(PLAYBOOK)], progress=lambda *a, **k: None)
     status, docs = fns["kb_documents"]("acme")
     assert status == "**acme**: 1 documents." and docs[0][0] == PLAYBOOK.name
+
+
+def test_the_manager_sees_and_corrects_each_rules_check_plan(tmp_path):
+    import json
+
+    import gradio as gr
+
+    from app import build_app
+    from assistant.service import AuditService
+    from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
+
+    svc = service(FakeGenerator())
+    audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
+                          factory=lambda config: PlaybookJudge(), embedder_factory=FakeEmbedder)
+    fns = {d.api_name: d.fn for d in build_app(svc, [], audits=audits).fns.values() if d.api_name}
+    progress = lambda *a, **k: None  # noqa: E731 - stands in for gr.Progress
+    fns["kb_build"]("acme", [str(PLAYBOOK)], progress=progress)
+    edit = {"applies": "when", "trigger": "Does this message mention a refund?", "trigger_in": "anyone",
+            "scope": "no_reply", "question": "Does this reply promise a refund?"}
+    status, plans = fns["kb_save_plan"]("acme", "G6", json.dumps(edit))
+    assert "survives rebuilds" in status and plans[5][2] == "override"
+    assert "Does this reply promise a refund? (yes means violated)" in plans[5][4]
+    fns["kb_build"]("acme", [str(PLAYBOOK)], progress=progress)  # nothing changed: the override stays
+    assert fns["kb_plans"]("acme")[0][5][2] == "override"
+    with pytest.raises(gr.Error, match="not valid JSON"):
+        fns["kb_save_plan"]("acme", "G6", "{applies: when")
+    with pytest.raises(gr.Error, match="scope must be one of"):
+        fns["kb_save_plan"]("acme", "G6", json.dumps({**edit, "scope": "sometimes"}))
+    header, rows, trail = fns["audit"]("acme", "Customer: my parcel is late\nAgent: sorry! DM us ^JK", None,
+                                       progress=progress)
+    g6 = next(r for r in rows if r[0] == "G6")
+    assert g6[6] and "mention a refund" in g6[6]  # the finding names the check that decided it
+    audits.set_override("acme", "G6", None)
+    assert fns["kb_plans"]("acme")[0][5][2] == "clauses"

@@ -1,0 +1,115 @@
+"""Exact detectors for checks about form: small pure functions of one message's text.
+
+A 1.5B judge cannot see a ``^JK`` signature (AUC 0.53 on the sample playbook's signature rule), but a pattern can.
+A compiled check whose question is about one of these forms (``detector_for``) is answered by its detector, with
+P(yes) 1.0 or 0.0; the model judges meaning. Each detector answers its question for one message, as written
+(the audit reads raw text: signatures, links and handles included).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|co|io|ly|gl|me|uk)/\S*", re.I)
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+PHONE = re.compile(r"(?<![\w/])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}(?![\w/])"
+                   r"|\b1-?8\d\d-?[A-Z0-9]{3}-?[A-Z0-9]{4}\b")
+_THREAD_TAIL = re.compile(r"(?:\s*(?:\(?\d{1,2}/\d{1,2}\)?|\(cont\.?\)|\(\d\)|[\u2600-\u27bf\U0001F000-\U0001FAFF\uFE0F]+|"
+                          r"https?://\S+|[.!])\s*)+$", re.I)
+# ^JK, /JI, *HFG, ~AR, -Sam, - Sam, Thanks-Sha (a mark, then initials or a capitalised first name, closing the reply)
+_MARKED = re.compile(r"(?:[\^*~]\s*[A-Z][A-Za-z]{0,14}|(?:^|[\s.!?,;:)a-z])[-/\u2013\u2014]\s*[A-Z][A-Za-z]{0,14})$")
+# "Thanks, Leah", "Regards - Isaac", "Kind regards, Vicky", "Cheers Tom"
+_SIGN_OFF = re.compile(r"\b(?:thanks|thank you|regards|rgds|cheers|best|sincerely|warmly|take care)[\s,.\-\u2013\u2014]+"
+                       r"[A-Z][a-z]{1,14}(?:\s[A-Z]\.?)?$", re.I)
+# a bare first name after the last sentence ("... browser? Lewis"), not a word of the sentence
+_BARE_NAME = re.compile(r"[.!?]\s+([A-Z][a-z]{2,14})$")
+_NOT_NAMES = frozenset("thanks thank cheers regards best sorry please hello hi hey welcome enjoy bye goodbye "
+                       "apologies congrats congratulations yes no ok okay great".split())
+PRIVATE_CHANNEL = re.compile(
+    r"\b(?:DMs?|DM'?d|PMs?|direct(?:ly)? messag\w*|private(?:ly)? messag\w*|privately|in private|message us|"
+    r"(?:send|drop|shoot) us an? (?:DM|note|message|e-?mail)|e-?mail us|call us|give us a (?:call|ring)|"
+    r"reach (?:out to )?us (?:at|on|via)|live chat|chat with us|secure form)\b", re.I)
+
+
+def strip_tail(text: str) -> str:
+    """``text`` without what may follow a signature: links, thread markers (1/2, (cont)), emoji, final stops."""
+    return _THREAD_TAIL.sub("", text.strip()).rstrip()
+
+
+def has_signature(text: str) -> bool:
+    """Whether the message ends with a person's signature: a mark and initials or a name (``^JK``, ``/JI``,
+    ``*HFG``, ``-Sam``), a sign-off with a name ("Thanks, Leah"), or a first name closing the message."""
+    tail = strip_tail(text)
+    if _MARKED.search(tail) or _SIGN_OFF.search(tail):
+        return True
+    bare = _BARE_NAME.search(tail)
+    return bool(bare) and bare[1].lower() not in _NOT_NAMES
+
+
+def has_link(text: str) -> bool:
+    """Whether the message holds a web link."""
+    return bool(URL.search(text))
+
+
+def has_email(text: str) -> bool:
+    """Whether the message holds an e-mail address."""
+    return bool(EMAIL.search(text))
+
+
+def has_phone(text: str) -> bool:
+    """Whether the message holds a phone number (digits grouped like one, or a 1-800 number)."""
+    return bool(PHONE.search(text))
+
+
+def names_private_channel(text: str) -> bool:
+    """Whether the message names a private channel: DM, direct or private message, e-mail, a call, a chat, a form."""
+    return bool(PRIVATE_CHANNEL.search(text))
+
+
+def asks_question(text: str) -> bool:
+    """Whether the message holds a question mark."""
+    return "?" in text
+
+
+DETECTORS: dict[str, Callable[[str], bool]] = {
+    "signature": has_signature,
+    "link": has_link,
+    "email": has_email,
+    "phone": has_phone,
+    "private_channel": names_private_channel,
+    "question": asks_question,
+}
+# What a check's question must be about for its detector to answer it. Only questions whose whole content is the
+# form qualify ("does this reply carry a signature", "does this reply include a link"); "does it give a link to a
+# help page or other next step" is about meaning and stays with the model.
+_ABOUT = (
+    ("signature", re.compile(r"^(?:does|is) this (?:reply|message) (?:end with|carry|include|contain|have|bear|"
+                             r"signed with|closed? with)(?: an?| the)?(?: agent'?s?)? (?:signature|initials|sign-?off|name)"
+                             r"(?: or (?:initials|signature|name|first name))?(?: at the end)?\??$", re.I)),
+    ("signature", re.compile(r"^is this (?:reply|message) signed(?: with [\w' ]+)?\??$", re.I)),
+    ("link", re.compile(r"^(?:does|is) this (?:reply|message) (?:include|contain|carry|have|give|share|provide)"
+                        r"(?: an?| the)? (?:link|url|web ?link|web address)\??$", re.I)),
+    ("email", re.compile(r"^(?:does|is) this (?:reply|message) (?:include|contain|carry|have|give|share|provide|show)"
+                         r"(?: an?| the)? e-?mail address\??$", re.I)),
+    ("phone", re.compile(r"^(?:does|is) this (?:reply|message) (?:include|contain|carry|have|give|share|provide|show)"
+                         r"(?: an?| the)? (?:phone|telephone) number\??$", re.I)),
+    ("private_channel", re.compile(r"^(?:does|is) this (?:reply|message) (?:mention|name|offer|suggest|propose|"
+                                   r"invite the customer to|ask the customer to|move the conversation to|"
+                                   r"take the conversation to)(?: continue| go| move| switch)?(?: in| to| by| via)?"
+                                   r"(?: an?| the)? (?:private channel|DM|direct message|private message)"
+                                   r"(?: \(?(?:DM|direct message|private message)\)?)?\??$", re.I)),
+    ("question", re.compile(r"^(?:does|is) this (?:reply|message) (?:ask|contain|include|have)(?: an?)? question"
+                            r"(?: mark)?\??$", re.I)),
+)
+
+
+def detector_for(question: str) -> str | None:
+    """The detector that answers ``question`` exactly, or None when the question is about meaning."""
+    q = " ".join(question.split())
+    return next((name for name, pattern in _ABOUT if pattern.match(q)), None)
+
+
+def detect(name: str, text: str) -> bool:
+    """Run detector ``name`` on ``text``."""
+    return DETECTORS[name](text)

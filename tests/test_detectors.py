@@ -1,0 +1,71 @@
+"""Exact detectors for checks about form: golden cases from TweetSumm-style replies, and which questions they take."""
+
+import pytest
+
+from assistant.detectors import (
+    asks_question, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel,
+)
+
+SIGNED = [
+    "Sorry to hear that. ^JK",
+    "We can help! DM us. /JI https://t.co/x1",
+    "Let's get this sorted. *HFG",
+    "Thanks for waiting - Ed",
+    "Regards, Dinesh.",
+    "Is it the app or the browser? Lewis",
+    "Please try again and let us know. thanks ^SG 2/2",
+    "We'll check it out! -Carol (1/2)",
+    "Great to hear \U0001F642 /CH",
+    "Happy to help. Thanks-Sha",
+    "Which version are you on?~  Matt",
+]
+UNSIGNED = [
+    "Please call.",
+    "Okay. Can we have you try reinstalling the app?",
+    "Let us know. Thanks",
+    "Could you DM us your account email? Thanks!",
+    "Check the status here: https://t.co/abc",
+    "It will be fixed in 1-2 mins.",
+    "The flight leaves at 4/5 of the way through the day",
+    "Sorry",
+]
+
+
+@pytest.mark.parametrize("text", SIGNED)
+def test_signed_replies(text):
+    assert has_signature(text)
+
+
+@pytest.mark.parametrize("text", UNSIGNED)
+def test_unsigned_replies(text):
+    assert not has_signature(text)
+
+
+def test_links_emails_phones_channels_questions():
+    assert has_link("see https://t.co/xyz") and has_link("go to www.example.com/help") and has_link("apple.co/2ab")
+    assert not has_link("we're on it. ^JK") and not has_link("version 2.5 of the app")
+    assert has_email("write to help@acme.co.uk") and not has_email("DM us @AcmeHelp")
+    assert has_phone("call us at 1-800-433-7300") and has_phone("+44 20 7946 0958") and has_phone("800-555-1234")
+    assert not has_phone("flight 1234 on 12/11") and not has_phone("order 5521")
+    assert names_private_channel("Please DM us your order number") and names_private_channel("send us a direct message")
+    assert names_private_channel("Give us a call") and not names_private_channel("We're sorry to hear that")
+    assert not names_private_channel("The DMV is closed") and asks_question("Can you DM us?")
+    assert not asks_question("Thanks!")
+
+
+@pytest.mark.parametrize("question,detector", [
+    ("Does this reply carry a signature?", "signature"),
+    ("Does this reply end with the agent's signature or initials?", "signature"),
+    ("Is this reply signed?", "signature"),
+    ("Does this reply include a link?", "link"),
+    ("Does this reply contain a phone number?", "phone"),
+    ("Does this reply include an email address?", "email"),
+    ("Does this reply invite the customer to a private channel?", "private_channel"),
+    ("Does this message ask a question?", "question"),
+    # about meaning, not form: the model judges
+    ("Does this reply give a link to a help page or other next step?", None),
+    ("Does this reply thank the customer by name?", None),
+    ("Does this reply ask the customer to DM their password?", None),
+])
+def test_only_questions_wholly_about_form_go_to_a_detector(question, detector):
+    assert detector_for(question) == detector

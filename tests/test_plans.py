@@ -1,0 +1,126 @@
+"""Rule compilation into check plans (fake compile model and judge): clause rules compile directly, prose rules
+through a validated spec, a rule nothing understands falls back and is never dropped; specs a manager types are
+checked; plans read in plain words."""
+
+import json
+
+import pytest
+
+from assistant.backends.base import GenerationParams
+from assistant.plans import (
+    REVIEW, InvalidSpec, ModelCompiler, Plan, Spec, compile_rule, from_clauses, rule_key, spec_of, spec_schema,
+)
+from tests.conftest import FakeGenerator
+
+CLAUSED = ("Each agent reply ends with a signature.\n\n- Followed: every agent reply carries a signature.\n"
+           "- Violated: at least one agent reply has no signature.")
+PROSE = "When a customer reports a delayed flight, the agent apologises and gives the new departure time."
+
+GOOD = {"applies": "when", "trigger": "Does this message report a delayed flight?", "trigger_in": "customer",
+        "scope": "any_reply", "question": "Does this reply give the new departure time?",
+        "example_compliant": "Sorry! It now leaves at 6pm.", "example_violating": "Thanks for flying with us."}
+
+
+class SpecGenerator(FakeGenerator):
+    """Answers each compile prompt with the next of ``replies`` (JSON text), recording the decoding params."""
+
+    def __init__(self, *replies):
+        super().__init__()
+        self.replies = list(replies)
+        self.params: list[GenerationParams] = []
+
+    def stream(self, prompt, params):
+        self.prompts.append(prompt)
+        self.params.append(params)
+        yield self.replies.pop(0)
+
+
+def judge_by_words(conv, rule_text, check):
+    """P(yes) 0.9 when the reply holds a digit (a time), else 0.2: the question separates GOOD's examples."""
+    return 0.9 if any(ch.isdigit() for ch in conv.turns[-1].text) else 0.2
+
+
+def render(messages):
+    return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+
+
+def test_a_clause_rule_compiles_from_its_clauses_with_the_signature_detector():
+    plan = from_clauses("G4", "G4: Sign every public reply", CLAUSED)
+    assert plan.origin == "clauses" and plan.always
+    (check,) = [c for c in plan.checks if c.verdict == "followed"]
+    assert check.scope == "all" and check.detector == "signature"
+    assert "decided exactly by the signature detector" in plan.describe()
+    gen = SpecGenerator()
+    assert ModelCompiler(gen, render)("G4", "G4: Sign", CLAUSED).origin == "clauses" and gen.prompts == []  # no model
+
+
+def test_a_prose_rule_compiles_through_a_validated_spec():
+    gen = SpecGenerator(json.dumps(GOOD))
+    plan = ModelCompiler(gen, render, judge_by_words)("D1", "D1: Delays", PROSE)
+    assert plan.origin == "model" and not plan.needs_review and not plan.always
+    trigger, requirement = plan.checks
+    assert (trigger.verdict, trigger.scope, trigger.speaker) == ("not_applicable", "none", "customer")
+    assert (requirement.verdict, requirement.scope) == ("followed", "any")
+    assert plan.describe().splitlines() == [
+        "Applies when a customer message answers yes to: Does this message report a delayed flight?",
+        "Asks of each agent reply (one is enough): Does this reply give the new departure time? (yes means followed)"]
+    assert "Rule:\nD1: Delays. When a customer" in gen.prompts[0]  # the worked examples come first
+    assert json.loads(gen.params[0].json_schema)["properties"]["applies"]["enum"] == ["when"]  # "When ..." is conditional
+    assert plan.key == rule_key("D1: Delays", PROSE)
+
+
+def test_an_inverted_question_is_rejected_and_the_next_attempt_kept():
+    inverted = {**GOOD, "example_compliant": "Thanks for flying with us.", "example_violating": "It leaves at 6pm."}
+    gen = SpecGenerator(json.dumps(inverted), json.dumps(GOOD))
+    plan = ModelCompiler(gen, render, judge_by_words)("D1", "D1: Delays", PROSE)
+    assert plan.origin == "model" and not plan.needs_review and len(gen.prompts) == 2
+    assert gen.params[0].temperature == 0.0 and gen.params[1].temperature > 0  # greedy first, then samples
+
+
+def test_a_spec_whose_examples_never_separate_is_kept_for_review():
+    flat = {**GOOD, "example_compliant": "Sorry about that.", "example_violating": "Thanks for flying with us."}
+    plan = ModelCompiler(SpecGenerator(*[json.dumps(flat)] * 3), render, judge_by_words)("D1", "D1: Delays", PROSE)
+    assert plan.origin == "model" and plan.needs_review and plan.note.startswith(REVIEW)
+    assert "Needs review" in plan.describe()
+
+
+def test_a_rule_no_attempt_understands_falls_back_and_is_never_dropped():
+    gen = SpecGenerator("not json", json.dumps({**GOOD, "question": "Apologise"}),
+                        json.dumps({**GOOD, "question": "Does this reply mention the weather forecast?"}))
+    plan = ModelCompiler(gen, render, judge_by_words)("D1", "D1: Delays", PROSE)
+    assert plan.origin == "fallback" and plan.needs_review and len(plan.checks) == 2
+    assert "not JSON" in plan.note and "yes/no question" in plan.note and "shares no word with the rule" in plan.note
+    assert compile_rule(None, "D1", "D1: Delays", PROSE).origin == "fallback"  # no compile model at all
+
+
+def test_a_trigger_that_restates_the_requirement_is_dropped():
+    circular = {**GOOD, "applies": "when", "trigger": "Does this message give the new departure time?"}
+    plan = ModelCompiler(SpecGenerator(json.dumps(circular)), render, judge_by_words)("D1", "D1: Delays", PROSE)
+    assert plan.always and plan.checks[0].verdict == "followed"
+
+
+def test_rules_without_a_condition_may_apply_always():
+    assert json.loads(spec_schema("Agents thank the customer at least once."))["properties"]["applies"]["enum"] == [
+        "always", "when"]
+
+
+def test_a_typed_spec_is_checked_and_every_problem_named():
+    with pytest.raises(InvalidSpec) as exc:
+        Spec.from_dict({"applies": "sometimes", "scope": "all_replies", "question": "Apologise", "colour": "red"})
+    message = str(exc.value)
+    for part in ("unknown field 'colour'", "applies must be", "scope must be one of", "question must be a yes/no"):
+        assert part in message
+    with pytest.raises(InvalidSpec, match="trigger must be a yes/no question about one message"):
+        Spec.from_dict({**GOOD, "trigger": ""})
+    spec = Spec.from_dict({"applies": "always", "trigger": "ignored", "scope": "no_reply",
+                           "question": "Does this reply ask for a password?"})
+    assert spec.trigger == "" and [(c.verdict, c.scope) for c in spec.checks()] == [("violated", "any")]
+
+
+def test_plans_round_trip_and_give_a_spec_to_edit():
+    plan = ModelCompiler(SpecGenerator(json.dumps(GOOD)), render, judge_by_words)("D1", "D1: Delays", PROSE)
+    assert Plan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+    assert spec_of(plan) == plan.spec
+    clause = from_clauses("G4", "G4: Sign every public reply", CLAUSED)
+    edit = spec_of(clause)
+    assert (edit.applies, edit.scope, edit.question) == ("always", "every_reply", "Does this reply carry a signature?")
