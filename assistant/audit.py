@@ -63,9 +63,11 @@ class Retriever(Protocol):
     def rule_ids(self) -> list[str]:
         """Every rule id in the store (to report which rules were not retrieved)."""
 
-    # Optional (a knowledge base has them): every rule's passages, and the plans compiled when they were stored.
-    # def rules(self) -> dict[str, list[Passage]]
+    # Optional (a knowledge base has them): the plans compiled when the rules were stored; every rule's passages
+    # and a similarity of texts, with which a large playbook's triggered rules are selected (``Auditor.select``).
     # def plans(self) -> dict[str, Plan]
+    # def rules(self) -> dict[str, list[Passage]]
+    # def similarity(self, queries: list[str], texts: list[str]) -> list[list[float]]
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,36 @@ class Auditor:
                        checks=tuple(r.to_dict() for r in results.values()),
                        decided_by=_in_words(deciding.check) if deciding else "", **common)
 
+    def rank_triggered(self, conv: Conversation, passages: list[Passage]) -> tuple[list[str], list[str]]:
+        """(rules that always apply, rules with a trigger ranked by how likely they apply, likeliest first).
+
+        A triggered rule's rank is the better of two similarities: its retrieved passages' to the whole conversation
+        (``passages``), and its compiled trigger question's to the conversation's messages (a refund rule whose
+        trigger is "Does this message mention a refund?" ranks high when one message does, however long the
+        conversation is about something else)."""
+        rules = self.retriever.rules()
+        plans = {r: self.plan(r, ps) for r, ps in rules.items()}
+        always = [r for r in rules if plans[r].always]
+        triggered = [r for r in rules if not plans[r].always]
+        score = {r: max((p.score for p in passages if p.rule_id == r), default=-1.0) for r in triggered}
+        triggers = {r: next(c.statement for c in plans[r].checks if c.verdict == "not_applicable") for r in triggered}
+        messages = [t.text for t in clean_conversation(conv).turns if t.text.strip()]
+        if triggers and messages:
+            rows = self.retriever.similarity(list(triggers.values()), messages)
+            for r, row in zip(triggers, rows):
+                score[r] = max(score[r], max(row))
+        return always, sorted(triggered, key=lambda r: -score[r])
+
+    def select(self, conv: Conversation, passages: list[Passage]) -> list[tuple[str | None, list[Passage]]]:
+        """The rules judged in this audit, in playbook order: every rule that always applies (marked when it was
+        compiled: form, greeting, closing), and the ``k`` likeliest of the rules with a trigger
+        (``rank_triggered``). A playbook of up to ``k`` triggered rules is judged whole; a larger one costs at most
+        ``k`` triggered rules per audit."""
+        rules = self.retriever.rules()
+        always, ranked = self.rank_triggered(conv, passages)
+        chosen = set(always) | set(ranked[: self.settings.k])
+        return [(r, ps) for r, ps in rules.items() if r in chosen]
+
     def prefetch(self, conv: Conversation, groups: list[tuple[str | None, list[Passage]]],
                  progress: Callable[[int, int], None] | None = None) -> None:
         """Answer every check of a long conversation window by window, for ``audit`` to read.
@@ -335,6 +367,8 @@ class Auditor:
         query = clean_conversation(conv).to_text() or conv.to_text()  # links and handles only blur the embedding
         passages = self.retriever.retrieve(query, self.settings.k)
         groups = group_guidelines(passages)
+        if groups and hasattr(self.retriever, "rules"):
+            groups = self.select(conv, passages)
         if not groups:
             raise InvalidConversation("No guideline was retrieved: the organisation's knowledge base is empty.")
         prefetched = self.scorer.graded and len(self.windows(conv)) > 1
@@ -351,7 +385,7 @@ class Auditor:
             self._windows.clear()  # a batch audits many conversations: keep none of them
         if progress:
             progress(len(groups), len(groups))
-        retrieved_ids = {p.rule_id for p in passages if p.rule_id}
-        not_retrieved = [r for r in self.retriever.rule_ids() if r not in retrieved_ids]
+        judged = {rule_id for rule_id, _ in groups}
+        not_retrieved = [r for r in self.retriever.rule_ids() if r not in judged]
         return AuditReport(findings, passages, not_retrieved, self.generator.model_name,
                            time.perf_counter() - start, conv.conversation_id)

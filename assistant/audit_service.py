@@ -32,6 +32,18 @@ class KnowledgeBaseRetriever:
         """Every rule id the organisation's guidelines define."""
         return list(self.kb.rules())
 
+    def rules(self) -> dict[str, list[Passage]]:
+        """Every rule's passages, in playbook order."""
+        return {rule_id: [Passage(c.id, c.source, c.heading, c.rule_id, c.text, 0.0) for c in chunks]
+                for rule_id, chunks in self.kb.rules().items()}
+
+    def similarity(self, queries: list[str], texts: list[str]) -> list[list[float]]:
+        """Cosine similarity of each query to each text, with the knowledge base's embedder."""
+        import numpy as np
+
+        q, t = (np.asarray(self.kb.embedder.embed(x), dtype=np.float32) for x in (queries, texts))
+        return (q @ t.T).tolist()
+
     def plans(self) -> dict[str, Plan]:
         """The check plans stored with the rules (compiled at ingestion, or the manager's overrides)."""
         return {rule_id: Plan.from_dict(data) for rule_id, data in self.kb.plans().items()}

@@ -23,7 +23,7 @@ class AuditSettings:
     """How audits judge: each guideline's clauses become yes/no checks on the messages they are about
     (assistant.clauses), scored by the judge (``audit_model``); see assistant.judge."""
 
-    k: int = field(default=12, metadata={"help": "Guideline passages retrieved per audit; a playbook of up to ~12 rules is judged whole."})
+    k: int = field(default=12, metadata={"help": "Rules with a trigger judged per audit, the likeliest to apply first (rules that always apply are always judged): a playbook of up to k such rules is judged whole."})
     yes_bias: float = field(default=0.5, metadata={"help": "Logit subtracted from every yes of a guideline's own clause checks (small models say yes too readily); fitted on the dev set with eval.audit --calibrate for the 1.5B audit model, checked on the held-out set."})
     scorer: str = field(default="auto", metadata={"help": "How a check is answered: probabilities (P(yes) from the next-token distribution), yes_no (a constrained yes/no answer: no confidence), or auto (probabilities where the backend has them)."})
     max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -84,6 +85,11 @@ def score(gold: list[str], pred: list[str]) -> dict:
             "accuracy": sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else 0.0, "confusion": confusion, "n": len(gold)}
 
 
+def _rule_order(rule_id: str) -> tuple:
+    """G2 before G10, 1.2 before 4.1."""
+    return tuple(int(x) if x.isdigit() else 0 for x in re.sub(r"^[A-Z§ ]+-?", "", rule_id).split("."))
+
+
 def bootstrap_macro_f1(golds: list[list[str]], preds: list[list[str]], n: int = 1000, seed: int = 0) -> list[float]:
     """95% interval of macro-F1, resampling conversations (a conversation's verdicts move together)."""
     import random
@@ -100,7 +106,7 @@ def bootstrap_macro_f1(golds: list[list[str]], preds: list[list[str]], n: int = 
 def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: list[AuditReport]) -> dict:
     """Verdict scores, evidence statistics and retrieval recall of finished audits against their labels."""
     gold, pred, per_rule = [], [], {}
-    golds, preds = [], []
+    golds, preds, na_rule = [], [], {}
     retrieved_applicable = applicable = 0
     quotes = verbatim = violations = violations_verbatim = 0
     for (conv, labels), report in zip(items, reports, strict=True):
@@ -114,6 +120,7 @@ def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: 
             golds[-1].append(verdict)
             preds[-1].append(p)
             per_rule.setdefault(rule_id, []).append(p == verdict)
+            na_rule.setdefault(rule_id, []).append(verdict == "not_applicable")
             if verdict != "not_applicable":
                 applicable += 1
                 retrieved_applicable += rule_id in found
@@ -128,7 +135,9 @@ def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: 
         "verdicts": score(gold, pred),
         "macro_f1_interval": bootstrap_macro_f1(golds, preds) if golds else None,
         "violations_with_verbatim_evidence": violations_verbatim / violations if violations else None,
-        "accuracy_per_rule": {r: sum(v) / len(v) for r, v in sorted(per_rule.items(), key=lambda kv: int(kv[0][1:]) if kv[0][1:].isdigit() else 0)},
+        "accuracy_per_rule": {r: sum(v) / len(v) for r, v in sorted(per_rule.items(), key=lambda kv: _rule_order(kv[0]))},
+        # what answering "not applicable" everywhere would score on each rule: the floor no rule should fall below
+        "all_not_applicable_per_rule": {r: sum(v) / len(v) for r, v in sorted(na_rule.items(), key=lambda kv: _rule_order(kv[0]))},
         "evidence": {"quotes": quotes, "verbatim": verbatim, "verbatim_rate": verbatim / quotes if quotes else None},
         "retrieval_recall": retrieved_applicable / applicable if applicable else None,
         "undetermined": sum(p == UNDETERMINED for p in pred),
@@ -149,6 +158,26 @@ def retrieval_recall_at(items: list[tuple[Conversation, dict[str, str]]], retrie
             total += 1
             for k in ks:
                 hits[k] += rule_id in ranked[:k]
+    return {str(k): hits[k] / total for k in ks} if total else {}
+
+
+def selection_recall_at(items: list[tuple[Conversation, dict[str, str]]], auditor, ks=(1, 3, 5, 8)) -> dict[str, float]:  # noqa: ANN001
+    """For each labelled rule that applies, whether the audit would judge it with ``k`` triggered rules per audit:
+    rules that always apply are always judged, triggered ones when ranked in the top k (``Auditor.rank_triggered``:
+    retrieval plus the compiled trigger)."""
+    from assistant.cleaning import clean_conversation
+
+    hits = {k: 0 for k in ks}
+    total = 0
+    for conv, labels in items:
+        passages = auditor.retriever.retrieve(clean_conversation(conv).to_text() or conv.to_text(), max(ks))
+        always, ranked = auditor.rank_triggered(conv, passages)
+        for rule_id, verdict in labels.items():
+            if verdict == "not_applicable":
+                continue
+            total += 1
+            for k in ks:
+                hits[k] += rule_id in always or rule_id in ranked[:k]
     return {str(k): hits[k] / total for k in ks} if total else {}
 
 
@@ -201,7 +230,14 @@ def render(result: dict) -> str:
               + (f"{m['retrieval_recall']:.3f}." if m["retrieval_recall"] is not None else "n/a."), "",
               "Retrieval recall of applicable rules at smaller k (chunks, the preamble included): "
               + ", ".join(f"@{k} {v:.2f}" for k, v in result.get("retrieval_recall_at", {}).items()), "",
+              *(["Applicable rules judged with k triggered rules per audit (always-apply rules, plus triggered ones "
+                 "ranked by retrieval and their compiled trigger): "
+                 + ", ".join(f"@{k} {v:.2f}" for k, v in result["selection_recall_at"].items()), ""]
+                if result.get("selection_recall_at") else []),
               "Accuracy per rule: " + ", ".join(f"{r} {a:.2f}" for r, a in m["accuracy_per_rule"].items()), "",
+              *(["All-not-applicable baseline per rule: " + ", ".join(
+                  f"{r} {a:.2f}" + (" (audit below it)" if m["accuracy_per_rule"][r] < a else "")
+                  for r, a in m["all_not_applicable_per_rule"].items()), ""] if m.get("all_not_applicable_per_rule") else []),
               *([f"Violations found with verbatim evidence: {m['violations_with_verbatim_evidence']:.0%}.", ""]
                 if m.get("violations_with_verbatim_evidence") is not None else []),
               "Confusion (rows: label, columns: prediction):", "",
@@ -292,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
               "compile": {"rules": compiled, "seconds": round(compile_s, 1),
                           "plans": {r: {"origin": p.origin, "plan": p.describe(), "note": p.note} for r, p in plans.items()}},
               "metrics": evaluate_reports(items, reports), "retrieval_recall_at": retrieval_recall_at(items, auditor.retriever),
+              "selection_recall_at": selection_recall_at(items, auditor),
               "reports": [r.to_dict() for r in reports]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

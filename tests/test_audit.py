@@ -406,3 +406,35 @@ def test_a_stored_plan_for_other_text_is_not_used():
     gen = ProbGenerator({})
     finding = Auditor(gen, PlannedRetriever({"G1": RULES["G1"]}, stale), RAW).audit(CONV).findings[0]
     assert finding.plan_origin == "fallback" and all("rhyme" not in p for p in gen.prompts)
+
+
+class PlaybookRetriever(PlannedRetriever):
+    """A knowledge base's view: every rule's passages, and a word-overlap similarity of texts."""
+
+    def rules(self):
+        groups = {}
+        for p in self.passages:
+            groups.setdefault(p.rule_id, []).append(p)
+        return groups
+
+    def similarity(self, queries, texts):
+        def words(x):
+            return {w.strip("?.,!").lower() for w in x.split() if len(w) > 4}
+        return [[len(words(q) & words(t)) / 5 for t in texts] for q in queries]
+
+
+def test_a_large_playbook_judges_every_always_rule_and_the_k_likeliest_triggered_ones():
+    from assistant.plans import Spec, from_spec
+
+    always = {f"A{i}": Spec("always", "Does this reply thank the customer?", "any_reply") for i in range(3)}
+    topics = ["parcel", "refund", "password", "weather", "invoice", "holiday"]
+    triggered = {f"T{i}": Spec("when", f"Does this reply mention the {t}?", "any_reply",
+                               f"Does this message mention a {t} arrived?", "customer") for i, t in enumerate(topics)}
+    texts = {r: f"## {r}: rule {r}\nA rule." for r in {**always, **triggered}}
+    plans = {r: from_spec(r, f"{r}: rule {r}", texts[r], spec, "model") for r, spec in {**always, **triggered}.items()}
+    retriever = PlaybookRetriever(texts, plans)
+    auditor = Auditor(ProbGenerator({}), retriever, AuditSettings(k=2, yes_bias=0.0))
+    report = auditor.audit(CONV)  # the customer's parcel "never arrived"
+    judged = [f.rule_id for f in report.findings]
+    assert judged[:3] == ["A0", "A1", "A2"] and "T0" in judged and len(judged) == 5
+    assert set(report.not_retrieved) == {f"T{i}" for i in range(6)} - set(judged) | {"G9"}
