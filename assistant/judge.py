@@ -128,8 +128,10 @@ def informative_checks(checks: list[Check]) -> list[Check]:
 
 def decide(p: dict[str, float]) -> tuple[str, float]:
     """The verdict and its confidence from the probabilities that each clause holds."""
-    if p.get("not_applicable", 0.0) >= 0.5:
-        return "not_applicable", p["not_applicable"]
+    if p.get("not_applicable", 0.0) >= 0.5 or not {"violated", "followed"} & p.keys():
+        # (no requirement answered: a run re-decided under another bias whose requirement was never asked because
+        # the rule did not apply)
+        return "not_applicable", p.get("not_applicable", 0.5)
     if "violated" in p and "followed" in p:  # each answer counts for its verdict and against the other
         violated = (p["violated"] + 1.0 - p["followed"]) / 2
     else:

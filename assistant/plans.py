@@ -319,15 +319,37 @@ def _stems(text: str) -> set[str]:
     return {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in _STOP}
 
 
-_CONDITIONAL = re.compile(r"\b(?:when|whenever|if|once (?:a|an|the|they|we|you|it)|in case|where (?:a|an|the) \w+ (?:is|are|has|needs?))\b", re.I)
+_QUOTED = re.compile(r"\"[^\"]*\"|\u201c[^\u201d]*\u201d|\([^)]*\)")
+_CONDITION = r"(?:when(?!\s+and\b)|whenever|if|once\s+(?:a|an|the|they|we|you|it)|in\s+case|where\s+(?:a|an|the)\s+\w+)"
+_OPENS_WITH_CONDITION = re.compile(rf"(?:^|[.;:!?]\s+)(?:\d+(?:\.\d+)*\.?\s+)?{_CONDITION}\b", re.I)
+_CONDITION_INSIDE = re.compile(rf"(?<!\beven\s)(?<!\bas\s)\b{_CONDITION}\b(?!\s+(?:any|needed|possible|necessary)\b)", re.I)
+
+
+# What the rule's own words say about which replies it concerns. A rule that names them leaves the model no choice
+# (constrained decoding); one that names none leaves it all of them.
+_REPLY_WORDS = r"(?:public\s+)?(?:agent\s+)?(?:repl(?:y|ies)|responses?|messages?|tweets?|answers?)"
+_SCOPE_CUES = (
+    ("first_reply", re.compile(rf"\b(?:first|opening|initial)\s+(?:\w+\s+)?{_REPLY_WORDS}", re.I)),
+    ("last_reply", re.compile(rf"\b(?:last|final|closing)\s+(?:\w+\s+)?{_REPLY_WORDS}", re.I)),
+    ("every_reply", re.compile(rf"\b(?:every|each|all)\s+(?:of\s+(?:the|our)\s+)?{_REPLY_WORDS}", re.I)),
+    ("any_reply", re.compile(r"\bat\s+least\s+(?:once|one)\b", re.I)),
+    ("no_reply", re.compile(r"\b(?:never|do\s+not|don't|must\s+not|may\s+not|should\s+not|shall\s+not|"
+                            r"are\s+not\s+to|is\s+not\s+to)\b", re.I)),
+)
 
 
 def spec_schema(text: str) -> str:
-    """The JSON schema of a spec for this rule: a rule that states a condition ("When ...", "If ...") applies "when"."""
-    if not _CONDITIONAL.search(text):
-        return SPEC_SCHEMA
+    """The JSON schema of a spec for this rule, narrowed by what its words state: a rule whose sentence opens with
+    a condition ("When ...", "If ...") applies "when", one that states no condition "always" (a condition inside a
+    sentence leaves both); a rule that names its replies ("the first reply", "every reply", "at least once",
+    "never ...") gets those scopes only."""
     schema = json.loads(SPEC_SCHEMA)
-    schema["properties"]["applies"]["enum"] = ["when"]
+    plain = _QUOTED.sub("", " ".join(text.split()))  # examples in quotes or brackets state no condition
+    schema["properties"]["applies"]["enum"] = (["when"] if _OPENS_WITH_CONDITION.search(plain) else
+                                               ["always", "when"] if _CONDITION_INSIDE.search(plain) else ["always"])
+    scopes = [scope for scope, cue in _SCOPE_CUES if cue.search(text)]
+    if scopes:
+        schema["properties"]["scope"]["enum"] = scopes
     return json.dumps(schema)
 
 
@@ -373,7 +395,7 @@ class ModelCompiler:
         if plan is not None:
             return plan
         prompt = self.render(compile_messages(heading, text))
-        schema = spec_schema(text)
+        schema = spec_schema(f"{heading}. {text}")
         reasons, unseparated = [], []
         for attempt in range(self.attempts):
             params = GenerationParams(max_new_tokens=200, json_schema=schema,

@@ -112,3 +112,39 @@ def test_build_compiles_rule_plans_without_loading_a_model_for_clause_rules(tmp_
     assert "check plans: 10 compiled, 0 unchanged" in capsys.readouterr().out
     assert build.main(["--org", "acme", "--root", str(tmp_path), str(PLAYBOOK)]) == 0
     assert "check plans: 0 compiled, 10 unchanged" in capsys.readouterr().out
+
+
+MANUAL = """# Skyline Care Manual
+
+## 1. Form
+
+1.1 Every public reply is signed with the agent's initials or first name.
+
+## 2. Disruption
+
+2.1 When a customer reports a delayed or cancelled flight, the agent apologises for it.
+"""
+
+
+@pytest.mark.real_model
+def test_a_prose_manual_compiles_with_the_real_model_and_audits(tmp_path, capsys):
+    """Ingestion compiles each prose rule once with the embedded audit model (no rule dropped), the plans are shown
+    in words, and an audit of an unsigned reply finds the signature rule violated by its exact detector."""
+    from knowledge_base import build
+
+    (tmp_path / "manual.md").write_text(MANUAL)
+    root = tmp_path / "kb"
+    assert build.main(["--org", "skyline", "--root", str(root), str(tmp_path / "manual.md")]) == 0
+    assert "check plans: 2 compiled, 0 unchanged" in capsys.readouterr().out
+    assert cli.main(["plans", "--org", "skyline", "--kb-root", str(root), "--json"]) == 0
+    plans = {r["rule_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(plans) == {"1.1", "2.1"} and all(p["origin"] in ("model", "fallback") for p in plans.values())
+    assert "signature detector" in plans["1.1"]["plan"], plans["1.1"]
+    assert plans["2.1"]["spec"]["applies"] == "when", plans["2.1"]  # "When ..." is a condition
+    conv = tmp_path / "c.txt"
+    conv.write_text("Customer: my flight to Boston is delayed 3 hours, again\n"
+                    "Agent: We're so sorry about the delay. Please DM us your confirmation number.")
+    assert cli.main(["audit", str(conv), "--org", "skyline", "--kb-root", str(root), "--quiet"]) == 0
+    findings = {f["rule_id"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert findings["1.1"]["verdict"] == "violated" and findings["1.1"]["evidence"].startswith("We're so sorry")
+    assert findings["2.1"]["verdict"] in ("followed", "violated", "not_applicable") and findings["2.1"]["decided_by"]

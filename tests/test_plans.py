@@ -99,9 +99,18 @@ def test_a_trigger_that_restates_the_requirement_is_dropped():
     assert plan.always and plan.checks[0].verdict == "followed"
 
 
-def test_rules_without_a_condition_may_apply_always():
-    assert json.loads(spec_schema("Agents thank the customer at least once."))["properties"]["applies"]["enum"] == [
-        "always", "when"]
+@pytest.mark.parametrize("rule,applies,scopes", [
+    ("Agents thank the customer at least once.", ["always"], ["any_reply"]),
+    ("The agent's first reply shows empathy.", ["always"], ["first_reply"]),
+    ("Every public reply is signed.", ["always"], ["every_reply"]),
+    ("Agents never ask for passwords.", ["always"], ["no_reply"]),
+    ("When a customer reports a delay, the last reply we post gives a new time.", ["when"], ["last_reply"]),
+    ("If a refund comes up, explain the policy.", ["when"], None),
+])
+def test_the_rules_own_words_narrow_what_the_model_may_choose(rule, applies, scopes):
+    properties = json.loads(spec_schema(rule))["properties"]
+    assert properties["applies"]["enum"] == applies
+    assert properties["scope"]["enum"] == (scopes or ["first_reply", "last_reply", "every_reply", "any_reply", "no_reply"])
 
 
 def test_a_typed_spec_is_checked_and_every_problem_named():
