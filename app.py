@@ -196,10 +196,11 @@ def audit(s: Services, org: str, text: str, upload: str | None, agents: str = ""
         (done, total), desc="judging guidelines", unit="guideline"))
     score = "n/a" if report.compliance_score is None else f"{report.compliance_score:.0%}"
     counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts.items() if v)
-    header = (f"**Summary:** {summary}\n\n**Compliance: {score}** ({counts}); {len(report.retrieved)} passages "
-              f"retrieved, {report.seconds:.0f} s, judged by `{report.model}`.")
+    header = (f"**Summary:** {summary}\n\n**Compliance: {score}** ({counts}); {len(report.findings)} rules judged, "
+              f"{report.seconds:.0f} s, judged by `{report.model}`.")
     if report.not_retrieved:
-        header += f" Not retrieved (no verdict): {', '.join(report.not_retrieved)}."
+        header += (f" Not judged (their situation looked least likely to come up; raise audit_k to judge more): "
+                   f"{', '.join(report.not_retrieved)}.")
     return header, findings_rows(report), report.to_dict()
 
 

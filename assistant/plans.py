@@ -341,13 +341,15 @@ _SCOPE_CUES = (
 def spec_schema(text: str) -> str:
     """The JSON schema of a spec for this rule, narrowed by what its words state: a rule whose sentence opens with
     a condition ("When ...", "If ...") applies "when", one that states no condition "always" (a condition inside a
-    sentence leaves both); a rule that names its replies ("the first reply", "every reply", "at least once",
+    sentence, or a prohibition, leaves both); a rule that names its replies ("the first reply", "every reply", "at least once",
     "never ...") gets those scopes only."""
     schema = json.loads(SPEC_SCHEMA)
     plain = _QUOTED.sub("", " ".join(text.split()))  # examples in quotes or brackets state no condition
-    schema["properties"]["applies"]["enum"] = (["when"] if _OPENS_WITH_CONDITION.search(plain) else
-                                               ["always", "when"] if _CONDITION_INSIDE.search(plain) else ["always"])
     scopes = [scope for scope, cue in _SCOPE_CUES if cue.search(text)]
+    # a prohibition is often bound to a topic ("do not promise refunds": not applicable where no refund comes up)
+    schema["properties"]["applies"]["enum"] = (
+        ["when"] if _OPENS_WITH_CONDITION.search(plain) else
+        ["always", "when"] if _CONDITION_INSIDE.search(plain) or scopes == ["no_reply"] else ["always"])
     if scopes:
         schema["properties"]["scope"]["enum"] = scopes
     return json.dumps(schema)
@@ -434,15 +436,24 @@ class ModelCompiler:
                 raise InvalidSpec(f"the {name} shares no word with the rule ({question!r})")
         if self.judge is not None and spec.scope != "conversation" and all(examples.values()):
             check = spec.checks()[-1]
-            p = {k: self.judge(_example_conversation(v), f"{heading}. {text}", replace(check, detector=None))
-                 for k, v in examples.items()}
+            p = {k: self.judge(_example_conversation(examples[k]), f"{heading}. {text}", replace(check, detector=None))
+                 for k in _EXAMPLE_FIELDS}
             gap = p["example_compliant"] - p["example_violating"]
             if spec.scope == "no_reply":
                 gap = -gap
+            flipped = _FLIPPED.get(spec.scope)
+            if gap <= -self.margin and flipped:
+                # yes clearly marks the compliant reply under a prohibition (or the violating one under a requirement):
+                # the question was written the other way round from its scope
+                spec, gap = replace(spec, scope=flipped), -gap
+                examples["repaired"] = f"the question asks the opposite of its scope: scope set to {flipped}"
             if gap < self.margin:
                 raise Unseparated(spec, gap, f"the question does not separate its own examples (P(yes) compliant "
                                   f"{p['example_compliant']:.2f}, violating {p['example_violating']:.2f})")
         return spec, examples
+
+
+_FLIPPED = {"no_reply": "every_reply"}  # seen: a prohibition compiled as the conduct every reply must keep
 
 
 def _example_conversation(reply: str) -> Conversation:

@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scorer", "--audit-scorer", dest="audit_scorer", default=None, help=_help("audit_scorer"))
     parser.add_argument("--calibrate", metavar="RESULTS_JSON", default=None,
                         help="re-decide a finished run under a range of yes-biases and print the table")
+    parser.add_argument("--overrides", default=None, metavar="JSON",
+                        help="a manager's corrected plans ({rule_id: spec}), applied after compiling: the audit after review")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default="runs/audit/dev")
     parser.add_argument("--data-dir", default=None)
@@ -313,6 +315,15 @@ def main(argv: list[str] | None = None) -> int:
             compiled, _ = compile_knowledge_base(kb, config, auditor.generator,
                                                  progress=lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
         compile_s = time.perf_counter() - start
+        if args.overrides:
+            from assistant.plans import Spec, from_spec
+
+            texts = kb.rule_texts()
+            reviewed = json.loads(Path(args.overrides).read_text(encoding="utf-8"))
+            for rule_id, spec in reviewed.items():
+                if not rule_id.startswith("_"):
+                    plan = from_spec(rule_id, *texts[rule_id], Spec.from_dict(spec), "override")
+                    kb.set_override(rule_id, {"plan": plan.to_dict()})
         plans = {r: Plan.from_dict(d) for r, d in kb.plans().items()}
         reports, times = [], []
         for conv, _ in tqdm(items, desc="auditing", unit="conversation"):
@@ -322,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines], "model": auditor.generator.model_name,
+    result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines],
+              "overrides": portable(args.overrides) if args.overrides else None, "model": auditor.generator.model_name,
               "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.settings.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "compile": {"rules": compiled, "seconds": round(compile_s, 1),

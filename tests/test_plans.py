@@ -103,7 +103,7 @@ def test_a_trigger_that_restates_the_requirement_is_dropped():
     ("Agents thank the customer at least once.", ["always"], ["any_reply"]),
     ("The agent's first reply shows empathy.", ["always"], ["first_reply"]),
     ("Every public reply is signed.", ["always"], ["every_reply"]),
-    ("Agents never ask for passwords.", ["always"], ["no_reply"]),
+    ("Agents never ask for passwords.", ["always", "when"], ["no_reply"]),
     ("When a customer reports a delay, the last reply we post gives a new time.", ["when"], ["last_reply"]),
     ("If a refund comes up, explain the policy.", ["when"], None),
 ])
@@ -133,3 +133,14 @@ def test_plans_round_trip_and_give_a_spec_to_edit():
     clause = from_clauses("G4", "G4: Sign every public reply", CLAUSED)
     edit = spec_of(clause)
     assert (edit.applies, edit.scope, edit.question) == ("always", "every_reply", "Does this reply carry a signature?")
+
+
+def test_a_question_written_against_its_scope_is_turned_round():
+    """'Never blame the customer' compiled as 'Does this reply stay courteous?' under no_reply: yes would mean
+    violated. The judge says yes to the compliant example, so the scope becomes every_reply."""
+    inverted = {"applies": "always", "trigger": "", "trigger_in": "customer", "scope": "no_reply",
+                "question": "Does this reply stay courteous and give the time?",
+                "example_compliant": "Sorry! It now leaves at 6pm.", "example_violating": "Thanks for nothing."}
+    rule = "Stay courteous and give the new time; never blame the customer."
+    plan = ModelCompiler(SpecGenerator(json.dumps(inverted)), render, judge_by_words)("G8", "G8: Courtesy", rule)
+    assert plan.spec.scope == "every_reply" and plan.checks[-1].verdict == "followed" and "opposite" in plan.note

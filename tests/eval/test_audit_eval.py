@@ -74,3 +74,59 @@ def test_the_retired_mode_flag_and_a_typo_in_the_audit_settings_are_refused(caps
     assert "unrecognized arguments: --mode verdict" in capsys.readouterr().err
     assert main(["--scorer", "probs", "--limit", "1"]) == 2
     assert "audit_scorer 'probs' is unknown: use one of auto, probabilities, yes_no" in capsys.readouterr().err
+
+
+def test_skyway_sets_are_complete_apart_and_match_the_manuals_rules(tweetsumm_dir):
+    """The second playbook (numbered manual + PDF addendum): every label names a rule the manual defines, dev and
+    held-out share no dialog, and every violation's quote is verbatim."""
+    from eval.audit import REPO
+    from knowledge_base.chunking import chunk_document
+    from knowledge_base.documents import collect_paths, extract_text, read_source
+
+    folder = REPO / "eval" / "audit_dev" / "skyway"
+    rules = set()
+    for path in collect_paths([folder]):
+        if path.suffix in (".md", ".pdf") and path.name != "README.md":
+            src = read_source(path)
+            rules |= {c.rule_id for c in chunk_document(src.name, src.kind, extract_text(src)) if c.rule_id}
+    assert len(rules) == 10 and {"5.1", "5.2"} <= rules  # the addendum's rules come from the PDF
+    ids = []
+    for name in ("skyway-dev.jsonl", "skyway-heldout.jsonl"):
+        rows = [json.loads(line) for line in (folder / name).read_text().splitlines()]
+        items = load_labels(folder / name, tweetsumm_dir)
+        ids.append({r["conversation_id"] for r in rows})
+        for (conv, labels), row in zip(items, rows):
+            assert set(labels) == rules
+            assert all(any(q in t.text for t in conv.turns) for q in row["evidence"].values())
+    assert len(ids[0]) == 14 and len(ids[1]) == 18 and not ids[0] & ids[1]
+
+
+def test_the_reviewed_plans_are_valid_specs():
+    from assistant.plans import Spec
+    from eval.audit import REPO
+
+    reviewed = json.loads((REPO / "eval" / "audit_dev" / "brightline-prose-reviewed.json").read_text())
+    specs = {r: Spec.from_dict(s) for r, s in reviewed.items() if not r.startswith("_")}
+    assert sorted(specs, key=lambda r: int(r[1:])) == [f"G{i}" for i in range(1, 11)]
+
+
+def test_eval_audit_end_to_end_with_fakes_and_a_managers_overrides(tmp_path, monkeypatch, tweetsumm_dir):
+    from eval.audit import REPO, main
+    from tests.conftest import FakeGenerator
+    from tests.knowledge_base.conftest import FakeEmbedder
+
+    class Judge(FakeGenerator):
+        def choice_probabilities(self, prompt, choices):
+            return [0.3, 0.7]
+
+    monkeypatch.setattr("knowledge_base.embedder.make_embedder", FakeEmbedder)
+    monkeypatch.setattr("assistant.backends.load_generator", lambda *a, **k: Judge(reply="not json"))
+    out = tmp_path / "run"
+    assert main(["--guidelines", str(REPO / "eval" / "audit_dev" / "brightline-prose-playbook.md"), "--limit", "2",
+                 "--overrides", str(REPO / "eval" / "audit_dev" / "brightline-prose-reviewed.json"),
+                 "--out", str(out), "--data-dir", str(tweetsumm_dir)]) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert all(p["origin"] == "override" for p in result["compile"]["plans"].values())
+    assert result["metrics"]["macro_f1_interval"] and result["selection_recall_at"]
+    report = (out / "report.md").read_text()
+    assert "All-not-applicable baseline per rule" in report and "## Check plans" in report
