@@ -338,6 +338,29 @@ _SCOPE_CUES = (
 )
 
 
+# the condition ends where the main clause starts: its subject (the agent, we, you) or an imperative verb
+_MAIN_CLAUSE = (r",\s+(?=(?:the\s+|our\s+)?(?:agents?|team|staff|we|you)\b|(?:please|always|never|do|don't|reply|"
+                r"respond|ask|offer|point|give|tell|apologi[sz]e|send|direct|explain|make|use|include|acknowledge)\b)")
+_CONDITION_CLAUSE = re.compile(rf"(?:^|[.;:!?]\s+)(?:\d+(?:\.\d+)*\.?\s+)?(?:{_CONDITION})\s+(?P<situation>[^.;:!?]+?)"
+                               rf"(?:{_MAIN_CLAUSE}|[.;:!?](?:\s|$)|$)", re.I)
+_AGENT_WORDS = re.compile(r"\b(?:agents?|we|us|our team|staff)\b", re.I)
+_CUSTOMER_WORDS = re.compile(r"\b(?:customers?|travell?ers?|passengers?|callers?|users?|clients?|members?|guests?)\b", re.I)
+
+
+def stated_trigger(text: str) -> tuple[str, str] | None:
+    """The trigger a rule states in its own words, when a sentence opens with its condition ("When a traveller
+    tells us their flight is delayed, ..."): a question about one message, and whose messages it is about (the
+    party the condition names first: the agent or the customer; anyone when it names neither)."""
+    match = _CONDITION_CLAUSE.search(re.sub(r"\s+([,;])", r"\1", _QUOTED.sub("", " ".join(text.split()))))
+    if not match:
+        return None
+    situation = match["situation"].strip()
+    agent, customer = _AGENT_WORDS.search(situation), _CUSTOMER_WORDS.search(situation)
+    whose = ("agent" if agent and (not customer or agent.start() < customer.start()) else
+             "customer" if customer else "anyone")
+    return f"Does this message show that {situation}?", whose
+
+
 def spec_schema(text: str) -> str:
     """The JSON schema of a spec for this rule, narrowed by what its words state: a rule whose sentence opens with
     a condition ("When ...", "If ...") applies "when", one that states no condition "always" (a condition inside a
@@ -350,6 +373,8 @@ def spec_schema(text: str) -> str:
     schema["properties"]["applies"]["enum"] = (
         ["when"] if _OPENS_WITH_CONDITION.search(plain) else
         ["always", "when"] if _CONDITION_INSIDE.search(plain) or scopes == ["no_reply"] else ["always"])
+    if not scopes and _OPENS_WITH_CONDITION.search(plain):
+        scopes = ["any_reply", "every_reply", "no_reply"]  # what a situation calls for, not the first or last reply
     if scopes:
         schema["properties"]["scope"]["enum"] = scopes
     return json.dumps(schema)
@@ -361,6 +386,16 @@ def _circular(trigger: str, question: str) -> bool:
     return bool(t) and len(t & q) / len(t) >= 0.5
 
 
+def whole_rule(heading: str, text: str) -> str:
+    """A rule's heading and text as one passage. A numbered rule's heading is its first line (shortened with "..."
+    when long, the text then repeating it whole): a text going on in lower case continues that line's sentence."""
+    body = " ".join(text.split())
+    heading = heading.strip()
+    if not heading or body.startswith(heading.removesuffix("...")):
+        return body
+    return f"{heading} {body}" if body[:1].islower() else f"{heading}. {body}"
+
+
 def compile_messages(heading: str, text: str) -> list[dict[str, str]]:
     """The compile prompt: the worked examples as earlier turns, then the rule."""
     messages = [{"role": "system", "content": COMPILE_SYSTEM_PROMPT}]
@@ -368,7 +403,7 @@ def compile_messages(heading: str, text: str) -> list[dict[str, str]]:
         messages += [{"role": "user", "content": f"Rule:\n{rule}"},
                      {"role": "assistant", "content": json.dumps(answer)}]
     body = " ".join(text.split())
-    messages.append({"role": "user", "content": f"Rule:\n{heading}. {body}" if heading else f"Rule:\n{body}"})
+    messages.append({"role": "user", "content": f"Rule:\n{whole_rule(heading, body)}"})
     return messages
 
 
@@ -397,7 +432,7 @@ class ModelCompiler:
         if plan is not None:
             return plan
         prompt = self.render(compile_messages(heading, text))
-        schema = spec_schema(f"{heading}. {text}")
+        schema = spec_schema(whole_rule(heading, text))
         reasons, unseparated = [], []
         for attempt in range(self.attempts):
             params = GenerationParams(max_new_tokens=200, json_schema=schema,
@@ -426,7 +461,10 @@ class ModelCompiler:
             raise InvalidSpec(f"not JSON ({raw[:80]!r})") from exc
         examples = {k: " ".join(str(data.get(k) or "").split()) for k in _EXAMPLE_FIELDS}
         spec = Spec.from_dict({k: v for k, v in data.items() if k not in _EXAMPLE_FIELDS})
-        if spec.applies == "when" and _circular(spec.trigger, spec.question):
+        stated = stated_trigger(whole_rule(heading, text))
+        if stated and spec.applies == "when":  # the rule's own words say when it applies: they are the trigger
+            spec = replace(spec, trigger=stated[0], trigger_in=stated[1])
+        elif spec.applies == "when" and _circular(spec.trigger, spec.question):
             # a trigger that asks the requirement itself would make the rule "not applicable" whenever it is broken
             spec = replace(spec, applies="always", trigger="")
             examples["repaired"] = "the trigger restated the requirement: the rule applies always"
@@ -436,7 +474,7 @@ class ModelCompiler:
                 raise InvalidSpec(f"the {name} shares no word with the rule ({question!r})")
         if self.judge is not None and spec.scope != "conversation" and all(examples.values()):
             check = spec.checks()[-1]
-            p = {k: self.judge(_example_conversation(examples[k]), f"{heading}. {text}", replace(check, detector=None))
+            p = {k: self.judge(_example_conversation(examples[k]), whole_rule(heading, text), replace(check, detector=None))
                  for k in _EXAMPLE_FIELDS}
             gap = p["example_compliant"] - p["example_violating"]
             if spec.scope == "no_reply":

@@ -62,7 +62,7 @@ def test_a_prose_rule_compiles_through_a_validated_spec():
     assert (trigger.verdict, trigger.scope, trigger.speaker) == ("not_applicable", "none", "customer")
     assert (requirement.verdict, requirement.scope) == ("followed", "any")
     assert plan.describe().splitlines() == [
-        "Applies when a customer message answers yes to: Does this message report a delayed flight?",
+        "Applies when a customer message answers yes to: Does this message show that a customer reports a delayed flight?",
         "Asks of each agent reply (one is enough): Does this reply give the new departure time? (yes means followed)"]
     assert "Rule:\nD1: Delays. When a customer" in gen.prompts[0]  # the worked examples come first
     assert json.loads(gen.params[0].json_schema)["properties"]["applies"]["enum"] == ["when"]  # "When ..." is conditional
@@ -93,9 +93,19 @@ def test_a_rule_no_attempt_understands_falls_back_and_is_never_dropped():
     assert compile_rule(None, "D1", "D1: Delays", PROSE).origin == "fallback"  # no compile model at all
 
 
+def test_a_rule_that_opens_with_its_condition_is_triggered_by_its_own_words():
+    vague = {**GOOD, "trigger": "Does this message involve a private channel?", "trigger_in": "agent"}
+    rule = ("When a traveller's bag is delayed, missing or damaged, or an item is left behind, the agent points to "
+            "the baggage desk and the departure time.")
+    plan = ModelCompiler(SpecGenerator(json.dumps(vague)), render, judge_by_words)("2.2", "2.2 Bags", rule)
+    assert plan.spec.trigger == ("Does this message show that a traveller's bag is delayed, missing or damaged, "
+                                 "or an item is left behind?") and plan.spec.trigger_in == "customer"
+
+
 def test_a_trigger_that_restates_the_requirement_is_dropped():
     circular = {**GOOD, "applies": "when", "trigger": "Does this message give the new departure time?"}
-    plan = ModelCompiler(SpecGenerator(json.dumps(circular)), render, judge_by_words)("D1", "D1: Delays", PROSE)
+    rule = "Agents give the new departure time when a flight is delayed."  # the condition is not stated first
+    plan = ModelCompiler(SpecGenerator(json.dumps(circular)), render, judge_by_words)("D1", "D1: Delays", rule)
     assert plan.always and plan.checks[0].verdict == "followed"
 
 
@@ -105,7 +115,7 @@ def test_a_trigger_that_restates_the_requirement_is_dropped():
     ("Every public reply is signed.", ["always"], ["every_reply"]),
     ("Agents never ask for passwords.", ["always", "when"], ["no_reply"]),
     ("When a customer reports a delay, the last reply we post gives a new time.", ["when"], ["last_reply"]),
-    ("If a refund comes up, explain the policy.", ["when"], None),
+    ("If a refund comes up, explain the policy.", ["when"], ["any_reply", "every_reply", "no_reply"]),
 ])
 def test_the_rules_own_words_narrow_what_the_model_may_choose(rule, applies, scopes):
     properties = json.loads(spec_schema(rule))["properties"]
