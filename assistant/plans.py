@@ -374,7 +374,7 @@ def spec_schema(text: str) -> str:
         ["when"] if _OPENS_WITH_CONDITION.search(plain) else
         ["always", "when"] if _CONDITION_INSIDE.search(plain) or scopes == ["no_reply"] else ["always"])
     if not scopes and _OPENS_WITH_CONDITION.search(plain):
-        scopes = ["any_reply", "every_reply", "no_reply"]  # what a situation calls for, not the first or last reply
+        scopes = ["any_reply", "no_reply"]  # a situation calls for some reply to act (or none to), not every one
     if scopes:
         schema["properties"]["scope"]["enum"] = scopes
     return json.dumps(schema)

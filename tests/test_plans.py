@@ -115,7 +115,7 @@ def test_a_trigger_that_restates_the_requirement_is_dropped():
     ("Every public reply is signed.", ["always"], ["every_reply"]),
     ("Agents never ask for passwords.", ["always", "when"], ["no_reply"]),
     ("When a customer reports a delay, the last reply we post gives a new time.", ["when"], ["last_reply"]),
-    ("If a refund comes up, explain the policy.", ["when"], ["any_reply", "every_reply", "no_reply"]),
+    ("If a refund comes up, explain the policy.", ["when"], ["any_reply", "no_reply"]),
 ])
 def test_the_rules_own_words_narrow_what_the_model_may_choose(rule, applies, scopes):
     properties = json.loads(spec_schema(rule))["properties"]

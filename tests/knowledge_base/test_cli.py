@@ -13,7 +13,11 @@ from tests.knowledge_base.conftest import FakeEmbedder
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch):
+    """The fake embedder, and a compile model that writes no usable plan (prose rules keep the generic questions)."""
+    from tests.conftest import FakeGenerator
+
     monkeypatch.setattr(embedder, "make_embedder", FakeEmbedder)
+    monkeypatch.setattr("assistant.backends.load_generator", lambda *a, **k: FakeGenerator(reply="not json"))
 
 
 @pytest.fixture
@@ -25,6 +29,7 @@ def test_build_list_search_delete(root, playbook, rules_txt, capsys):
     assert build.main(["--org", "acme", "--root", root, str(playbook), str(rules_txt)]) == 0
     out = capsys.readouterr().out
     assert "acme: 2 added, 0 updated, 0 unchanged, 0 removed; 15 chunks (15 embedded)" in out
+    assert "check plans: 13 compiled, 0 unchanged" in out  # R1, R2, SEC-4 (prose) and G1-G10
 
     assert list_cli.main(["--org", "acme", "--root", root]) == 0
     lines = capsys.readouterr().out.splitlines()
