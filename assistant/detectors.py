@@ -80,13 +80,15 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
     "private_channel": names_private_channel,
     "question": asks_question,
 }
+_SIGNATURE = (r"(?:(?:(?:an?|the|their|its)\s+)?(?:agent'?s?'?\s+)?(?:signature|initials|sign-?off)|"
+              r"(?:the\s+)?agent'?s?'?\s+(?:initials|(?:first\s+)?name))")
 # What a check's question must be about for its detector to answer it. Only questions whose whole content is the
 # form qualify ("does this reply carry a signature", "does this reply include a link"); "does it give a link to a
 # help page or other next step" is about meaning and stays with the model.
 _ABOUT = (
-    ("signature", re.compile(r"^(?:does|is) this (?:reply|message) (?:end with|carry|include|contain|have|bear|"
-                             r"signed with|closed? with)(?: an?| the)?(?: agent'?s?)? (?:signature|initials|sign-?off|name)"
-                             r"(?: or (?:initials|signature|name|first name))?(?: at the end)?\??$", re.I)),
+    ("signature", re.compile(rf"^(?:does|is) this (?:reply|message) (?:\w+\s+){{0,2}}?(?:with\s+|by\s+)?{_SIGNATURE}"
+                             r"(?:\s+or\s+(?:\w+\s+){0,2}?(?:signature|initials|(?:first\s+)?name|sign-?off))?"
+                             r"(?:\s+at the end)?\??$", re.I)),
     ("signature", re.compile(r"^is this (?:reply|message) signed(?: with [\w' ]+)?\??$", re.I)),
     ("link", re.compile(r"^(?:does|is) this (?:reply|message) (?:include|contain|carry|have|give|share|provide)"
                         r"(?: an?| the)? (?:link|url|web ?link|web address)\??$", re.I)),
