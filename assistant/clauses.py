@@ -35,15 +35,15 @@ _CLAUSE_RE = re.compile(
     rf"(.+(?:\n[ \t]+(?![-*+][ \t]|\d+[.)][ \t]|(?:\*\*)?(?:{_KEYWORD})[ \t]*:)\S.*)*)$",
     re.IGNORECASE | re.MULTILINE)
 _VERDICT_OF = {"followed": "followed", "violated": "violated"}
-_REPLY = r"(?:public\s+)?(?:repl(?:y|ies)|responses?|messages?|tweets?|answers?)"
+REPLY = r"(?:public\s+)?(?:repl(?:y|ies)|responses?|messages?|tweets?|answers?)"  # words for a message
 _AGENT = r"(?:the\s+)?(?:agent(?:'s|s'|s)?\s+)?"
 _IN_CONV = r"(?:\s+in\s+the\s+conversation)?"
 _SCOPE_PATTERNS = (
-    ("first", re.compile(rf"^{_AGENT}(?:first|opening|initial)\s+(?:agent\s+)?{_REPLY}{_IN_CONV}\b", re.I)),
-    ("last", re.compile(rf"^{_AGENT}(?:last|final|closing)\s+(?:agent\s+)?{_REPLY}{_IN_CONV}\b", re.I)),
-    ("all", re.compile(rf"^(?:every|each|all(?:\s+of\s+the)?|all\s+the)\s+(?:agent(?:'s)?\s+)?{_REPLY}{_IN_CONV}\b", re.I)),
-    ("none", re.compile(rf"^(?:no|none\s+of\s+the)\s+(?:agent(?:'s)?\s+)?{_REPLY}{_IN_CONV}\b", re.I)),
-    ("any", re.compile(rf"^(?:at\s+least\s+one|any|an?|one|some)(?:\s+of\s+the)?\s+(?:agent(?:'s)?\s+)?{_REPLY}{_IN_CONV}\b", re.I)),
+    ("first", re.compile(rf"^{_AGENT}(?:first|opening|initial)\s+(?:agent\s+)?{REPLY}{_IN_CONV}\b", re.I)),
+    ("last", re.compile(rf"^{_AGENT}(?:last|final|closing)\s+(?:agent\s+)?{REPLY}{_IN_CONV}\b", re.I)),
+    ("all", re.compile(rf"^(?:every|each|all(?:\s+of\s+the)?|all\s+the)\s+(?:agent(?:'s)?\s+)?{REPLY}{_IN_CONV}\b", re.I)),
+    ("none", re.compile(rf"^(?:no|none\s+of\s+the)\s+(?:agent(?:'s)?\s+)?{REPLY}{_IN_CONV}\b", re.I)),
+    ("any", re.compile(rf"^(?:at\s+least\s+one|any|an?|one|some)(?:\s+of\s+the)?\s+(?:agent(?:'s)?\s+)?{REPLY}{_IN_CONV}\b", re.I)),
 )
 # "the agent <does something>" is about some reply, unless the sentence negates or restricts it
 _AGENT_SUBJECT = re.compile(r"^the\s+agent\s+(?!'s\b)", re.I)

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 from assistant.backends.base import GenerationParams, Generator, generate
-from assistant.clauses import GENERIC_CLAUSES, Check, as_question, checks_for, parse_clauses
+from assistant.clauses import GENERIC_CLAUSES, REPLY, Check, as_question, checks_for, parse_clauses
 from assistant.conversation import Conversation, Turn
 from assistant.detectors import detector_for
 from assistant.errors import SupportLensError
@@ -327,7 +327,7 @@ _CONDITION_INSIDE = re.compile(rf"(?<!\beven\s)(?<!\bas\s)\b{_CONDITION}\b(?!\s+
 
 # What the rule's own words say about which replies it concerns. A rule that names them leaves the model no choice
 # (constrained decoding); one that names none leaves it all of them.
-_REPLY_WORDS = r"(?:public\s+)?(?:agent\s+)?(?:repl(?:y|ies)|responses?|messages?|tweets?|answers?)"
+_REPLY_WORDS = rf"(?:(?:public|agent)\s+){{0,2}}{REPLY}"
 _SCOPE_CUES = (
     ("first_reply", re.compile(rf"\b(?:first|opening|initial)\s+(?:\w+\s+)?{_REPLY_WORDS}", re.I)),
     ("last_reply", re.compile(rf"\b(?:last|final|closing)\s+(?:\w+\s+)?{_REPLY_WORDS}", re.I)),
