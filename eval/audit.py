@@ -285,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         items = load_labels(result["labels"], args.data_dir)[: result["n_conversations"]]
         if args.audit_yes_bias is not None:  # the whole report, as if the run had used this bias
             bias = config.audit_yes_bias
-            redecided = {**result, "yes_bias": bias, "metrics": {**result["metrics"], **redecided_metrics(result, items, bias)}}
+            redecided = {**result, "yes_bias": bias, "metrics": {**result["metrics"], "macro_f1_interval": None,
+                                                                 **redecided_metrics(result, items, bias)}}
             text = render(redecided) + ("\nRe-decided from the recorded probabilities of a run with yes-bias "
                                         f"{result.get('yes_bias', 0.0)} (verdicts exact; evidence counts are the run's).\n")
             (Path(args.calibrate).parent / f"report-yes-bias-{bias:+.1f}.md").write_text(text, encoding="utf-8")
