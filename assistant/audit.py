@@ -183,6 +183,7 @@ class Auditor:
         self.settings = settings or AuditSettings()
         self.compiler = compiler  # for a rule stored without a plan (assistant.plans.compile_rule)
         self._plans: dict[str, Plan] = {}  # compiled here, by rule_key
+        self._stored: dict[str, Plan] | None = None  # the store's plans, read once per audit (``audit``)
         self.prompt_format = default_format(generator.model_name, generator.chat_template is not None)
         self.scorer = make_scorer(generator, self.settings.scorer)
         self._windows: dict[Conversation, tuple[range, ...]] = {}
@@ -268,7 +269,9 @@ class Auditor:
         rule's clauses or the generic questions) and kept for the next audit."""
         heading, text = passages[0].heading.split(" > ")[-1], "\n\n".join(p.text for p in passages)
         key = rule_key(heading, text)
-        stored = self.retriever.plans().get(rule_id) if rule_id and hasattr(self.retriever, "plans") else None
+        if self._stored is None:
+            self._stored = self.retriever.plans() if hasattr(self.retriever, "plans") else {}
+        stored = self._stored.get(rule_id) if rule_id else None
         if stored is not None and (stored.key == key or stored.origin == "override"):
             return stored
         if key not in self._plans:
@@ -360,6 +363,7 @@ class Auditor:
     def audit(self, conv: Conversation | str, progress: Callable[[int, int], None] | None = None) -> AuditReport:
         """Retrieve the relevant guidelines for ``conv`` and judge each; raises InvalidConversation on bad input."""
         start = time.perf_counter()
+        self._stored = None  # read the store's plans afresh, once for this audit
         if isinstance(conv, str):
             conv = parse_conversation(conv, max_chars=self.settings.max_input_chars)
         else:
@@ -382,6 +386,7 @@ class Auditor:
                 findings.append(self.judge(conv, rule_id, group))
         finally:
             self._answers.clear()
+            self._stored = None  # the next audit reads the store again (a manager may have corrected a plan)
             self._windows.clear()  # a batch audits many conversations: keep none of them
         if progress:
             progress(len(groups), len(groups))
