@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 from assistant.backends.base import GenerationParams, Generator, generate
-from assistant.clauses import GENERIC_CLAUSES, REPLY, Check, as_question, checks_for, parse_clauses
+from assistant.clauses import REPLY, Check, as_question, checks_for, parse_clauses
 from assistant.conversation import Conversation, Turn
 from assistant.detectors import detector_for
 from assistant.errors import SupportLensError
@@ -507,5 +507,5 @@ def compile_rule(compiler: Callable[[str | None, str, str], Plan] | None, rule_i
         rule_id, heading, text, "no compile model was available; the generic questions are asked")
 
 
-__all__ = ["COMPILER_VERSION", "GENERIC_CLAUSES", "InvalidSpec", "ModelCompiler", "Plan", "Spec", "compile_rule",
+__all__ = ["COMPILER_VERSION", "InvalidSpec", "ModelCompiler", "Plan", "Spec", "compile_rule",
            "fallback", "from_clauses", "from_spec", "rule_key", "spec_of"]
