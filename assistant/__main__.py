@@ -30,8 +30,10 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML config file (default: $SUPPORTLENS_CONFIG)")
     for f in fields(AssistantConfig):
         flag = "--" + f.name.replace("_", "-")
-        # the audit's settings keep their short flags too (--k, --yes-bias, --scorer)
-        flags = (flag, "--" + flag[8:]) if flag.startswith("--audit-") and f.name != "audit_model" else (flag,)
+        # the audit's settings keep their short flags too (--k, --yes-bias, --scorer); not the audit's model and
+        # adapter, whose short flags are the summary's
+        short = flag.startswith("--audit-") and f.name not in ("audit_model", "audit_adapter")
+        flags = (flag, "--" + flag[8:]) if short else (flag,)
         if f.type in ("bool",):
             p.add_argument(*flags, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=f.metadata.get("help"))
         else:

@@ -1,7 +1,8 @@
 """Wiring for audits: the organisation's knowledge base as the retriever, and the audit's own generator.
 
 Audits run on ``audit_model`` (the larger embedded model by default) without the summary adapter: the TweetSumm
-LoRA was trained to write summaries, not to judge guidelines.
+LoRA was trained to write summaries, not to judge guidelines. ``audit_adapter`` may give the judge its own adapter
+(``auto``: the shipped trained judge of the audit model, ``models.SHIPPED_JUDGES``, if any; else none).
 """
 
 from __future__ import annotations
@@ -58,9 +59,11 @@ def open_knowledge_base(org: str, root: str | None = None):  # noqa: ANN201 - Kn
 
 
 def audit_config(config: AssistantConfig | None = None) -> AssistantConfig:
-    """The summary config turned into the audit's: ``audit_model``, same backend, no adapter."""
+    """The summary config turned into the audit's: ``audit_model``, same backend, and as ``adapter`` the judge's
+    (``audit_adapter`` resolved, ``auto`` against the shipped judges only) or ``none``: never the summary adapter.
+    Raises ModelUnavailable when the judge adapter asked for is missing."""
     config = config or AssistantConfig()
-    return replace(config, model=config.audit_model, adapter="none")
+    return replace(config, model=config.audit_model, adapter=config.audit_adapter_path() or "none")
 
 
 def _audit_generator(config: AssistantConfig, generator):  # noqa: ANN001, ANN202 - Generator

@@ -10,7 +10,7 @@ from typing import Any
 
 from assistant.conversation import MAX_CHARS
 from assistant.errors import ConfigError
-from assistant.models import AUDIT_MODEL, DEFAULT_MODEL, NO_ADAPTER, SHIPPED_ADAPTERS, resolve_adapter
+from assistant.models import AUDIT_MODEL, DEFAULT_MODEL, NO_ADAPTER, SHIPPED_ADAPTERS, SHIPPED_JUDGES, resolve_adapter
 
 BACKENDS = ("llamacpp", "transformers", "openai")
 PROMPT_FORMATS = ("auto", "llama2", "chat_template")
@@ -68,7 +68,8 @@ class AssistantConfig:
     openai_base_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."})
     openai_base_urls: tuple[str, ...] = field(default=(), metadata={"help": "Several base URLs serving the same model (comma-separated): batch jobs send rows to whichever is free; single requests use the first."})
     openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
-    audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that judges audits (no adapter): the larger embedded model by default, measured better than the 0.5B on our labelled set."})
+    audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that judges audits (never with the summary adapter; see audit_adapter): the larger embedded model by default, measured better than the 0.5B on our labelled set."})
+    audit_adapter: str | None = field(default="auto", metadata={"help": "auto (the shipped trained judge of audit_model, if any; else none), none (the model alone), a training run folder, a PEFT adapter folder (transformers) or a LoRA .gguf (llamacpp)."})
     # the audit's own settings (AuditSettings), flattened with an audit_ prefix so that YAML keys and CLI flags
     # are generated like every other field's
     audit_k: int = field(default=_AUDIT["k"].default, metadata=_AUDIT["k"].metadata)
@@ -129,6 +130,11 @@ class AssistantConfig:
     def adapter_path(self) -> str | None:
         """The adapter the backend loads (``auto`` resolved to the shipped one), or None for the base model alone."""
         return resolve_adapter(self.adapter, self.model, self.backend)
+
+    def audit_adapter_path(self) -> str | None:
+        """The adapter the judge loads on ``audit_model`` (``auto`` resolved to the shipped judge, never to the
+        summary adapter), or None for the audit model alone."""
+        return resolve_adapter(self.audit_adapter, self.audit_model, self.backend, shipped=SHIPPED_JUDGES)
 
     @property
     def fine_tuned(self) -> bool:

@@ -208,27 +208,34 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_ADAPTERS: dict[str, Path] = {
     DEFAULT_MODEL: REPO_ROOT / "models" / "qwen2.5-coder-0.5b-tweetsumm-lora",
 }
+# Trained judge adapters that ship in the repo, used by default on top of the audit model (``audit_adapter: auto``):
+# model name -> training run folder, laid out like SHIPPED_ADAPTERS' (adapter/ and adapter.gguf). None ships yet:
+# a trained judge adapter registers here, and audits then use it unless told ``--audit-adapter none``.
+SHIPPED_JUDGES: dict[str, Path] = {}
 NO_ADAPTER = ("none", "off", "base", "")
 
 
-def resolve_adapter(adapter: str | None, model: str, backend: str) -> str | None:
+def resolve_adapter(adapter: str | None, model: str, backend: str,
+                    shipped: dict[str, Path] = SHIPPED_ADAPTERS) -> str | None:
     """The adapter file or folder ``backend`` loads for ``adapter`` on ``model``, or None for the base model alone.
 
-    ``auto`` is the shipped TweetSumm adapter of an embedded model (none for other models); ``none`` is the
+    ``auto`` is ``model``'s entry in the ``shipped`` registry (the TweetSumm adapters by default; the judges'
+    registry, ``SHIPPED_JUDGES``, for the audit model), none for a model without one; ``none`` is the
     base model. A training run folder gives its ``adapter.gguf`` to llama.cpp and its ``adapter/`` to
     transformers; a ``.gguf`` file or a PEFT folder is used as is.
     """
     if adapter is None or adapter.lower() in NO_ADAPTER:
         return None
     if adapter == "auto":
-        shipped = SHIPPED_ADAPTERS.get(model)
-        if shipped is None or backend == "openai":
+        folder = shipped.get(model)
+        if folder is None or backend == "openai":
             return None
-        if not shipped.is_dir():
+        if not folder.is_dir():
+            what, flag = ("judge adapter", "--audit-adapter") if shipped is SHIPPED_JUDGES else ("adapter", "--adapter")
             raise ModelUnavailable(
-                f"The shipped adapter for {model} is missing ({shipped}); restore it from git, or run the base "
-                "model alone with --adapter none.")
-        adapter = str(shipped)
+                f"The shipped {what} for {model} is missing ({folder}); restore it from git, or run the base "
+                f"model alone with {flag} none.")
+        adapter = str(folder)
     path = Path(adapter).expanduser()
     if backend == "openai":
         raise ModelUnavailable("The openai backend cannot apply an adapter: load it in the server (e.g. vLLM --lora-modules).")

@@ -128,7 +128,8 @@ class AuditService:
         self._run_lock = threading.Lock()
 
     def generator(self):  # noqa: ANN201 - Generator
-        """The shared audit generator (audit_model, no adapter), loaded on first use."""
+        """The shared audit generator (audit_model with the judge adapter, ``audit_adapter``, if any; never the
+        summary adapter), loaded on first use. Follow-up questions (``answer``) use it too."""
         with self._load_lock:
             if self._generator is None:
                 from assistant.audit_service import audit_config

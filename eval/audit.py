@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guidelines", nargs="+", default=[str(SAMPLE_GUIDELINES)], help="guideline files or folders")
     parser.add_argument("--config", default=None, help="YAML config whose audit settings (audit_*) apply")
     parser.add_argument("--model", "--audit-model", dest="audit_model", default=None, help=_help("audit_model"))
+    parser.add_argument("--adapter", "--audit-adapter", dest="audit_adapter", default=None, help=_help("audit_adapter"))
     parser.add_argument("--k", "--audit-k", dest="audit_k", default=None, help=_help("audit_k"))
     parser.add_argument("--yes-bias", "--audit-yes-bias", dest="audit_yes_bias", default=None, help=_help("audit_yes_bias"))
     parser.add_argument("--scorer", "--audit-scorer", dest="audit_scorer", default=None, help=_help("audit_scorer"))
@@ -275,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config, audit_model=args.audit_model, audit_k=args.audit_k,
-                             audit_yes_bias=args.audit_yes_bias, audit_scorer=args.audit_scorer)
+        config = load_config(args.config, audit_model=args.audit_model, audit_adapter=args.audit_adapter,
+                             audit_k=args.audit_k, audit_yes_bias=args.audit_yes_bias, audit_scorer=args.audit_scorer)
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -148,3 +148,29 @@ def test_a_prose_manual_compiles_with_the_real_model_and_audits(tmp_path, capsys
     findings = {f["rule_id"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
     assert findings["1.1"]["verdict"] == "violated" and findings["1.1"]["evidence"].startswith("We're so sorry")
     assert findings["2.1"]["verdict"] in ("followed", "violated", "not_applicable") and findings["2.1"]["decided_by"]
+
+
+def test_audit_adapter_flag_reaches_the_judge_and_not_the_summary(kb_root, tmp_path, monkeypatch, capsys):
+    """--audit-adapter gives the judge its adapter; --adapter stays the summary's; auto is the shipped judge."""
+    from assistant import models
+
+    loaded = []
+    monkeypatch.setattr("assistant.backends.load_generator",
+                        lambda config, progress=None: loaded.append(config) or PlaybookJudge())
+    path = tmp_path / "c.txt"
+    path.write_text(CONV)
+    judge = tmp_path / "judge.gguf"
+    judge.write_bytes(b"GGUF")
+    args = ["audit", str(path), "--org", "brightline", "--kb-root", str(kb_root), "--k", "2", "--quiet"]
+    assert cli.main([*args, "--adapter", "none", "--audit-adapter", str(judge)]) == 0
+    assert (loaded[-1].model, loaded[-1].adapter) == (models.AUDIT_MODEL, str(judge))
+    assert cli.main([*args, "--audit-adapter", "none"]) == 0
+    assert loaded[-1].adapter == "none"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "adapter.gguf").write_bytes(b"GGUF")
+    monkeypatch.setitem(models.SHIPPED_JUDGES, models.AUDIT_MODEL, run)
+    assert cli.main(args) == 0  # auto: the shipped judge
+    assert loaded[-1].adapter == str(run / "adapter.gguf")
+    assert cli.main([*args, "--audit-adapter", str(tmp_path / "nope.gguf")]) == 2
+    assert "Adapter not found" in capsys.readouterr().err

@@ -364,3 +364,27 @@ def test_the_manager_sees_and_corrects_each_rules_check_plan(tmp_path):
     assert g6[6] and "mention a refund" in g6[6]  # the finding names the check that decided it
     audits.set_override("acme", "G6", None)
     assert fns["kb_plans"]("acme")[0][5][2] == "clauses"
+
+
+def test_audit_service_loads_the_judge_adapter_never_the_summary_one(tmp_path, monkeypatch):
+    from assistant import models
+    from assistant.service import AuditService
+
+    configs = []
+    audits = AuditService(AssistantConfig(), service(FakeGenerator()), kb_root=str(tmp_path),
+                          factory=lambda config: configs.append(config) or PlaybookJudge())
+    monkeypatch.delitem(models.SHIPPED_JUDGES, models.AUDIT_MODEL, raising=False)
+    audits.generator()
+    assert (configs[0].model, configs[0].adapter) == (models.AUDIT_MODEL, "none")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "adapter.gguf").write_bytes(b"GGUF")
+    monkeypatch.setitem(models.SHIPPED_JUDGES, models.AUDIT_MODEL, run)
+    audits = AuditService(AssistantConfig(audit_model=models.DEFAULT_MODEL), service(FakeGenerator()),
+                          kb_root=str(tmp_path), factory=lambda config: configs.append(config) or PlaybookJudge())
+    audits.generator()
+    assert (configs[1].model, configs[1].adapter) == (models.DEFAULT_MODEL, "none")  # not the TweetSumm adapter
+    audits = AuditService(AssistantConfig(), service(FakeGenerator()), kb_root=str(tmp_path),
+                          factory=lambda config: configs.append(config) or PlaybookJudge())
+    audits.generator()
+    assert configs[2].adapter == str(run / "adapter.gguf")

@@ -130,3 +130,20 @@ def test_eval_audit_end_to_end_with_fakes_and_a_managers_overrides(tmp_path, mon
     assert result["metrics"]["macro_f1_interval"] and result["selection_recall_at"]
     report = (out / "report.md").read_text()
     assert "All-not-applicable baseline per rule" in report and "## Check plans" in report
+
+
+def test_eval_audit_passes_the_judge_adapter_flag(monkeypatch):
+    import eval.audit as ev
+    from assistant.errors import ConfigError
+
+    seen = []
+
+    def fake_load_config(path, **overrides):
+        seen.append(overrides)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(ev, "load_config", fake_load_config)
+    assert ev.main(["--audit-adapter", "runs/judge"]) == 2
+    assert ev.main(["--adapter", "none", "--model", "m.gguf"]) == 2  # the short flags, like --model's
+    assert seen[0]["audit_adapter"] == "runs/judge" and seen[0]["audit_model"] is None
+    assert (seen[1]["audit_adapter"], seen[1]["audit_model"]) == ("none", "m.gguf")
