@@ -132,7 +132,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     config = _config(args)
     failed = 0
-    for model in dict.fromkeys((config.model, config.audit_model)):  # the summary model, then the audit model
+    # the summary model, then the audit judge, then the model that compiles rules and answers questions
+    for model in dict.fromkeys((config.model, config.audit_model, config.compile_model)):
         resolved = resolve_model(model, config.backend, _progress)
         print(f"{resolved.name}: {resolved.path}")
         if resolved.kind == "gguf" and not args.no_check:  # native code: prove it runs on this CPU first

@@ -26,7 +26,8 @@ from assistant.conversation import Conversation, Turn, parse_conversation, valid
 from assistant.errors import InvalidConversation
 from assistant.detectors import detect
 from assistant.judge import (
-    CheckResult, across_windows, aggregate, decide, evidence_turn, informative_checks, make_scorer, trail,
+    CheckResult, across_windows, aggregate, closest_turn, decide, evidence_turn, informative_checks, make_scorer,
+    trail,
 )
 from assistant.parts import split_conversation
 from assistant.plans import Plan, compile_rule, rule_key
@@ -78,7 +79,9 @@ class Finding:
     guideline: str  # the guideline's heading
     verdict: str  # followed | violated | not_applicable | undetermined (a check went unanswered)
     evidence: str  # the whole message that decided, verbatim, or "" when the verdict rests on an absence
-    evidence_status: str  # verbatim (evidence is a message of the conversation) | none (no evidence)
+    # verbatim: the quote is the message that shows the verdict; absence: a violation that rests on what no message
+    # does, and the quote is the message that came closest (verbatim too); none: no quote
+    evidence_status: str
     rationale: str  # why, in words: the guideline's clause for the verdict, or the deciding check and its answer
     source: str
     chunk_ids: tuple[str, ...]
@@ -295,11 +298,15 @@ class Auditor:
             if check.verdict == "not_applicable" and result.p >= 0.5 and self._planned is None:
                 break  # the rule does not apply: its requirement is not asked
         verdict, confidence = decide({v: r.p for v, r in results.items()})
-        turn = evidence_turn(verdict, results, self.settings.yes_bias)
+        turn, status = evidence_turn(verdict, results, self.settings.yes_bias), "verbatim"
+        if turn is None and verdict == "violated":
+            turn, status = closest_turn(results, self.settings.yes_bias), "absence"
         quote = conv.turns[turn].text if turn is not None else ""
         deciding = results.get(verdict) or results.get({"violated": "followed", "followed": "violated"}.get(verdict, ""))
         rationale = (clauses.get(verdict) if plan.origin == "clauses" else None) or _rationale(verdict, deciding)
-        return Finding(verdict=verdict, evidence=quote, evidence_status="verbatim" if quote else "none",
+        if status == "absence" and quote:
+            rationale += f" No reply in scope does it; the quote is the closest one (turn {turn + 1})."
+        return Finding(verdict=verdict, evidence=quote, evidence_status=status if quote else "none",
                        rationale=rationale, raw_output=trail(results.values()), checks_asked=len(results),
                        confidence=round(confidence, 3) if self.scorer.graded else None,
                        checks=tuple(r.to_dict() for r in results.values()),

@@ -74,24 +74,62 @@ def _audit_generator(config: AssistantConfig, generator):  # noqa: ANN001, ANN20
     return generator
 
 
-def make_compiler(generator, config: AssistantConfig | None = None) -> ModelCompiler:  # noqa: ANN001
-    """The rule compiler over ``generator`` (the audit model): it writes each prose rule's spec under a JSON schema,
-    and the same model, as the judge, checks that the spec's question separates its own examples."""
+def writer_config(config: AssistantConfig | None = None) -> AssistantConfig:
+    """The config of the model that writes (``compile_model``, same backend, no adapter): it compiles prose rules
+    into plans and answers follow-up questions; a judge adapter only answers yes or no."""
+    config = config or AssistantConfig()
+    return replace(config, model=config.compile_model, adapter="none")
+
+
+def load_writer(config: AssistantConfig | None = None, judge=None):  # noqa: ANN001, ANN201 - Generator
+    """The writing generator: ``judge`` itself when the judge is that same model without an adapter, else loaded."""
+    config = config or AssistantConfig()
+    if judge is not None and audit_config(config) == writer_config(config):
+        return judge
+    from assistant.backends import load_generator
+
+    return load_generator(writer_config(config))
+
+
+def make_compiler(generator, config: AssistantConfig | None = None, judge=None) -> ModelCompiler:  # noqa: ANN001
+    """The rule compiler: ``generator`` (the writer, ``compile_model``) writes each prose rule's spec under a JSON
+    schema, and ``judge`` (the audit's judge; ``generator`` when none is given) checks that the spec's question
+    separates the spec's own examples: a plan is kept only if the judge that will apply it can."""
     from assistant.judge import make_scorer
 
     config = config or AssistantConfig()
-    fmt = default_format(generator.model_name, generator.chat_template is not None)
+    judge = judge or generator
 
-    def render(messages: list[dict[str, str]]) -> str:
-        return render_prompt(messages, fmt, template=generator.chat_template, **generator.special_tokens)
+    def renderer(model):  # noqa: ANN001, ANN202
+        fmt = default_format(model.model_name, model.chat_template is not None)
+        return lambda messages: render_prompt(messages, fmt, template=model.chat_template, **model.special_tokens)
 
-    scorer = make_scorer(generator, config.audit_scorer)
+    render, render_check = renderer(generator), renderer(judge)
+    scorer = make_scorer(judge, config.audit_scorer)
 
-    def judge(conv: Conversation, rule_text: str, check: Check) -> float:
-        p = scorer.p_yes(render(check_messages(conv, rule_text, check.statement, len(conv.turns) - 1)))
+    def check(conv: Conversation, rule_text: str, c: Check) -> float:
+        p = scorer.p_yes(render_check(check_messages(conv, rule_text, c.statement, len(conv.turns) - 1)))
         return 0.5 if p is None else p
 
-    return ModelCompiler(generator, render, judge)
+    return ModelCompiler(generator, render, check)
+
+
+class LazyCompiler:
+    """A ``make_compiler`` compiler whose writer is loaded on the first rule that needs it (an audit whose plans are
+    all stored never loads it)."""
+
+    def __init__(self, config: AssistantConfig, judge, writer=None) -> None:  # noqa: ANN001
+        # writer: a generator, a function that returns one (loaded on first use), or None for compile_model
+        self.config, self.judge, self.writer = config, judge, writer
+        self._compiler: ModelCompiler | None = None
+
+    def __call__(self, rule_id: str | None, heading: str, text: str) -> Plan:
+        """The rule's plan (see ``ModelCompiler``)."""
+        if self._compiler is None:
+            writer = self.writer() if callable(self.writer) else self.writer
+            writer = writer or load_writer(self.config, self.judge)
+            self._compiler = make_compiler(writer, self.config, self.judge)
+        return self._compiler(rule_id, heading, text)
 
 
 def stale_rules(kb) -> list[str]:  # noqa: ANN001 - KnowledgeBase
@@ -102,29 +140,36 @@ def stale_rules(kb) -> list[str]:  # noqa: ANN001 - KnowledgeBase
 
 
 def compile_knowledge_base(kb, config: AssistantConfig | None = None, generator=None,  # noqa: ANN001
-                           progress: Callable[[int, int], None] | None = None, force: bool = False) -> tuple[int, int]:
+                           progress: Callable[[int, int], None] | None = None, force: bool = False,
+                           writer=None) -> tuple[int, int]:  # noqa: ANN001
     """Compile the check plan of every rule of ``kb`` not compiled for its current text (see
-    ``KnowledgeBase.compile_rules``); loads the audit model only when a rule needs it. Returns (compiled, reused)."""
+    ``KnowledgeBase.compile_rules``). ``generator`` is the judge (loaded from ``audit_model`` if not given), ``writer``
+    the model that writes specs (``compile_model``; ``generator`` when only that is given); neither is loaded
+    unless a rule needs it. Returns (compiled, reused)."""
     config = config or AssistantConfig()
     if not force and not stale_rules(kb):
         return 0, len(kb.rule_texts())
-    compilers: list[ModelCompiler] = []
+    compilers: list[LazyCompiler] = []
 
     def compile_one(rule_id: str, heading: str, text: str) -> dict:
         plan = from_clauses(rule_id, heading, text)  # a rule with clauses needs no model
         if plan is None:
             if not compilers:
-                compilers.append(make_compiler(_audit_generator(config, generator), config))
+                compilers.append(LazyCompiler(config, _audit_generator(config, generator),
+                                              writer if writer is not None else generator))
             plan = compilers[0](rule_id, heading, text)
         return plan.to_dict()
 
     return kb.compile_rules(compile_one, rule_key, progress, force)
 
 
-def build_auditor(kb, config: AssistantConfig | None = None, generator=None) -> Auditor:  # noqa: ANN001
-    """An Auditor over ``kb`` with ``config``'s audit settings (``audit_*``); loads the audit generator
-    (``audit_model``) unless one is given. A rule stored without a plan for its text is compiled when first
-    judged (and kept in memory): build the knowledge base again to store it."""
+def build_auditor(kb, config: AssistantConfig | None = None, generator=None, writer=None) -> Auditor:  # noqa: ANN001
+    """An Auditor over ``kb`` with ``config``'s audit settings (``audit_*``); loads the judge (``audit_model`` with
+    ``audit_adapter``) unless one is given. A rule stored without a plan for its text is compiled when first
+    judged (by ``writer``, else ``generator`` when given, else ``compile_model``, loaded then) and kept in memory:
+    build the knowledge base again to store it."""
     config = config or AssistantConfig()
+    given = generator
     generator = _audit_generator(config, generator)
-    return Auditor(generator, KnowledgeBaseRetriever(kb), config.audit, compiler=make_compiler(generator, config))
+    compiler = LazyCompiler(config, generator, writer if writer is not None else given)
+    return Auditor(generator, KnowledgeBaseRetriever(kb), config.audit, compiler=compiler)

@@ -69,6 +69,7 @@ class AssistantConfig:
     openai_base_urls: tuple[str, ...] = field(default=(), metadata={"help": "Several base URLs serving the same model (comma-separated): batch jobs send rows to whichever is free; single requests use the first."})
     openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
     audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that judges audits (never with the summary adapter; see audit_adapter): the larger embedded model by default, measured better than the 0.5B on our labelled set."})
+    compile_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that writes, with no adapter: compiles prose rules into check plans (once per rule, at ingestion; the judge validates each plan) and answers follow-up questions about a conversation."})
     audit_adapter: str | None = field(default="auto", metadata={"help": "auto (the shipped trained judge of audit_model, if any; else none), none (the model alone), a training run folder, a PEFT adapter folder (transformers) or a LoRA .gguf (llamacpp)."})
     # the audit's own settings (AuditSettings), flattened with an audit_ prefix so that YAML keys and CLI flags
     # are generated like every other field's

@@ -174,6 +174,17 @@ def evidence_turn(verdict: str, results: dict[str, CheckResult], bias: float = 0
     return None
 
 
+def closest_turn(results: dict[str, CheckResult], bias: float = 0.0) -> int | None:
+    """For a violation that rests on an absence ("no reply gives a timeframe"): the message in the requirement's scope
+    that came closest to meeting it (the highest P(yes) of the followed clause asked of "any" reply), so the reviewer
+    reads what the agent did write instead; None when the requirement was not asked of messages that way."""
+    result = results.get("followed")
+    if result is None or not result.per_turn or result.check.scope != "any":
+        return None
+    p = {t: debias(v, bias) for t, v in result.per_turn.items()}
+    return max(p, key=p.get)
+
+
 def trail(results: Iterable[CheckResult]) -> str:
     """The checks' probabilities for the audit trail: ``violated(any)=0.81 [t2 0.81, t4 0.12]``."""
     parts = []

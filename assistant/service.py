@@ -123,13 +123,14 @@ class AuditService:
         self._factory = factory
         self._embedder_factory = embedder_factory
         self._generator = None
+        self._writer = None
         self._embedder = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
     def generator(self):  # noqa: ANN201 - Generator
-        """The shared audit generator (audit_model with the judge adapter, ``audit_adapter``, if any; never the
-        summary adapter), loaded on first use. Follow-up questions (``answer``) use it too."""
+        """The shared audit judge (audit_model with the judge adapter, ``audit_adapter``, if any; never the
+        summary adapter), loaded on first use."""
         with self._load_lock:
             if self._generator is None:
                 from assistant.audit_service import audit_config
@@ -142,6 +143,24 @@ class AuditService:
                 else:
                     self._generator = self._factory(config)
             return self._generator
+
+    def writer(self):  # noqa: ANN201 - Generator
+        """The shared writing generator (``compile_model``, no adapter), loaded on first use: it compiles prose
+        rules and answers follow-up questions. The judge itself when that is the same model without an adapter."""
+        from assistant.audit_service import audit_config, writer_config
+
+        config = writer_config(self.config)
+        if audit_config(self.config) == config:
+            return self.generator()
+        with self._load_lock:
+            if self._writer is None:
+                if self._factory is None:
+                    from assistant.backends import load_generator
+
+                    self._writer = load_generator(config)
+                else:
+                    self._writer = self._factory(config)
+            return self._writer
 
     def embedder(self):  # noqa: ANN201 - Embedder
         """The shared knowledge-base embedder, loaded on first use."""
@@ -184,7 +203,7 @@ class AuditService:
             return 0, len(kb.rule_texts())
         generator = self.generator()
         with self._run_lock:
-            return compile_knowledge_base(kb, self.config, generator, progress)
+            return compile_knowledge_base(kb, self.config, generator, progress, writer=self.writer())
 
     def plans(self, org: str) -> list[dict]:
         """Each rule's check plan, for the manager: rule id, heading, origin, whether it needs review, the plan in
@@ -219,14 +238,15 @@ class AuditService:
         """Findings for ``text`` against ``org``'s guidelines (an ``AuditReport``)."""
         from assistant.audit_service import build_auditor
 
-        auditor = build_auditor(self.knowledge_base(org), config=self.config, generator=self.generator())
+        auditor = build_auditor(self.knowledge_base(org), config=self.config, generator=self.generator(),
+                                writer=self.writer)
         with self._run_lock:
             return auditor.audit(text, progress=progress)
 
     def answer(self, text: str | Conversation, question: str) -> Iterator[str]:
-        """Stream an answer to a follow-up question about the conversation, with the audit model (no adapter:
-        the summary adapter only knows how to summarize)."""
-        generator = self.generator()
+        """Stream an answer to a follow-up question about the conversation, with the writing model (``writer``: no
+        adapter; the summary adapter only summarizes and a judge adapter only answers yes or no)."""
+        generator = self.writer()
         with self._run_lock:
             yield from answer_question(generator, text, question)
 

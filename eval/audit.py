@@ -108,7 +108,7 @@ def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: 
     gold, pred, per_rule = [], [], {}
     golds, preds, na_rule = [], [], {}
     retrieved_applicable = applicable = 0
-    quotes = verbatim = violations = violations_verbatim = 0
+    quotes = verbatim = violations = violations_verbatim = violations_absence = 0
     for (conv, labels), report in zip(items, reports, strict=True):
         found = {f.rule_id: f for f in report.findings}
         golds.append([])
@@ -127,14 +127,17 @@ def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: 
         for f in report.findings:
             if f.evidence_status != "none":
                 quotes += 1
-                verbatim += f.evidence_status == "verbatim"
+                verbatim += f.evidence_status in ("verbatim", "absence")  # both quote a message as written
             if f.verdict == "violated":
                 violations += 1
-                violations_verbatim += f.evidence_status == "verbatim"
+                violations_verbatim += f.evidence_status in ("verbatim", "absence")
+                violations_absence += f.evidence_status == "absence"
     return {
         "verdicts": score(gold, pred),
         "macro_f1_interval": bootstrap_macro_f1(golds, preds) if golds else None,
         "violations_with_verbatim_evidence": violations_verbatim / violations if violations else None,
+        # of which the violation rests on an absence and the quote is the closest message
+        "violations_resting_on_absence": violations_absence / violations if violations else None,
         "accuracy_per_rule": {r: sum(v) / len(v) for r, v in sorted(per_rule.items(), key=lambda kv: _rule_order(kv[0]))},
         # what answering "not applicable" everywhere would score on each rule: the floor no rule should fall below
         "all_not_applicable_per_rule": {r: sum(v) / len(v) for r, v in sorted(na_rule.items(), key=lambda kv: _rule_order(kv[0]))},
@@ -238,7 +241,9 @@ def render(result: dict) -> str:
               *(["All-not-applicable baseline per rule: " + ", ".join(
                   f"{r} {a:.2f}" + (" (audit below it)" if m["accuracy_per_rule"][r] < a else "")
                   for r, a in m["all_not_applicable_per_rule"].items()), ""] if m.get("all_not_applicable_per_rule") else []),
-              *([f"Violations found with verbatim evidence: {m['violations_with_verbatim_evidence']:.0%}.", ""]
+              *([f"Violations found with verbatim evidence: {m['violations_with_verbatim_evidence']:.0%}"
+                 + (f" (of which {m['violations_resting_on_absence']:.0%} rest on an absence: the closest message is"
+                    " quoted)." if m.get("violations_resting_on_absence") else "."), ""]
                 if m.get("violations_with_verbatim_evidence") is not None else []),
               "Confusion (rows: label, columns: prediction):", "",
               "| label | " + " | ".join((*VERDICTS, UNDETERMINED)) + " |", "|---|" + "---|" * (len(VERDICTS) + 1)]
@@ -264,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=None, help="YAML config whose audit settings (audit_*) apply")
     parser.add_argument("--model", "--audit-model", dest="audit_model", default=None, help=_help("audit_model"))
     parser.add_argument("--adapter", "--audit-adapter", dest="audit_adapter", default=None, help=_help("audit_adapter"))
+    parser.add_argument("--compile-model", dest="compile_model", default=None, help=_help("compile_model"))
     parser.add_argument("--k", "--audit-k", dest="audit_k", default=None, help=_help("audit_k"))
     parser.add_argument("--yes-bias", "--audit-yes-bias", dest="audit_yes_bias", default=None, help=_help("audit_yes_bias"))
     parser.add_argument("--scorer", "--audit-scorer", dest="audit_scorer", default=None, help=_help("audit_scorer"))
@@ -277,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config, audit_model=args.audit_model, audit_adapter=args.audit_adapter,
+                             compile_model=args.compile_model,
                              audit_k=args.audit_k, audit_yes_bias=args.audit_yes_bias, audit_scorer=args.audit_scorer)
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -301,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tqdm import tqdm
 
-    from assistant.audit_service import build_auditor, compile_knowledge_base
+    from assistant.audit_service import build_auditor, compile_knowledge_base, load_writer
     from assistant.plans import Plan
     from knowledge_base.embedder import make_embedder
     from knowledge_base.store import KnowledgeBase
@@ -314,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         auditor = build_auditor(kb, config=config)
         start = time.perf_counter()
         with tqdm(desc="compiling rules", unit="rule") as bar:
-            compiled, _ = compile_knowledge_base(kb, config, auditor.generator,
-                                                 progress=lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
+            compiled, _ = compile_knowledge_base(
+                kb, config, auditor.generator, writer=lambda: load_writer(config, auditor.generator),
+                progress=lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
         compile_s = time.perf_counter() - start
         if args.overrides:
             from assistant.plans import Spec, from_spec
@@ -337,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines],
               "overrides": portable(args.overrides) if args.overrides else None, "model": auditor.generator.model_name,
+              "adapter": config.audit_adapter_path(), "compile_model": config.compile_model,
               "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.settings.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "compile": {"rules": compiled, "seconds": round(compile_s, 1),

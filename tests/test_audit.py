@@ -151,6 +151,17 @@ def test_evidence_is_only_a_message_whose_answer_supports_the_verdict():
     assert evidence_turn("violated", {"followed": thanks}) is None  # "no reply thanks" rests on an absence
 
 
+def test_a_violation_resting_on_an_absence_quotes_the_closest_message():
+    from assistant.clauses import to_check
+    from assistant.judge import CheckResult, closest_turn
+
+    thanks = CheckResult(to_check("followed", "at least one agent reply thanks the customer."), 0.3, {1: 0.3, 3: 0.2})
+    assert closest_turn({"followed": thanks}) == 1  # the reply that came closest to thanking
+    first = CheckResult(to_check("followed", "the first agent reply thanks the customer."), 0.3, {1: 0.3})
+    assert closest_turn({"followed": first}) is None  # a first-reply check has its own counterexample
+    assert closest_turn({"violated": thanks}) is None
+
+
 def test_decide_and_aggregate():
     from assistant.judge import aggregate, debias, decide
 
@@ -438,3 +449,29 @@ def test_a_large_playbook_judges_every_always_rule_and_the_k_likeliest_triggered
     judged = [f.rule_id for f in report.findings]
     assert judged[:3] == ["A0", "A1", "A2"] and "T0" in judged and len(judged) == 5
     assert set(report.not_retrieved) == {f"T{i}" for i in range(6)} - set(judged) | {"G9"}
+
+
+def test_the_compiler_writes_with_the_writer_and_validates_with_the_judge():
+    """make_compiler: the writer writes the spec (JSON) and the judge scores the separation check: a plan is kept
+    only if the judge that will apply it separates the spec's own examples."""
+    from assistant.audit_service import make_compiler
+
+    spec = json.dumps({"applies": "always", "trigger": "", "trigger_in": "customer", "scope": "every_reply",
+                       "question": "Does this reply apologise?", "example_compliant": "Sorry about that.",
+                       "example_violating": "Restart the app."})
+
+    class Writer(FakeGenerator):
+        def choice_probabilities(self, prompt, choices):
+            raise AssertionError("the writer never judges")
+
+    class Judge(FakeGenerator):
+        def stream(self, prompt, params=None):
+            raise AssertionError("the judge never writes")
+
+        def choice_probabilities(self, prompt, choices):
+            self.prompts.append(prompt)
+            return [0.9, 0.1] if "Sorry about that." in prompt.split("<message>")[-1] else [0.1, 0.9]
+
+    writer, judge = Writer(reply=spec), Judge()
+    plan = make_compiler(writer, judge=judge)("R1", "Apologies", "Agents apologise in every reply.")
+    assert plan.origin == "model" and writer.prompts and judge.prompts

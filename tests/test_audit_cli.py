@@ -163,14 +163,18 @@ def test_audit_adapter_flag_reaches_the_judge_and_not_the_summary(kb_root, tmp_p
     judge.write_bytes(b"GGUF")
     args = ["audit", str(path), "--org", "brightline", "--kb-root", str(kb_root), "--k", "2", "--quiet"]
     assert cli.main([*args, "--adapter", "none", "--audit-adapter", str(judge)]) == 0
-    assert (loaded[-1].model, loaded[-1].adapter) == (models.AUDIT_MODEL, str(judge))
+    assert (loaded[0].model, loaded[0].adapter) == (models.AUDIT_MODEL, str(judge))  # the judge first
+    # a rule without a stored plan is compiled by the writer: compile_model, never with the judge's adapter
+    assert all(c.adapter == "none" and c.model == c.compile_model for c in loaded[1:])
+    n = len(loaded)
     assert cli.main([*args, "--audit-adapter", "none"]) == 0
-    assert loaded[-1].adapter == "none"
+    assert loaded[n].adapter == "none" and len(loaded) == n + 1  # judge and writer are one model: loaded once
     run = tmp_path / "run"
     run.mkdir()
     (run / "adapter.gguf").write_bytes(b"GGUF")
     monkeypatch.setitem(models.SHIPPED_JUDGES, models.AUDIT_MODEL, run)
+    n = len(loaded)
     assert cli.main(args) == 0  # auto: the shipped judge
-    assert loaded[-1].adapter == str(run / "adapter.gguf")
+    assert loaded[n].adapter == str(run / "adapter.gguf")
     assert cli.main([*args, "--audit-adapter", str(tmp_path / "nope.gguf")]) == 2
     assert "Adapter not found" in capsys.readouterr().err

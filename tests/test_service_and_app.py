@@ -388,3 +388,30 @@ def test_audit_service_loads_the_judge_adapter_never_the_summary_one(tmp_path, m
                           factory=lambda config: configs.append(config) or PlaybookJudge())
     audits.generator()
     assert configs[2].adapter == str(run / "adapter.gguf")
+
+
+def test_a_judge_adapter_gets_its_own_writer_for_questions_and_rules(tmp_path):
+    """With a judge adapter, follow-up questions and rule compilation use compile_model without any adapter (the
+    judge only answers yes or no); without one, judge and writer are one loaded model."""
+    from assistant import models
+    from assistant.service import AuditService
+
+    judge = tmp_path / "judge.gguf"
+    judge.write_bytes(b"GGUF")
+    configs, made = [], []
+
+    def factory(config):
+        configs.append(config)
+        made.append(FakeGenerator(reply="The customer asked about a refund."))
+        return made[-1]
+
+    audits = AuditService(AssistantConfig(audit_model=models.DEFAULT_MODEL, audit_adapter=str(judge)),
+                          service(FakeGenerator()), kb_root=str(tmp_path), factory=factory)
+    assert audits.writer() is not audits.generator()
+    assert [(c.model, c.adapter) for c in configs] == [(models.AUDIT_MODEL, "none"), (models.DEFAULT_MODEL, str(judge))]
+    *_, answer = audits.answer("Customer: Where is my refund?\nAgent: Checking.", "What did the customer ask?")
+    assert answer == "The customer asked about a refund." and made[0].prompts and not made[1].prompts
+    configs.clear()
+    shared = AuditService(AssistantConfig(audit_adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
+                          factory=factory)
+    assert shared.writer() is shared.generator() and len(configs) == 1
