@@ -25,13 +25,14 @@ class TrainConfig:
     max_length: int = field(default=1024, metadata={"help": "Longest prompt+summary in tokens; longer examples are dropped (none in TweetSumm)."})
     judge_examples: int = field(default=1000, metadata={"help": "task judge: training examples (labels by construction, balanced yes/no)."})
     judge_valid_examples: int = field(default=100, metadata={"help": "task judge: validation examples, from dialogs never trained on."})
-    judge_full_share: float = field(default=0.2, metadata={"help": "task judge: share of examples showing the whole conversation (the rest show the asked message and the two turns before it)."})
+    judge_full_share: float = field(default=0.1, metadata={"help": "task judge: share of examples showing the whole conversation (the rest show the asked message and the one before it)."})
     trainer: str = field(default="fast", metadata={"help": "fast (LM head on summary positions only; see training/fast.py) or trl (plain SFTTrainer)."})
     # quantization and adapter
     load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: 4-bit NF4 base weights with double quantization (bitsandbytes)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    lora_top_layers: int = field(default=0, metadata={"help": "Adapt only the top N decoder layers (0: all). Backpropagation stops at the lowest adapted layer, so a step costs much less (the judge's recipe)."})
     lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj"), metadata={"help": "Module names that get LoRA adapters."})
     # optimisation (the seed's recipe by default)
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training set."})
@@ -73,6 +74,8 @@ class TrainConfig:
         for name in ("eval_ratio", "save_ratio"):
             if not 0 < getattr(self, name) <= 1:
                 problems.append(f"{name} must be in (0, 1]")
+        if self.lora_top_layers < 0:
+            problems.append("lora_top_layers must be 0 (all layers) or more")
         if not 0 <= self.lora_dropout < 1:
             problems.append("lora_dropout must be in [0, 1)")
         if self.learning_rate <= 0:

@@ -482,9 +482,11 @@ def conversation_label(rule: RuleType, conv: Conversation) -> bool:
 
 
 def _window(conv: Conversation, turn: int, rng: random.Random, full_share: float) -> range | None:
-    if rng.random() < full_share or len(conv.turns) <= 3:
+    """The turns shown: the whole conversation (a ``full_share`` of examples, as an audit shows it), else the asked
+    message and the one before it (what most checks need; a third of the tokens, so three times the examples)."""
+    if rng.random() < full_share or len(conv.turns) <= 2:
         return None
-    return range(max(0, turn - 2), turn + 1)
+    return range(max(0, turn - 1), turn + 1)
 
 
 def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Random, render: Callable[[list], str],

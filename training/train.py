@@ -104,8 +104,12 @@ def build_trainer(cfg: TrainConfig, model: Any, tokenizer: Any, train_cols: dict
         report_to=["tensorboard"] if importlib.util.find_spec("tensorboard") else "none", prediction_loss_only=True,
         dataloader_num_workers=0, disable_tqdm=False,
     )
+    layers = None
+    if cfg.lora_top_layers:
+        n = model.config.num_hidden_layers
+        layers = list(range(max(0, n - cfg.lora_top_layers), n))
     peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                             target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
+                             target_modules=list(cfg.lora_targets), layers_to_transform=layers, task_type="CAUSAL_LM")
     if hasattr(model, "peft_config"):  # already a PeftModel (benchmarks share one between trainers)
         peft_config = None
     trainer_cls = SFTTrainer

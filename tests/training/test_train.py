@@ -150,3 +150,12 @@ def test_shipped_adapter_loads_on_the_embedded_model():
 
     gen = TransformersGenerator(str(embedded_hf_dir()), device="cpu", adapter=str(root))
     assert gen.model_name.endswith("+adapter")
+
+
+def test_lora_top_layers_adapts_only_the_top_layers(tiny_llama, tweetsumm_dir, tmp_path):
+    cfg = tiny_config(tiny_llama, tweetsumm_dir, tmp_path, lora_top_layers=1, max_steps=1)
+    model, tok, _ = load_model_and_tokenizer(cfg)
+    train, valid, _ = prepare_data(cfg, tok)
+    trainer = build_trainer(cfg, model, tok, train, valid)
+    adapted = {n for n, _ in trainer.model.named_parameters() if "lora_" in n}
+    assert adapted and all(".layers.1." in n for n in adapted)  # the tiny model has layers 0 and 1
