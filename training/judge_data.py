@@ -490,7 +490,7 @@ def _window(conv: Conversation, turn: int, rng: random.Random, full_share: float
 
 
 def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Random, render: Callable[[list], str],
-                 donors: Sequence[str] = (), full_share: float = 0.2) -> JudgeExample | None:
+                 donors: Sequence[str] = (), full_share: float = 0.1) -> JudgeExample | None:
     """One example of ``rule`` on ``conv`` whose answer is ``want`` (after the question's polarity), or None."""
     question, polarity = rng.choice(rule.questions)
     guideline = rng.choice(rule.guidelines)
@@ -519,7 +519,7 @@ def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Ran
 
 
 def build_examples(convs: Sequence[Conversation], rules: Iterable[RuleType], n: int, render: Callable[[list], str],
-                   seed: int = 0, full_share: float = 0.2) -> list[JudgeExample]:
+                   seed: int = 0, full_share: float = 0.1) -> list[JudgeExample]:
     """``n`` examples, rule types in turn, answers alternating yes / no (balanced), conversations drawn at random."""
     rng = random.Random(seed)
     rules = list(rules)
@@ -557,7 +557,7 @@ def renderer(tokenizer) -> Callable[[list], str]:  # noqa: ANN001 - a transforme
 
 
 def build_splits(convs: Sequence[Conversation], render: Callable[[list], str], n_train: int, n_valid: int,
-                 n_held_back: int = 0, seed: int = 0, full_share: float = 0.2) -> dict[str, list[JudgeExample]]:
+                 n_held_back: int = 0, seed: int = 0, full_share: float = 0.1) -> dict[str, list[JudgeExample]]:
     """train / valid examples of the trained rule types on disjoint dialogs; held_back: the held-back types."""
     train_convs, valid_convs = split_dialogs(convs, seed=seed)
     trained = [r for r in RULE_TYPES if r.name not in HELD_BACK]
@@ -574,6 +574,20 @@ def data_card(splits: dict[str, list[JudgeExample]], seed: int) -> str:
              "dialog of a labelled evaluation set (`eval/audit_dev`). Validation and held-back examples come from "
              "dialogs never used for training. Generated data trains and selects checkpoints; it never grades "
              "(quality is measured on human labels by `eval.audit`).", "",
+             "How a label is guaranteed (the `label made by` column says which, per rule type):", "",
+             "- **exact**: a deterministic test of the message as written (the audit's own detectors: signature mark, "
+             "link, phone number, e-mail address, DM offer, question mark), on the real message or on one minimally "
+             "edited to add or remove the form; an edit is kept only if the test then gives the wanted answer.",
+             "- **lexicon**: the real message holds a phrase of the rule's lexicon (apology, greeting, offer of more "
+             "help, refund request, ...) or none of it; edits insert a phrase, or strip every sentence holding one "
+             "(kept only if the lexicon then finds nothing).",
+             "- **insert**: the violation never occurs in real replies (replies matching its lexicon are never used); "
+             "a sentence committing it is inserted for the positive, the real reply is the negative; timeframe and "
+             "redirect rules insert both sides (with and without the timeframe or route).",
+             "- **swap**: the real reply to the customer's message (yes) against an agent reply from another "
+             "conversation (no).",
+             "- Questions come in several wordings, some negated (the answer flips with the polarity); answers are "
+             "balanced yes / no per rule type.", "",
              "| rule type | category | about | label made by | split | yes | no | edited |", "|---|---|---|---|---|---|---|---|"]
     for rule in RULE_TYPES:
         for split, examples in splits.items():
@@ -605,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=4000)
     parser.add_argument("--valid", type=int, default=400)
     parser.add_argument("--held-back", type=int, default=400)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=42, help="the trainer's seed (TrainConfig.seed) gives its data")
+    parser.add_argument("--full-share", type=float, default=0.1, help="share of examples showing the whole conversation")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     from transformers import AutoTokenizer
@@ -615,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(args.model, "transformers").path)
     splits = build_splits(load_split("train", args.data_dir), renderer(tokenizer), args.train, args.valid,
-                          args.held_back, args.seed)
+                          args.held_back, args.seed, args.full_share)
     write(splits, Path(args.out), args.seed)
     print(f"wrote {', '.join(f'{k} {len(v)}' for k, v in splits.items())} examples and DATA_CARD.md to {args.out}")
     return 0
