@@ -127,8 +127,7 @@ class LazyCompiler:
         """The rule's plan (see ``ModelCompiler``)."""
         if self._compiler is None:
             writer = self.writer() if callable(self.writer) else self.writer
-            writer = writer or load_writer(self.config, self.judge)
-            self._compiler = make_compiler(writer, self.config, self.judge)
+            self._compiler = make_compiler(writer or load_writer(self.config, self.judge), self.config, self.judge)
         return self._compiler(rule_id, heading, text)
 
 
@@ -144,7 +143,8 @@ def compile_knowledge_base(kb, config: AssistantConfig | None = None, generator=
                            writer=None) -> tuple[int, int]:  # noqa: ANN001
     """Compile the check plan of every rule of ``kb`` not compiled for its current text (see
     ``KnowledgeBase.compile_rules``). ``generator`` is the judge (loaded from ``audit_model`` if not given), ``writer``
-    the model that writes specs (``compile_model``; ``generator`` when only that is given); neither is loaded
+    the model that writes specs (a generator or a function returning one; by default ``compile_model``, which is the
+    judge itself only when that is the same model without adapter: a judge adapter never writes); neither is loaded
     unless a rule needs it. Returns (compiled, reused)."""
     config = config or AssistantConfig()
     if not force and not stale_rules(kb):
@@ -155,8 +155,7 @@ def compile_knowledge_base(kb, config: AssistantConfig | None = None, generator=
         plan = from_clauses(rule_id, heading, text)  # a rule with clauses needs no model
         if plan is None:
             if not compilers:
-                compilers.append(LazyCompiler(config, _audit_generator(config, generator),
-                                              writer if writer is not None else generator))
+                compilers.append(LazyCompiler(config, _audit_generator(config, generator), writer))
             plan = compilers[0](rule_id, heading, text)
         return plan.to_dict()
 
@@ -166,10 +165,10 @@ def compile_knowledge_base(kb, config: AssistantConfig | None = None, generator=
 def build_auditor(kb, config: AssistantConfig | None = None, generator=None, writer=None) -> Auditor:  # noqa: ANN001
     """An Auditor over ``kb`` with ``config``'s audit settings (``audit_*``); loads the judge (``audit_model`` with
     ``audit_adapter``) unless one is given. A rule stored without a plan for its text is compiled when first
-    judged (by ``writer``, else ``generator`` when given, else ``compile_model``, loaded then) and kept in memory:
-    build the knowledge base again to store it."""
+    judged (by ``writer``, a generator or a function returning one, else by ``compile_model``, loaded then: the judge
+    itself only when that is the same model without adapter) and kept in memory: build the knowledge base again to
+    store it."""
     config = config or AssistantConfig()
-    given = generator
     generator = _audit_generator(config, generator)
-    compiler = LazyCompiler(config, generator, writer if writer is not None else given)
+    compiler = LazyCompiler(config, generator, writer)
     return Auditor(generator, KnowledgeBaseRetriever(kb), config.audit, compiler=compiler)

@@ -176,13 +176,15 @@ def evidence_turn(verdict: str, results: dict[str, CheckResult], bias: float = 0
 
 def closest_turn(results: dict[str, CheckResult], bias: float = 0.0) -> int | None:
     """For a violation that rests on an absence ("no reply gives a timeframe"): the message in the requirement's scope
-    that came closest to meeting it (the highest P(yes) of the followed clause asked of "any" reply), so the reviewer
-    reads what the agent did write instead; None when the requirement was not asked of messages that way."""
-    result = results.get("followed")
-    if result is None or not result.per_turn or result.check.scope != "any":
-        return None
-    p = {t: debias(v, bias) for t, v in result.per_turn.items()}
-    return max(p, key=p.get)
+    that came closest to meeting it, so the reviewer reads what the agent did write instead. The requirement is the
+    followed clause asked of "any" reply, or the violated clause asked of "none" (violated when no reply does it);
+    its highest P(yes) is the closest message. None when the rule was not asked that way."""
+    for verdict, scope in (("followed", "any"), ("violated", "none")):
+        result = results.get(verdict)
+        if result is not None and result.per_turn and result.check.scope == scope:
+            p = {t: debias(v, bias) for t, v in result.per_turn.items()}
+            return max(p, key=p.get)
+    return None
 
 
 def trail(results: Iterable[CheckResult]) -> str:

@@ -203,7 +203,7 @@ class AuditService:
             return 0, len(kb.rule_texts())
         generator = self.generator()
         with self._run_lock:
-            return compile_knowledge_base(kb, self.config, generator, progress, writer=self.writer())
+            return compile_knowledge_base(kb, self.config, generator, progress, writer=self.writer)
 
     def plans(self, org: str) -> list[dict]:
         """Each rule's check plan, for the manager: rule id, heading, origin, whether it needs review, the plan in

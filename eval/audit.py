@@ -130,13 +130,13 @@ def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: 
                 verbatim += f.evidence_status in ("verbatim", "absence")  # both quote a message as written
             if f.verdict == "violated":
                 violations += 1
-                violations_verbatim += f.evidence_status in ("verbatim", "absence")
-                violations_absence += f.evidence_status == "absence"
+                violations_verbatim += f.evidence_status == "verbatim"  # the quote shows the violation
+                violations_absence += f.evidence_status == "absence"  # the closest message, for what no message does
     return {
         "verdicts": score(gold, pred),
         "macro_f1_interval": bootstrap_macro_f1(golds, preds) if golds else None,
         "violations_with_verbatim_evidence": violations_verbatim / violations if violations else None,
-        # of which the violation rests on an absence and the quote is the closest message
+        # the violation rests on an absence and the quote is the closest message (not counted above)
         "violations_resting_on_absence": violations_absence / violations if violations else None,
         "accuracy_per_rule": {r: sum(v) / len(v) for r, v in sorted(per_rule.items(), key=lambda kv: _rule_order(kv[0]))},
         # what answering "not applicable" everywhere would score on each rule: the floor no rule should fall below
@@ -242,8 +242,8 @@ def render(result: dict) -> str:
                   f"{r} {a:.2f}" + (" (audit below it)" if m["accuracy_per_rule"][r] < a else "")
                   for r, a in m["all_not_applicable_per_rule"].items()), ""] if m.get("all_not_applicable_per_rule") else []),
               *([f"Violations found with verbatim evidence: {m['violations_with_verbatim_evidence']:.0%}"
-                 + (f" (of which {m['violations_resting_on_absence']:.0%} rest on an absence: the closest message is"
-                    " quoted)." if m.get("violations_resting_on_absence") else "."), ""]
+                 + (f"; {m['violations_resting_on_absence']:.0%} rest on an absence, with the closest message quoted."
+                    if m.get("violations_resting_on_absence") else "."), ""]
                 if m.get("violations_with_verbatim_evidence") is not None else []),
               "Confusion (rows: label, columns: prediction):", "",
               "| label | " + " | ".join((*VERDICTS, UNDETERMINED)) + " |", "|---|" + "---|" * (len(VERDICTS) + 1)]

@@ -52,9 +52,11 @@ def summarize(rows: list[dict]) -> dict:
     correct = [float((p >= 0.5) == y) for p, y in zip(scores, labels)]
     boot = bootstrap_auc(scores, labels)
     acc = bootstrap_ci(correct)
+    value = auc(scores, labels)
     return {"n": len(rows), "accuracy": round(acc.mean, 3), "accuracy_ci": [round(acc.low, 3), round(acc.high, 3)],
-            "auc": round(auc(scores, labels), 3),
-            "auc_ci": [round(boot[int(0.025 * len(boot))], 3), round(boot[int(0.975 * len(boot)) - 1], 3)] if boot else None}
+            "auc": None if value != value else round(value, 3),  # one class only: no AUC
+            "auc_ci": [round(boot[int(0.025 * len(boot))], 3), round(boot[min(len(boot) - 1, int(0.975 * len(boot)))], 3)]
+            if boot else None}
 
 
 def score(examples: list, p_yes: Callable[[str], float], progress: bool = True) -> list[dict]:
@@ -75,8 +77,9 @@ def render_table(result: dict) -> str:
             cells = []
             for j in judges:
                 s = result["judges"][j][slice_name][rule_type]
-                cells.append(f"{s['accuracy']:.2f} [{s['accuracy_ci'][0]:.2f}, {s['accuracy_ci'][1]:.2f}] | "
-                             f"{s['auc']:.2f}" + (f" [{s['auc_ci'][0]:.2f}, {s['auc_ci'][1]:.2f}]" if s["auc_ci"] else ""))
+                auc_text = "n/a" if s["auc"] is None else f"{s['auc']:.2f}" + (
+                    f" [{s['auc_ci'][0]:.2f}, {s['auc_ci'][1]:.2f}]" if s["auc_ci"] else "")
+                cells.append(f"{s['accuracy']:.2f} [{s['accuracy_ci'][0]:.2f}, {s['accuracy_ci'][1]:.2f}] | {auc_text}")
             n = result["judges"][judges[0]][slice_name][rule_type]["n"]
             lines.append(f"| {slice_name} | {'**all**' if rule_type == 'all' else rule_type} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -89,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adapter", required=True, help="the trained judge: a run folder or a LoRA .gguf")
     parser.add_argument("--held-back", type=int, default=48, help="held-back examples (rule types never trained)")
     parser.add_argument("--trained", type=int, default=42, help="validation examples of the trained rule types")
-    parser.add_argument("--seed", type=int, default=0, help="the training data's seed (same dialog split)")
+    parser.add_argument("--seed", type=int, default=42, help="the trainer's seed (TrainConfig.seed): the same dialog "
+                        "split, so no probed dialog was trained on")
     parser.add_argument("--out", default="runs/judge-probe")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)

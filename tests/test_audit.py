@@ -160,6 +160,8 @@ def test_a_violation_resting_on_an_absence_quotes_the_closest_message():
     first = CheckResult(to_check("followed", "the first agent reply thanks the customer."), 0.3, {1: 0.3})
     assert closest_turn({"followed": first}) is None  # a first-reply check has its own counterexample
     assert closest_turn({"violated": thanks}) is None
+    never = CheckResult(to_check("violated", "no agent reply thanks the customer."), 0.7, {1: 0.3, 3: 0.2})
+    assert never.check.scope == "none" and closest_turn({"violated": never}) == 1
 
 
 def test_decide_and_aggregate():

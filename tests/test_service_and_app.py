@@ -415,3 +415,23 @@ def test_a_judge_adapter_gets_its_own_writer_for_questions_and_rules(tmp_path):
     shared = AuditService(AssistantConfig(audit_adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
                           factory=factory)
     assert shared.writer() is shared.generator() and len(configs) == 1
+
+
+def test_a_judge_with_an_adapter_never_writes_plans_even_when_passed_alone(tmp_path, monkeypatch):
+    """build_auditor / compile_knowledge_base given only the judge (batch jobs, benches) load compile_model to write."""
+    from assistant import models
+    from assistant.audit_service import LazyCompiler, build_auditor
+
+    judge_file = tmp_path / "judge.gguf"
+    judge_file.write_bytes(b"GGUF")
+    loaded, writers = [], []
+    monkeypatch.setattr("assistant.backends.load_generator",
+                        lambda config, progress=None: loaded.append(config) or writers.append(FakeGenerator(reply="{}"))
+                        or writers[-1])
+    judge = FakeGenerator()
+    config = AssistantConfig(audit_model=models.DEFAULT_MODEL, audit_adapter=str(judge_file))
+    auditor = build_auditor(object(), config=config, generator=judge)
+    assert isinstance(auditor.compiler, LazyCompiler) and not loaded  # nothing loaded before a rule needs it
+    plan = auditor.compiler("R1", "Thanks", "Agents thank the customer.")
+    assert [(c.model, c.adapter) for c in loaded] == [(models.AUDIT_MODEL, "none")]  # compile_model, no adapter
+    assert writers[0].prompts and not judge.prompts and plan.origin == "fallback"  # the judge never wrote

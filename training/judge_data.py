@@ -135,8 +135,9 @@ def _stripper(pattern: re.Pattern) -> Edit:
 
 # --- lexicons ----------------------------------------------------------------------------------------------------
 
-APOLOGY = _lexicon(r"\b(?:sorry|apolog\w*|regret\w*|frustrat\w*|inconvenien\w*|unfortunate\w*|understand how|"
-                   r"hate to hear|not (?:the experience|what we)|disappoint\w*|feel your pain|my bad)\b")
+APOLOGY = _lexicon(r"\b(?:sorry|apolog\w*|regret\w*|frustrat\w*|inconvenien\w*|unfortunate\w*|understand (?:how|that|your|the)|"
+                   r"hate to hear|sad to hear|not (?:the experience|what we|good|great|ideal)|disappoint\w*|"
+                   r"we understand|feel your pain|my bad|oh no|yikes|upsetting)\b")
 GREETING = _lexicon(r"^\W*(?:hi|hello|hey|hiya|howdy|greetings|good (?:morning|afternoon|evening|day))\b")
 MORE_HELP = _lexicon(r"\b(?:anything else|further (?:help|assistance|questions?)|let us know if|let me know if|"
                      r"here (?:to help|if you need|for you)|feel free to|don't hesitate|do not hesitate|"
@@ -150,7 +151,7 @@ FOLLOW_UP = _lexicon(r"\b(?:we'll|we will|I'll|I will|we're going to|someone wil
                      r"(?:get back|follow up|update you|reach out|be in touch|contact you|let you know|circle back)\b")
 TIMEFRAME = _lexicon(r"\b(?:within|in the next|by (?:monday|tuesday|wednesday|thursday|friday|tomorrow|tonight|end of)|"
                      r"\d+\s*(?:hours?|hrs?|days?|minutes?|mins?|business days?)|today|tomorrow|this week|"
-                     r"24/7|asap)\b")
+                     r"24/7)\b")
 REDIRECT = _lexicon(r"\b(?:contact|reach out to|get in touch with|call|speak (?:to|with)|visit|ask)\s+(?:our|the|your)\s+"
                     r"(?:\w+\s+)?(?:team|department|store|desk|support|specialists?|bank|provider|carrier|branch)\b")
 RUDE = _lexicon(r"\b(?:your own fault|not our problem|should have read|obviously|calm down|stop complaining|"
@@ -158,14 +159,15 @@ RUDE = _lexicon(r"\b(?:your own fault|not our problem|should have read|obviously
 ASKS_INFO = _lexicon(r"\b(?:your|the)\s+(?:\w+\s+)?(?:order|account|e-?mail|number|zip|postcode|post code|location|"
                      r"address|device|model|version|name|details|reservation|booking|confirmation|flight|"
                      r"tracking|screenshot|city|country|browser|phone)\b")
-REFUND_REQUEST = _lexicon(r"\b(?:refund\w*|money back|reimburs\w*|compensat\w*|charge\w* back|chargeback|credit)\b")
+REFUND_REQUEST = _lexicon(r"\b(?:refund\w*|money back|reimburs\w*|compensat\w*|charge\w* back|chargeback|"
+                          r"store credit|credit(?:ed)? (?:me|back|my account|to my account))\b")
 DELAY = _lexicon(r"\b(?:late|delay\w*|waiting|waited|still (?:not|no|hasn't|haven't|hasnt|havent|waiting)|"
                  r"hours?|days?|weeks?|yet to|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                  r"yesterday|last))\b")
 EMOJI = re.compile(r"[\u2600-\u27bf\U0001F000-\U0001FAFF]")
 ESCALATION = _lexicon(r"\b(?:escalat\w*|specialist\w*|senior|supervisor|manager|higher level|next level|"
                       r"passed (?:this|it|your \w+) (?:on|along)|forward\w* (?:this|it|your))\b")
-ORDER_NUMBER = re.compile(r"(?:#\s?\d{4,}|\b\d{6,}\b|\b[A-Z]{2,3}\d{5,}\b)")
+ORDER_NUMBER = re.compile(r"(?:#\s?\d{4,}|(?<![@\w])\d{6,}\b|\b[A-Z]{2,3}\d{5,}\b)")  # never an @123456 handle
 SIGNATURE_TAIL = re.compile(r"\s*(?:[\^*~/]\s*[A-Z][A-Za-z]{0,14}|[-\u2013\u2014]\s*[A-Z][A-Za-z]{0,14})\s*$")
 
 
@@ -195,6 +197,11 @@ def _strip_greeting(text: str, rng: random.Random) -> str | None:
     if len(out) < 12 or GREETING.search(out):
         return None
     return f"{handles}{out[0].upper()}{out[1:]}"
+
+
+def _greets(text: str) -> bool:
+    """Whether the message opens with a greeting after its @handles (a tweet reply always starts with them)."""
+    return bool(GREETING.search(_split_handles(text)[1]))
 
 
 def _no_question(text: str, rng: random.Random) -> str | None:
@@ -268,7 +275,7 @@ RULE_TYPES: tuple[RuleType, ...] = (
              ("Greet the customer at the start of the first reply.", "Open every conversation with a friendly hello."),
              _q(("Does this reply start with a greeting?", True), ("Does this reply greet the customer?", True),
                 ("Does this reply skip the greeting?", False)),
-             GREETING.search, _adder("Hi there!", "Hello!", "Hey, thanks for reaching out.", where="start"),
+             _greets, _adder("Hi there!", "Hello!", "Hey, thanks for reaching out.", where="start"),
              _strip_greeting, "a greeting at the start of the message (after @handles); edits add or cut it"),
     RuleType("more_help", "closing", "agent", "lexicon",
              ("Close the conversation by offering further help.",
@@ -405,7 +412,8 @@ RULE_TYPES: tuple[RuleType, ...] = (
 HELD_BACK = ("agent_thanks", "emoji", "escalation", "customer_delay")
 _BY_NAME = {r.name: r for r in RULE_TYPES}
 
-_REQUEST = _lexicon(r"\b(?:send|share|provide|confirm|tell us|let us know|dm us|what|which|when|where|could you|can you)\b")
+_REQUEST = _lexicon(r"\b(?:send|share|provide|confirm|tell us|let us know|dm|what|which|when|where|could you|can you|"
+                    r"include|reply with|follow up with|need|please)\b")
 _PROMISES_WITH = ("We'll get back to you within 24 hours.", "I'll update you by tomorrow morning.",
                   "We'll follow up in the next 2 business days.", "The team will contact you by Friday.")
 _PROMISES_WITHOUT = ("We'll get back to you as soon as we can.", "I'll update you once I hear more.",
@@ -529,7 +537,7 @@ def build_examples(convs: Sequence[Conversation], rules: Iterable[RuleType], n: 
         rule, want = rules[i % len(rules)], (i // len(rules)) % 2 == 0
         for _ in range(200):
             conv = rng.choice(convs)
-            donor_pool = [d for d in rng.sample(donors, 3) if d not in {t.text for t in conv.turns}]
+            donor_pool = [d for d in rng.sample(donors, min(3, len(donors))) if d not in {t.text for t in conv.turns}]
             ex = make_example(rule, conv, want, rng, render, donor_pool, full_share)
             if ex is not None:
                 out.append(ex)

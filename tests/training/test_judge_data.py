@@ -137,3 +137,22 @@ def test_judge_task_trains_one_answer_token(tiny_llama, tweetsumm_dir, tmp_path)
     trainer.train()
     after = dict(trainer.model.named_parameters())
     assert any(not torch.equal(lora[n], after[n].detach()) for n in lora)
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("greeting", "@115821 Hi Ian, please restart the app.", True),  # tweet replies open with the customer's handle
+    ("greeting", "@115821 Please restart the app. Hi to the team!", False),
+    ("customer_order_number", "@AmazonHelp @115821 where is my parcel?", False),  # a handle is not an order number
+    ("customer_order_number", "@AmazonHelp order 4829301726 never came", True),
+    ("customer_refund", "@Help my credit card was charged twice", False),  # a credit card is not a refund request
+    ("customer_refund", "@Help I want my money back", True),
+    ("apology", "@1 Oh no, that's not good. Let's fix it.", True),
+])
+def test_golden_properties(name, text, expected):
+    assert bool(J._BY_NAME[name].present(text)) is expected
+
+
+def test_a_greeting_added_after_the_handles_counts():
+    rule = J._BY_NAME["greeting"]
+    text, how = J.message_variant(rule, "@115821 Please restart the app.", True, random.Random(0))
+    assert how == "added" and text.startswith("@115821 H") and rule.present(text)
