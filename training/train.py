@@ -164,6 +164,19 @@ def prepare_data(cfg: TrainConfig, tokenizer: Any) -> tuple[dict, dict, dict[str
     return (tokenize_examples(train, tokenizer, cfg.max_length), tokenize_examples(valid, tokenizer, cfg.max_length), prompt_info)
 
 
+def check_same_data(out: Path, train_cols: dict) -> None:
+    """Refuse to resume a run on other training data than it started with (the code that builds it changed, or
+    the data folder): the checkpoints would continue on examples the run's records do not describe."""
+    try:
+        before = json.loads((out / "data_fingerprint.json").read_text())["train"]["sha256"]
+    except (OSError, ValueError, KeyError):
+        return
+    if before != fingerprint(train_cols):
+        raise SupportLensError(f"{out} was trained on other data than this code and data folder build now (the "
+                               "training examples' fingerprint differs): resume with the code it started with, or "
+                               "start a new output_dir")
+
+
 def write_run_files(cfg: TrainConfig, out: Path, prompt_info: dict, train_cols: dict, eval_cols: dict) -> None:
     """Resolved config, prompt template and data fingerprint, written before training starts."""
     import yaml
@@ -195,6 +208,8 @@ def run(cfg: TrainConfig, resume: bool = False, callbacks: list | None = None) -
     train_cols, eval_cols, prompt_info = prepare_data(cfg, tokenizer)
     if not train_cols["input_ids"] or not eval_cols["input_ids"]:
         raise SupportLensError("No training or validation examples: check data_dir, limit_train and max_length.")
+    if resume and has_checkpoint:
+        check_same_data(out, train_cols)
     write_run_files(cfg, out, prompt_info, train_cols, eval_cols)
     trainer = build_trainer(cfg, model, tokenizer, train_cols, eval_cols, callbacks)
     trainer.train(resume_from_checkpoint=True if (resume and has_checkpoint) else None)

@@ -98,6 +98,8 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_llama, tweetsumm_dir, tmp_p
 
     with pytest.raises(SupportLensError, match="--resume"):
         run(cfg)
+    with pytest.raises(SupportLensError, match="other data"):  # the data changed since the run started
+        run(tiny_config(tiny_llama, tweetsumm_dir, tmp_path / "run", max_steps=4, limit_train=7), resume=True)
     out = run(cfg, resume=True)
     import json
 
