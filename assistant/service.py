@@ -148,9 +148,14 @@ class AuditService:
         """The shared writing generator (``compile_model``, no adapter), loaded on first use: it compiles prose
         rules and answers follow-up questions. The judge itself when that is the same model without an adapter."""
         from assistant.audit_service import audit_config, writer_config
+        from assistant.errors import ModelUnavailable
 
         config = writer_config(self.config)
-        if audit_config(self.config) == config:
+        try:
+            shared = audit_config(self.config) == config
+        except ModelUnavailable:  # the judge's adapter is missing: that is the audit's error, not the writer's
+            shared = False
+        if shared:
             return self.generator()
         with self._load_lock:
             if self._writer is None:

@@ -435,3 +435,12 @@ def test_a_judge_with_an_adapter_never_writes_plans_even_when_passed_alone(tmp_p
     plan = auditor.compiler("R1", "Thanks", "Agents thank the customer.")
     assert [(c.model, c.adapter) for c in loaded] == [(models.AUDIT_MODEL, "none")]  # compile_model, no adapter
     assert writers[0].prompts and not judge.prompts and plan.origin == "fallback"  # the judge never wrote
+
+
+def test_follow_up_questions_work_when_the_judge_adapter_is_missing(tmp_path):
+    from assistant.service import AuditService
+
+    audits = AuditService(AssistantConfig(audit_adapter=str(tmp_path / "gone.gguf")), service(FakeGenerator()),
+                          kb_root=str(tmp_path), factory=lambda config: FakeGenerator(reply="It does not say."))
+    *_, answer = audits.answer("Customer: Hi\nAgent: Hello", "Was a refund promised?")
+    assert answer == "It does not say."
