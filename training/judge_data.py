@@ -161,9 +161,10 @@ ASKS_INFO = _lexicon(r"\b(?:your|the)\s+(?:\w+\s+)?(?:order|account|e-?mail|numb
                      r"tracking|screenshot|city|country|browser|phone)\b")
 REFUND_REQUEST = _lexicon(r"\b(?:refund\w*|money back|reimburs\w*|compensat\w*|charge\w* back|chargeback|"
                           r"store credit|credit(?:ed)? (?:me|back|my account|to my account))\b")
-DELAY = _lexicon(r"\b(?:late|delay\w*|waiting|waited|still (?:not|no|hasn't|haven't|hasnt|havent|waiting)|"
-                 r"hours?|days?|weeks?|yet to|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-                 r"yesterday|last))\b")
+DELAY = _lexicon(r"\b(?:late|delay\w*|waiting|waited|still (?:not|no|hasn't|haven't|hasnt|havent|waiting)|yet to|"
+                 r"for (?:over |more than |almost )?(?:\d+|a few|two|three|four|five|several|many) "
+                 r"(?:hours|days|weeks)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                 r"yesterday|last))\b")  # never a bare "2 days ago"
 EMOJI = re.compile(r"[\u2600-\u27bf\U0001F000-\U0001FAFF]")
 ESCALATION = _lexicon(r"\b(?:escalat\w*|specialist\w*|senior|supervisor|manager|higher level|next level|"
                       r"passed (?:this|it|your \w+) (?:on|along)|forward\w* (?:this|it|your))\b")

@@ -147,6 +147,8 @@ def test_judge_task_trains_one_answer_token(tiny_llama, tweetsumm_dir, tmp_path)
     ("customer_refund", "@Help my credit card was charged twice", False),  # a credit card is not a refund request
     ("customer_refund", "@Help I want my money back", True),
     ("apology", "@1 Oh no, that's not good. Let's fix it.", True),
+    ("customer_delay", "@Help I bought it 2 days ago and it broke", False),  # a date, not a wait
+    ("customer_delay", "@Help I've been waiting for 3 days", True),
 ])
 def test_golden_properties(name, text, expected):
     assert bool(J._BY_NAME[name].present(text)) is expected
