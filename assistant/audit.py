@@ -31,7 +31,7 @@ from assistant.judge import (
 )
 from assistant.parts import split_conversation
 from assistant.plans import Plan, compile_rule, rule_key
-from assistant.prompts import audit_dialog, check_messages, default_format, render_prompt
+from assistant.prompts import audit_dialog, check_messages, renderer_for
 
 VERDICTS = ("followed", "violated", "not_applicable")
 UNDETERMINED = "undetermined"  # the judge gave no usable answer to a check: never guessed
@@ -187,7 +187,7 @@ class Auditor:
         self.compiler = compiler  # for a rule stored without a plan (assistant.plans.compile_rule)
         self._plans: dict[str, Plan] = {}  # compiled here, by rule_key
         self._stored: dict[str, Plan] | None = None  # the store's plans, read once per audit (``audit``)
-        self.prompt_format = default_format(generator.model_name, generator.chat_template is not None)
+        self._render = renderer_for(generator)  # check messages -> the judge's prompt
         self.scorer = make_scorer(generator, self.settings.scorer)
         self._windows: dict[Conversation, tuple[range, ...]] = {}
         self._planned: list[tuple[int, str]] | None = None  # while planning a long audit: (window, prompt) asked
@@ -234,8 +234,7 @@ class Auditor:
     def _yes(self, messages: list[dict[str, str]], window: int = 0) -> float | None:
         """P(yes) of one rendered check (see ``yes_probability``); while a long audit is planned (``prefetch``),
         the prompt is only noted, with its ``window``."""
-        prompt = render_prompt(messages, self.prompt_format, template=self.generator.chat_template,
-                               **self.generator.special_tokens)
+        prompt = self._render(messages)
         if self._planned is not None:
             self._planned.append((window, prompt))
             return 0.5

@@ -14,8 +14,9 @@ from assistant.audit import Auditor, Passage
 from assistant.clauses import Check
 from assistant.config import AssistantConfig
 from assistant.conversation import Conversation
+from assistant.errors import ModelUnavailable
 from assistant.plans import ModelCompiler, Plan, from_clauses, rule_key
-from assistant.prompts import check_messages, default_format, render_prompt
+from assistant.prompts import check_messages, renderer_for
 
 
 class KnowledgeBaseRetriever:
@@ -81,10 +82,19 @@ def writer_config(config: AssistantConfig | None = None) -> AssistantConfig:
     return replace(config, model=config.compile_model, adapter="none")
 
 
+def writer_is_judge(config: AssistantConfig) -> bool:
+    """Whether the writer and the judge are one model: ``compile_model`` is ``audit_model`` and the judge has no
+    adapter (a judge whose adapter is missing is not: that is the audit's error, never the writer's)."""
+    try:
+        return audit_config(config) == writer_config(config)
+    except ModelUnavailable:
+        return False
+
+
 def load_writer(config: AssistantConfig | None = None, judge=None):  # noqa: ANN001, ANN201 - Generator
     """The writing generator: ``judge`` itself when the judge is that same model without an adapter, else loaded."""
     config = config or AssistantConfig()
-    if judge is not None and audit_config(config) == writer_config(config):
+    if judge is not None and writer_is_judge(config):
         return judge
     from assistant.backends import load_generator
 
@@ -99,12 +109,7 @@ def make_compiler(generator, config: AssistantConfig | None = None, judge=None) 
 
     config = config or AssistantConfig()
     judge = judge or generator
-
-    def renderer(model):  # noqa: ANN001, ANN202
-        fmt = default_format(model.model_name, model.chat_template is not None)
-        return lambda messages: render_prompt(messages, fmt, template=model.chat_template, **model.special_tokens)
-
-    render, render_check = renderer(generator), renderer(judge)
+    render, render_check = renderer_for(generator), renderer_for(judge)
     scorer = make_scorer(judge, config.audit_scorer)
 
     def check(conv: Conversation, rule_text: str, c: Check) -> float:

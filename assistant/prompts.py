@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from assistant.clauses import as_question
 from assistant.conversation import Conversation
@@ -154,6 +154,13 @@ def default_format(model_name: str, has_template: bool) -> PromptFormat:
     if "llama-2" in model_name.lower() or "llama2" in model_name.lower() or not has_template:
         return "llama2"
     return "chat_template"
+
+
+def renderer_for(model) -> Callable[[Sequence[Message]], str]:  # noqa: ANN001 - a Generator
+    """Messages -> the prompt ``model`` (a Generator) reads: its default format, its chat template, its special
+    tokens (the format is chosen once)."""
+    fmt = default_format(model.model_name, model.chat_template is not None)
+    return lambda messages: render_prompt(messages, fmt, template=model.chat_template, **model.special_tokens)
 
 
 @dataclass(frozen=True)

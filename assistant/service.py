@@ -128,6 +128,13 @@ class AuditService:
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
+    def _load(self, config: AssistantConfig):  # noqa: ANN202 - Generator
+        if self._factory is None:
+            from assistant.backends import load_generator
+
+            return load_generator(config)
+        return self._factory(config)
+
     def generator(self):  # noqa: ANN201 - Generator
         """The shared audit judge (audit_model with the judge adapter, ``audit_adapter``, if any; never the
         summary adapter), loaded on first use."""
@@ -135,36 +142,19 @@ class AuditService:
             if self._generator is None:
                 from assistant.audit_service import audit_config
 
-                config = audit_config(self.config)
-                if self._factory is None:
-                    from assistant.backends import load_generator
-
-                    self._generator = load_generator(config)
-                else:
-                    self._generator = self._factory(config)
+                self._generator = self._load(audit_config(self.config))
             return self._generator
 
     def writer(self):  # noqa: ANN201 - Generator
         """The shared writing generator (``compile_model``, no adapter), loaded on first use: it compiles prose
         rules and answers follow-up questions. The judge itself when that is the same model without an adapter."""
-        from assistant.audit_service import audit_config, writer_config
-        from assistant.errors import ModelUnavailable
+        from assistant.audit_service import writer_config, writer_is_judge
 
-        config = writer_config(self.config)
-        try:
-            shared = audit_config(self.config) == config
-        except ModelUnavailable:  # the judge's adapter is missing: that is the audit's error, not the writer's
-            shared = False
-        if shared:
+        if writer_is_judge(self.config):
             return self.generator()
         with self._load_lock:
             if self._writer is None:
-                if self._factory is None:
-                    from assistant.backends import load_generator
-
-                    self._writer = load_generator(config)
-                else:
-                    self._writer = self._factory(config)
+                self._writer = self._load(writer_config(self.config))
             return self._writer
 
     def embedder(self):  # noqa: ANN201 - Embedder
@@ -268,7 +258,7 @@ def answer_question(generator, conv: Conversation | str, question: str, max_new_
     from assistant.backends.base import GenerationParams
     from assistant.conversation import parse_conversation
     from assistant.errors import GenerationFailed, InvalidConversation
-    from assistant.prompts import default_format, qa_messages, render_prompt
+    from assistant.prompts import qa_messages, renderer_for
 
     if not question.strip():
         raise InvalidConversation("Type a question about the conversation first.")
@@ -276,8 +266,7 @@ def answer_question(generator, conv: Conversation | str, question: str, max_new_
         raise InvalidConversation("The question is too long (at most 1,000 characters).")
     if isinstance(conv, str):
         conv = parse_conversation(conv)
-    fmt = default_format(generator.model_name, generator.chat_template is not None)
-    prompt = render_prompt(qa_messages(conv, question), fmt, template=generator.chat_template, **generator.special_tokens)
+    prompt = renderer_for(generator)(qa_messages(conv, question))
     text = ""
     for piece in generator.stream(prompt, GenerationParams(max_new_tokens=max_new_tokens)):
         text += piece

@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tqdm import tqdm
 
-    from assistant.audit_service import build_auditor, compile_knowledge_base, load_writer
+    from assistant.audit_service import build_auditor, compile_knowledge_base
     from assistant.plans import Plan
     from knowledge_base.embedder import make_embedder
     from knowledge_base.store import KnowledgeBase
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         with tqdm(desc="compiling rules", unit="rule") as bar:
             compiled, _ = compile_knowledge_base(
-                kb, config, auditor.generator, writer=lambda: load_writer(config, auditor.generator),
+                kb, config, auditor.generator,  # the writer: compile_model, loaded if a rule needs it
                 progress=lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
         compile_s = time.perf_counter() - start
         if args.overrides:

@@ -100,16 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.backends import load_generator
     from assistant.config import AssistantConfig
     from assistant.errors import SupportLensError
-    from assistant.prompts import render_prompt
+    from assistant.prompts import renderer_for
     from training.judge_data import build_splits
     from training.tweetsumm import load_split
 
     try:
         base = load_generator(AssistantConfig(model=args.model, adapter="none"))
-        def render(messages: list[dict[str, str]]) -> str:
-            return render_prompt(messages, "chat_template", template=base.chat_template, **base.special_tokens)
-
-        splits = build_splits(load_split("train", args.data_dir), render, 0, args.trained, args.held_back, args.seed)
+        splits = build_splits(load_split("train", args.data_dir), renderer_for(base), 0, args.trained, args.held_back, args.seed)
         slices = {"held back": splits["held_back"], "trained types": splits["valid"]}
         result: dict = {"model": args.model, "adapter": str(args.adapter), "seed": args.seed,
                         "slices": {k: sorted({e.rule_type for e in v}) + ["all"] for k, v in slices.items()}, "judges": {}}
