@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml tools/install_llama_cpp.py
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m assistant prepare
+	$(BIN)/python -m supportlens prepare
 	$(BIN)/python app.py $(ARGS)
 
 test: $(STAMP)

@@ -34,7 +34,7 @@ from assistant.conversation import (  # noqa: E402
 )
 from assistant.formats import FORMAT_NAMES  # noqa: E402
 from eval.report import headline_rows, load_results, markdown_table, paired_rows, side_by_side  # noqa: E402
-from assistant.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
+from supportlens.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
 
 REPO = Path(__file__).resolve().parent
 EVAL_DIRS = (REPO / "eval" / "results", REPO / "runs" / "eval")  # committed results, then local runs
@@ -60,7 +60,7 @@ def user_error(exc: BaseException) -> gr.Error:
         return gr.Error(f"A file could not be read or written: {exc}", print_exception=False)
     log.error("request failed", exc_info=exc)
     return gr.Error(f"This request failed inside the model or the app ({type(exc).__name__}: {exc}). Nothing else "
-                    "is affected: try again. If it keeps failing, run `python -m assistant prepare` and read the "
+                    "is affected: try again. If it keeps failing, run `python -m supportlens prepare` and read the "
                     "server log.", print_exception=False)
 
 
@@ -221,7 +221,8 @@ def batch(s: Services, upload: str | None, do_summary: bool, do_audit: bool, org
     folder = work_dir(data, options)
     config = s.summaries.config
     if config.backend == "openai" and len(config.endpoints) > 1:  # a served fleet: rows go to whichever is free
-        workers = endpoint_workers(config, summarize=do_summary, org=org.strip() if do_audit else None)
+        workers = endpoint_workers(config, summarize=do_summary,
+                                   kb=s.audits.knowledge_base(org.strip()) if do_audit else None)
     else:  # the app's own models, shared with the other tabs
         workers = [Worker(summarize=(lambda conv: last(s.summaries.stream_summary(conv))) if do_summary else None,
                           audit=(lambda conv: s.audits.audit(conv, org.strip())) if do_audit else None)]

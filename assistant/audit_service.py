@@ -51,14 +51,6 @@ class KnowledgeBaseRetriever:
         return {rule_id: Plan.from_dict(data) for rule_id, data in self.kb.plans().items()}
 
 
-def open_knowledge_base(org: str, root: str | None = None):  # noqa: ANN201 - KnowledgeBase
-    """The organisation's knowledge base with the configured embedder (raises IndexNotBuilt if it has none)."""
-    from knowledge_base.embedder import make_embedder
-    from knowledge_base.store import KnowledgeBase
-
-    return KnowledgeBase(org, make_embedder(), root=root)
-
-
 def audit_config(config: AssistantConfig | None = None) -> AssistantConfig:
     """The summary config turned into the audit's: ``audit_model``, same backend, and as ``adapter`` the judge's
     (``audit_adapter`` resolved, ``auto`` against the shipped judges only) or ``none``: never the summary adapter.

@@ -246,10 +246,10 @@ def run_batch_on(items: list[BatchItem], folder: Path, workers: Sequence[Worker]
     return BatchRun(tuple(done[item.row] for item in items), len(todo), time.perf_counter() - start, len(workers))
 
 
-def endpoint_workers(config: AssistantConfig, *, summarize: bool = True, org: str | None = None) -> list[Worker]:
+def endpoint_workers(config: AssistantConfig, *, summarize: bool = True, kb=None) -> list[Worker]:  # noqa: ANN001
     """One Worker per endpoint of ``config`` (``openai_base_urls``; a single one for a local backend), writing
-    summaries with ``config.model`` and/or auditing against ``org``'s guidelines with the audit model, on that
-    endpoint."""
+    summaries with ``config.model`` and/or auditing against the guidelines of ``kb`` (an organisation's opened
+    knowledge base, duck-typed: this layer imports no store) with the audit model, on that endpoint."""
     from assistant.backends import load_generators
     from assistant.summarize import Summarizer
 
@@ -258,10 +258,9 @@ def endpoint_workers(config: AssistantConfig, *, summarize: bool = True, org: st
     if summarize:
         summaries = [lambda conv, s=Summarizer(g, config): s.summarize(conv).text for g in load_generators(config)]
     audits: list = [None] * count
-    if org:
-        from assistant.audit_service import audit_config, build_auditor, open_knowledge_base
+    if kb is not None:
+        from assistant.audit_service import audit_config, build_auditor
 
-        kb = open_knowledge_base(org)
         audits = [build_auditor(kb, config=config, generator=g).audit for g in load_generators(audit_config(config))]
     return [Worker(s, a) for s, a in zip(summaries, audits, strict=True)]
 

@@ -1,6 +1,6 @@
 """Preflight: prove that llama.cpp runs a model on this CPU before anything depends on it.
 
-    python -m assistant prepare                         # runs this check for the summary and audit models
+    python -m supportlens prepare                         # runs this check for the summary and audit models
     python -m assistant.preflight MODEL.gguf            # the child process itself: prints one JSON line
 
 llama.cpp is native code: a build that does not fit the CPU (an AMX Xeon repacking weights into its AMX buffer

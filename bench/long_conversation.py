@@ -2,8 +2,8 @@
 as one ``Customer:`` / ``Agent:`` transcript of about ``--chars`` characters (whole dialogs only; deterministic).
 
     python bench/long_conversation.py --chars 60000 > /tmp/long_chat.txt
-    time python -m assistant summarize /tmp/long_chat.txt --json
-    time python -m assistant audit /tmp/long_chat.txt --org brightline
+    time python -m supportlens summarize /tmp/long_chat.txt --json
+    time python -m supportlens audit /tmp/long_chat.txt --org brightline
 
 The data folder is ``$SUPPORTLENS_TWEETSUMM`` or ``shared/data/tweetsumm`` beside the repository
 (``training.tweetsumm``). The real-model test builds its chat with the same function.

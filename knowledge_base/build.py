@@ -5,7 +5,7 @@
     python -m knowledge_base.build --org acme --delete old-policy.md          # remove one document
 
 Unchanged files cost nothing; only new or changed ones are embedded. Each rule is then compiled into the check
-plan audits ask (assistant.plans; ``python -m assistant plans --org acme`` shows them): rules with Followed /
+plan audits ask (assistant.plans; ``python -m supportlens plans --org acme`` shows them): rules with Followed /
 Violated clauses at once, others with the audit model, a few seconds each; an unchanged rule keeps its stored
 plan. ``--no-compile`` leaves that to the first audit. ``--root`` (or ``$SUPPORTLENS_KB``) says where stores
 live; ``$SUPPORTLENS_EMBEDDER`` may name another sentence-transformers model folder.
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             compiled, reused = compile_knowledge_base(kb, load_config(args.config),
                                                       progress=tqdm_progress("compiling rules", "rule"))
             print(f"{args.org}: check plans: {compiled} compiled, {reused} unchanged; "
-                  f"see them with: python -m assistant plans --org {args.org}")
+                  f"see them with: python -m supportlens plans --org {args.org}")
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

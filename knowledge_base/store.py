@@ -404,3 +404,10 @@ class KnowledgeBase:
 
 def _metadata(chunk: Chunk) -> dict[str, str | None]:
     return {"source": chunk.source, "heading": chunk.heading, "rule_id": chunk.rule_id}
+
+
+def open_knowledge_base(org: str, root: str | Path | None = None) -> KnowledgeBase:
+    """The organisation's knowledge base with the configured embedder (its reads raise IndexNotBuilt if it has none)."""
+    from knowledge_base.embedder import make_embedder
+
+    return KnowledgeBase(org, make_embedder(), root=root)

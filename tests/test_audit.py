@@ -351,14 +351,14 @@ def test_a_typo_in_the_audit_settings_is_an_error_listing_the_valid_values():
 
 
 def test_yaml_and_cli_set_the_audit_settings(tmp_path, monkeypatch):
-    from assistant import __main__ as cli
+    from supportlens import __main__ as cli
     from assistant.config import load_config
 
     path = tmp_path / "audit.yaml"
     path.write_text("audit_k: 4\naudit_yes_bias: 0.2\naudit_scorer: yes_no\n")
     assert load_config(path).audit == AuditSettings(k=4, yes_bias=0.2, scorer="yes_no")
     seen = {}
-    monkeypatch.setattr("assistant.__main__.cmd_audit", lambda args: seen.update(config=cli._config(args)) or 0)
+    monkeypatch.setattr("supportlens.__main__.cmd_audit", lambda args: seen.update(config=cli._config(args)) or 0)
     assert cli.main(["audit", "c.txt", "--org", "x", "--config", str(path), "--k", "6", "--audit-yes-bias", "0.1"]) == 0
     assert seen["config"].audit == AuditSettings(k=6, yes_bias=0.1, scorer="yes_no")
     assert cli.main(["audit", "c.txt", "--org", "x", "--scorer", "probabilities", "--yes-bias", "0.3"]) == 0

@@ -1,11 +1,11 @@
-"""`python -m assistant audit` end to end with a fake embedder and a scripted generator; the injection case on the
+"""`python -m supportlens audit` end to end with a fake embedder and a scripted generator; the injection case on the
 real audit model (marked real_model)."""
 
 import json
 
 import pytest
 
-from assistant import __main__ as cli
+from supportlens import __main__ as cli
 from tests.conftest import PlaybookJudge
 from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from assistant import __main__ as cli
+from supportlens import __main__ as cli
 from tests.conftest import FakeGenerator
 
 

@@ -66,10 +66,10 @@ def test_a_child_that_fails_without_a_signal_gives_its_error(tmp_path, monkeypat
 
 
 def test_prepare_and_load_generator_stop_on_a_crashing_model(tmp_path, monkeypatch, capsys):
-    """`python -m assistant prepare` (what `make run` runs first) exits non-zero with the explanation, and
+    """`python -m supportlens prepare` (what `make run` runs first) exits non-zero with the explanation, and
     every other entry point (load_generator) raises it as ModelUnavailable instead of dying."""
     from assistant import models
-    from assistant.__main__ import main
+    from supportlens.__main__ import main
     from assistant.backends import load_generator
     from assistant.config import AssistantConfig
 

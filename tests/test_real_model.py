@@ -86,7 +86,7 @@ def test_injection_does_not_take_over(summarizer):
 def test_cli_summarize_json(tmp_path, first_test_dialog):
     path = tmp_path / "dialog.json"
     path.write_text(json.dumps(first_test_dialog.to_dict()))
-    out = subprocess.run([sys.executable, "-m", "assistant", "summarize", str(path), "--json"], cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "supportlens", "summarize", str(path), "--json"], cwd=REPO,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

@@ -35,7 +35,7 @@ def test_summarize_through_the_served_model_is_a_real_summary(served, tmp_path):
     """What printed '[/INST]' before: the CLI with --backend openai and the embedded model's name."""
     (tmp_path / "c.txt").write_text(CONVERSATION)
     for fmt in ("auto", "chat_template"):
-        out = subprocess.run([sys.executable, "-m", "assistant", "summarize", str(tmp_path / "c.txt"), "--json",
+        out = subprocess.run([sys.executable, "-m", "supportlens", "summarize", str(tmp_path / "c.txt"), "--json",
                               "--backend", "openai", "--openai-base-url", served, "--model", DEFAULT_MODEL,
                               "--prompt-format", fmt], cwd=REPO, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr

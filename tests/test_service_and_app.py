@@ -5,7 +5,7 @@ import pytest
 from assistant.access import check_exposure, load_credentials, parse_credentials
 from assistant.config import AssistantConfig
 from assistant.errors import ConfigError, GenerationFailed, InvalidConversation
-from assistant.service import SummaryService, example_conversations
+from supportlens.service import SummaryService, example_conversations
 from tests.conftest import FakeGenerator, PlaybookJudge
 
 
@@ -124,7 +124,7 @@ def test_a_failing_model_gives_a_readable_error_and_the_app_keeps_serving(tmp_pa
     import gradio as gr
 
     from app import build_app
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
     models = {"summary": BrokenModel()}
@@ -155,7 +155,7 @@ def test_follow_up_question_is_answered_from_the_conversation():
     import gradio as gr
 
     from app import build_app
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
 
     svc = service(FakeGenerator())
     judge = FakeGenerator(reply="Yes: the agent wrote 'we will refund you'.")
@@ -198,7 +198,7 @@ def test_app_refuses_exposed_start_without_login(monkeypatch, capsys):
 
 
 def test_review_gives_the_summary_then_findings(tmp_path):
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
     from knowledge_base.store import KnowledgeBase
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
@@ -221,7 +221,7 @@ def test_audit_and_knowledge_base_tabs(tmp_path):
     import gradio as gr
 
     from app import build_app
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
     svc = service(FakeGenerator())
@@ -284,7 +284,7 @@ def test_batch_tab_fans_rows_out_over_served_endpoints(tmp_path, monkeypatch):
     def endpoint(name):  # noqa: ANN001, ANN202
         return lambda conv: f"{name}: summary of {len(conv.turns)} turns"
 
-    monkeypatch.setattr(app, "endpoint_workers", lambda cfg, summarize, org: [Worker(endpoint("a")), Worker(endpoint("b"))])
+    monkeypatch.setattr(app, "endpoint_workers", lambda cfg, summarize, kb: [Worker(endpoint("a")), Worker(endpoint("b"))])
     svc = SummaryService(config, factory=lambda c: FakeGenerator())
     fn = next(d.fn for d in app.build_app(svc, []).fns.values() if d.api_name == "batch")
     upload = tmp_path / "convs.csv"
@@ -317,7 +317,7 @@ def test_evaluation_tab_names_results_folders_relative_to_the_repository():
 
 def test_a_new_organisation_name_is_an_invitation_not_an_error(tmp_path):
     from app import build_app
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
     svc = service(FakeGenerator())
@@ -338,7 +338,7 @@ def test_the_manager_sees_and_corrects_each_rules_check_plan(tmp_path):
     import gradio as gr
 
     from app import build_app
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
     svc = service(FakeGenerator())
@@ -368,7 +368,7 @@ def test_the_manager_sees_and_corrects_each_rules_check_plan(tmp_path):
 
 def test_audit_service_loads_the_judge_adapter_never_the_summary_one(tmp_path, monkeypatch):
     from assistant import models
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
 
     configs = []
     audits = AuditService(AssistantConfig(), service(FakeGenerator()), kb_root=str(tmp_path),
@@ -394,7 +394,7 @@ def test_a_judge_adapter_gets_its_own_writer_for_questions_and_rules(tmp_path):
     """With a judge adapter, follow-up questions and rule compilation use compile_model without any adapter (the
     judge only answers yes or no); without one, judge and writer are one loaded model."""
     from assistant import models
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
 
     judge = tmp_path / "judge.gguf"
     judge.write_bytes(b"GGUF")
@@ -438,7 +438,7 @@ def test_a_judge_with_an_adapter_never_writes_plans_even_when_passed_alone(tmp_p
 
 
 def test_follow_up_questions_work_when_the_judge_adapter_is_missing(tmp_path):
-    from assistant.service import AuditService
+    from supportlens.service import AuditService
 
     audits = AuditService(AssistantConfig(audit_adapter=str(tmp_path / "gone.gguf")), service(FakeGenerator()),
                           kb_root=str(tmp_path), factory=lambda config: FakeGenerator(reply="It does not say."))

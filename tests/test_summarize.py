@@ -4,7 +4,7 @@ from assistant.config import AssistantConfig
 from assistant.errors import GenerationFailed, InvalidConversation
 from assistant.prompts import CHAT_RESPONSE_PREFIX
 from assistant.parts import MAX_PARTS, balanced_pack, cut_text, pack
-from assistant.service import SummaryService
+from supportlens.service import SummaryService
 from assistant.summarize import Summarizer, postprocess
 from tests.conftest import FakeGenerator, NumberedGenerator
 

@@ -1,7 +1,7 @@
 """Export a LoRA adapter to GGUF, so the llama.cpp backend (the fast default on CPU) can serve base + adapter.
 
     python -m training.export_gguf --adapter runs/train/qwen2.5-coder-0.5b-cpu-lora/adapter --out adapter.gguf
-    python -m assistant summarize dialog.txt --adapter adapter.gguf        # llama.cpp applies it at load time
+    python -m supportlens summarize dialog.txt --adapter adapter.gguf        # llama.cpp applies it at load time
 
 The conversion is llama.cpp's own ``convert_lora_to_gguf.py``, taken from the source distribution of the
 llama-cpp-python version we install (pip downloads it from PyPI once; cached under

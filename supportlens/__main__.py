@@ -1,16 +1,16 @@
-"""Command line: ``python -m assistant summarize|audit|prepare ...``.
+"""Command line: ``python -m supportlens summarize|audit|prepare ...``.
 
 Examples::
 
-    python -m assistant summarize conversation.txt
-    python -m assistant summarize chat-export.txt --agent Sarah          # names, not labels: Sarah is the agent
-    cat conversation.json | python -m assistant summarize - --json
-    python -m assistant audit conversation.txt --org brightline        # JSON findings against the org's guidelines
-    python -m assistant audit conversation.txt --org brightline --with-summary --audit-model qwen2.5-coder-1.5b-instruct
-    python -m assistant prepare            # assemble and verify the embedded models; check llama.cpp runs them here
-    python -m assistant plans --org brightline                    # each rule's check plan, in words
-    python -m assistant plans --org brightline --set G2 --spec '{"applies": "when", ...}'   # correct one
-    python -m assistant plans --org brightline --reset G2         # back to the compiled plan
+    python -m supportlens summarize conversation.txt
+    python -m supportlens summarize chat-export.txt --agent Sarah          # names, not labels: Sarah is the agent
+    cat conversation.json | python -m supportlens summarize - --json
+    python -m supportlens audit conversation.txt --org brightline        # JSON findings against the org's guidelines
+    python -m supportlens audit conversation.txt --org brightline --with-summary --audit-model qwen2.5-coder-1.5b-instruct
+    python -m supportlens prepare            # assemble and verify the embedded models; check llama.cpp runs them here
+    python -m supportlens plans --org brightline                    # each rule's check plan, in words
+    python -m supportlens plans --org brightline --set G2 --spec '{"applies": "when", ...}'   # correct one
+    python -m supportlens plans --org brightline --reset G2         # back to the compiled plan
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Audit one conversation against the organisation's guidelines; print JSON findings and the audit trail."""
-    from assistant.audit_service import build_auditor, open_knowledge_base
+    from assistant.audit_service import build_auditor
+    from knowledge_base.store import open_knowledge_base
 
     config = _config(args)
     kb = open_knowledge_base(args.org, args.kb_root)
@@ -150,7 +151,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def cmd_plans(args: argparse.Namespace) -> int:
     """Show each rule's check plan; store or remove a manager's override; compile what is missing."""
-    from assistant.audit_service import compile_knowledge_base, open_knowledge_base
+    from assistant.audit_service import compile_knowledge_base
+    from knowledge_base.store import open_knowledge_base
     from assistant.plans import Plan, Spec, from_spec, spec_of
 
     kb = open_knowledge_base(args.org, args.kb_root)
@@ -202,8 +204,8 @@ SPEC_EXAMPLE = {"applies": "when", "trigger": "Does this message mention a refun
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m assistant`` and the ``supportlens`` script."""
-    parser = argparse.ArgumentParser(prog="python -m assistant", description="SupportLens assistant")
+    """Entry point of ``python -m supportlens`` and the ``supportlens`` script."""
+    parser = argparse.ArgumentParser(prog="python -m supportlens", description="SupportLens assistant")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("summarize", help="summarize a conversation file ('-' for stdin)")
     p.add_argument("file", help="conversation file, or - for stdin")
