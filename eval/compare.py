@@ -83,20 +83,29 @@ def add_bertscore(rows: list[dict], setup: BertScoreSetup) -> None:
             row["scores"][protocol].update(values)
 
 
-def aggregate(rows: list[dict], systems: list[str], *, samples: int = 2000, seed: int = 0) -> dict:
-    """Means with bootstrap CIs per protocol/system/metric, and paired tests of each system against the first."""
+def aggregate(rows: list[dict], systems: list[str], *, samples: int = 2000, seed: int = 0,
+              bertscore_encoder: str | None = None) -> dict:
+    """Means with bootstrap CIs per protocol/system/metric, and paired tests of each system against the first.
+
+    Every BERTScore statistic carries ``encoder`` (``bertscore_encoder``): a raw BERTScore means nothing without it.
+    """
     metrics = [m for m in METRICS if m in rows[0]["scores"]["first"]]
     by_system = {s: [r for r in rows if r["system"] == s] for s in systems}
+
+    def tagged(metric: str, stat: dict) -> dict:
+        return {**stat, "encoder": bertscore_encoder} if metric.startswith("bertscore") else stat
+
     out: dict = {"means": {}, "paired": {}}
     for protocol in PROTOCOLS:
         out["means"][protocol] = {
-            s: {m: bootstrap_ci([r["scores"][protocol][m] for r in rs], samples, seed=seed).to_dict() for m in metrics}
+            s: {m: tagged(m, bootstrap_ci([r["scores"][protocol][m] for r in rs], samples, seed=seed).to_dict()) for m in metrics}
             for s, rs in by_system.items()
         }
         ref = systems[0]
         out["paired"][protocol] = {
-            s: {m: paired_compare([r["scores"][protocol][m] for r in by_system[ref]],
-                                  [r["scores"][protocol][m] for r in by_system[s]], seed=seed).to_dict() for m in metrics}
+            s: {m: tagged(m, paired_compare([r["scores"][protocol][m] for r in by_system[ref]],
+                                            [r["scores"][protocol][m] for r in by_system[s]], seed=seed).to_dict())
+                for m in metrics}
             for s in systems[1:]
         }
     out["lengths"] = {s: length_stats([r["prediction"] for r in rs]) for s, rs in by_system.items()}
@@ -106,13 +115,15 @@ def aggregate(rows: list[dict], systems: list[str], *, samples: int = 2000, seed
     return out
 
 
-def write_examples_csv(rows: list[dict], path: Path) -> None:
-    """One line per (dialog, system): prediction, first reference and every score."""
+def write_examples_csv(rows: list[dict], path: Path, bertscore_encoder: str | None = None) -> None:
+    """One line per (dialog, system): prediction, first reference and every score (BERTScore columns name the encoder)."""
     metrics = [m for m in METRICS if m in rows[0]["scores"]["first"]]
+    suffix = {m: f"_{(bertscore_encoder or 'encoder-not-recorded').split('/')[-1]}" if m.startswith("bertscore") else ""
+              for m in metrics}
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "system", "prediction", "reference_first", "words", "total_s", "error",
-                         *(f"{p}_{m}" for p in PROTOCOLS for m in metrics)])
+                         *(f"{p}_{m}{suffix[m]}" for p in PROTOCOLS for m in metrics)])
         for r in rows:
             writer.writerow([r["id"], r["system"], r["prediction"], r["references"][0], r["words"], r["total_s"],
                              r["error"] or "", *(round(r["scores"][p][m], 6) for p in PROTOCOLS for m in metrics)])
@@ -157,7 +168,7 @@ def run(systems: list[System], out: Path, *, split: str = "test", data_dir: str 
         add_bertscore(rows, setup)
         timings["bertscore_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    aggregates = aggregate(rows, names, samples=samples, seed=seed)
+    aggregates = aggregate(rows, names, samples=samples, seed=seed, bertscore_encoder=setup.encoder_name if setup else None)
     timings["bootstrap_s"] = time.perf_counter() - t0
     results = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -172,7 +183,8 @@ def run(systems: list[System], out: Path, *, split: str = "test", data_dir: str 
             "bertscore": None if setup is None else {
                 "encoder": setup.encoder_name, "num_layers": setup.num_layers, "idf": setup.idf,
                 "rescale_with_baseline": setup.rescale_with_baseline,
-                "note": "raw (unrescaled) MiniLM-L6 scores; not comparable to roberta-large's (the bert-score default)",
+                "note": f"raw (unrescaled) {setup.encoder_name} scores: compare them only with scores from the same "
+                        "encoder and settings, not with roberta-large's (the bert-score default) nor the seed's",
                 "multi": "best F1 over references (bert-score's own rule)", "empty_prediction": 0.0},
             "bootstrap": {"samples": samples, "confidence": 0.95, "seed": seed, "method": "percentile"},
             "paired_test": "paired bootstrap CI of the mean difference + two-sided sign-flip permutation test "
@@ -197,10 +209,10 @@ def run(systems: list[System], out: Path, *, split: str = "test", data_dir: str 
 def write_run(results: dict, out: Path) -> None:
     """results.json, examples.csv, plots/ and report.md in ``out``."""
     from eval.plots import plot_run
-    from eval.report import render_markdown
+    from eval.report import bertscore_encoder, render_markdown
 
     (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_examples_csv(results["rows"], out / "examples.csv")
+    write_examples_csv(results["rows"], out / "examples.csv", bertscore_encoder(results))
     plots = plot_run(results, out / "plots")
     (out / "report.md").write_text(render_markdown(results, [p.relative_to(out) for p in plots]), encoding="utf-8")
 

@@ -1,17 +1,20 @@
-"""Bar charts with 95% error bars (the seed's Figure 10, plus BERTScore), beside the seed's own numbers."""
+"""Bar charts with 95% error bars: ROUGE beside the seed's own numbers (its Figure 10), and our systems' BERTScore.
+
+The seed's BERTScore is never drawn: it comes from another encoder, on another scale (see eval.report).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from eval.report import LABELS, SEED
+from eval.report import SEED, bertscore_encoder, metric_label
 
 
-def _bars(ax, results: dict, protocol: str, metrics: list[str], with_seed: bool) -> None:  # noqa: ANN001
+def _bars(ax, results: dict, protocol: str, metrics: list[str], with_seed: bool, legend_suffix: str = "") -> None:  # noqa: ANN001
     import numpy as np
 
     means = results["aggregates"]["means"][protocol]
-    groups = [(name, {m: s[m] for m in metrics}, True) for name, s in means.items()]
+    groups = [(name + legend_suffix, {m: s[m] for m in metrics}, True) for name, s in means.items()]
     if with_seed:
         groups += [(name, {m: {"mean": v[m]} for m in metrics}, False) for name, v in SEED.items()]
     x = np.arange(len(metrics))
@@ -24,7 +27,7 @@ def _bars(ax, results: dict, protocol: str, metrics: list[str], with_seed: bool)
         bars = ax.bar(x + (i - (len(groups) - 1) / 2) * width, heights, width, yerr=err, capsize=3, label=name,
                       hatch=None if ours else "//", alpha=1.0 if ours else 0.45, edgecolor="black", linewidth=0.5)
         ax.bar_label(bars, fmt="%.3f", fontsize=6, padding=2)
-    ax.set_xticks(x, [LABELS[m] for m in metrics])
+    ax.set_xticks(x, [metric_label(results, m) for m in metrics])
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=min(4, len(groups)), frameon=False)
     ax.grid(axis="y", alpha=0.3)
 
@@ -50,11 +53,12 @@ def plot_run(results: dict, out_dir: Path) -> list[Path]:
     first = next(iter(results["aggregates"]["means"]["first"].values()))
     if "bertscore_f1" in first:
         fig, ax = plt.subplots(figsize=(6, 4.5))
-        _bars(ax, results, "first", ["bertscore_f1"], with_seed=False)
-        encoder = (results["protocol"].get("bertscore") or {}).get("encoder", "")
+        encoder = (bertscore_encoder(results) or "").split("/")[-1]
+        _bars(ax, results, "first", ["bertscore_f1"], with_seed=False, legend_suffix=f" ({encoder})")
         lows = [s["bertscore_f1"]["low"] for s in results["aggregates"]["means"]["first"].values()]
         ax.set_ylim(max(0.0, min(lows) - 0.05), 1.0)
-        ax.set_title(f"BERTScore F1 ({encoder.split('/')[-1]}, first reference); 95% CIs", fontsize=9)
+        ax.set_title(f"BERTScore F1 with {encoder} (first reference); 95% CIs\n"
+                     "our systems only: the seed's BERTScore used another encoder", fontsize=9)
         fig.tight_layout()
         paths.append(out_dir / "bertscore.png")
         fig.savefig(paths[-1], dpi=120)

@@ -14,13 +14,19 @@ from pathlib import Path
 from eval.metrics import PROTOCOLS
 
 # The seed report: Llama-2-7b-chat on the 110 TweetSumm test dialogs, first abstractive summary as the reference,
-# stemming not stated, BERTScore encoder not stated (bert-score's default is roberta-large).
+# stemming not stated. ROUGE is computed the same way on both sides, so the seed's ROUGE shares our columns.
 SEED = {
-    "seed: Llama-2-7b-chat base": {"rouge1": 0.2338, "rouge2": 0.0513, "rougeL": 0.1761, "rougeLsum": 0.2005, "bertscore_f1": 0.7403},
-    "seed: Llama-2-7b-chat QLoRA": {"rouge1": 0.4035, "rouge2": 0.1585, "rougeL": 0.3539, "rougeLsum": 0.3885, "bertscore_f1": 0.8334},
+    "seed: Llama-2-7b-chat base": {"rouge1": 0.2338, "rouge2": 0.0513, "rougeL": 0.1761, "rougeLsum": 0.2005},
+    "seed: Llama-2-7b-chat QLoRA": {"rouge1": 0.4035, "rouge2": 0.1585, "rougeL": 0.3539, "rougeLsum": 0.3885},
 }
+# The seed's BERTScore F1 comes from an encoder it does not state (bert-score's default for English is roberta-large,
+# which no offline package ships). Raw BERTScore depends on the encoder's scale, so these numbers get a column of
+# their own and never stand in the column of our encoder's scores.
+SEED_BERTSCORE_F1 = {"seed: Llama-2-7b-chat base": 0.7403, "seed: Llama-2-7b-chat QLoRA": 0.8334}
+SEED_BERTSCORE_LABEL = "BERTScore F1, seed's own encoder (not stated; not comparable)"
 T5_BASE_ROUGE1 = 0.47  # a fully fine-tuned T5-base on TweetSumm, as cited by the seed
 LABELS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum", "bertscore_f1": "BERTScore F1"}
+EMPTY_CELL = "-"
 
 
 def load_results(run_dir: str | Path) -> dict:
@@ -37,17 +43,49 @@ def _metrics(results: dict, protocol: str = "first") -> list[str]:
     return [m for m in LABELS if m in first_system]
 
 
+def bertscore_encoder(results: dict) -> str | None:
+    """The encoder a run's BERTScore was computed with (None when the run has no BERTScore)."""
+    setup = results["protocol"].get("bertscore")
+    return setup.get("encoder", "encoder not recorded") if setup else None
+
+
+def metric_label(results: dict, metric: str) -> str:
+    """A metric's column label; BERTScore's names the run's encoder, since its raw values depend on it."""
+    if metric.startswith("bertscore"):
+        encoder = bertscore_encoder(results) or "encoder not recorded"
+        return f"{LABELS[metric]} ({encoder.split('/')[-1]})"
+    return LABELS[metric]
+
+
+def bertscore_note(results: dict) -> str:
+    """One sentence saying what the run's BERTScore may be compared with."""
+    setup = results["protocol"].get("bertscore")
+    if not setup:
+        return "BERTScore: not computed."
+    seed = ", ".join(f"{name.split()[-1]} {v:.4f}" for name, v in SEED_BERTSCORE_F1.items())
+    return (f"BERTScore with {setup['encoder']} (layer {setup['num_layers']}, rescaled: {setup['rescale_with_baseline']}, "
+            f"idf: {setup['idf']}) compares our systems with each other. The seed's BERTScore F1 ({seed}) comes from an "
+            "encoder it does not state (bert-score's default is roberta-large); raw scores from different encoders sit on "
+            "different scales, so the seed's numbers stand in a column of their own and are not comparable with ours.")
+
+
 def _cell(stat: dict) -> str:
     return f"{stat['mean']:.4f} [{stat['low']:.3f}, {stat['high']:.3f}]"
 
 
 def headline_rows(results: dict, protocol: str = "first", with_seed: bool = True) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: one row per system (mean [95% CI]), then the seed's numbers for the first protocol."""
+    """Header and rows: one row per system (mean [95% CI]), then the seed's numbers for the first protocol.
+
+    The seed's ROUGE shares our columns; its BERTScore gets its own column (another encoder), empty in our rows.
+    """
     metrics = _metrics(results, protocol)
-    header = ["system", *(LABELS[m] for m in metrics)]
-    rows = [[name, *(_cell(stats[m]) for m in metrics)] for name, stats in results["aggregates"]["means"][protocol].items()]
-    if with_seed and protocol == "first":
-        rows += [[name, *(f"{values[m]:.4f}" for m in metrics)] for name, values in SEED.items()]
+    seed = with_seed and protocol == "first"
+    header = ["system", *(metric_label(results, m) for m in metrics), *([SEED_BERTSCORE_LABEL] if seed else [])]
+    rows = [[name, *(_cell(stats[m]) for m in metrics), *([EMPTY_CELL] if seed else [])]
+            for name, stats in results["aggregates"]["means"][protocol].items()]
+    if seed:
+        rows += [[name, *(f"{values[m]:.4f}" if m in values else EMPTY_CELL for m in metrics), f"{SEED_BERTSCORE_F1[name]:.4f}"]
+                 for name, values in SEED.items()]
     return header, rows
 
 
@@ -60,7 +98,7 @@ def paired_rows(results: dict, protocol: str = "first") -> tuple[list[str], list
     for name, per_metric in results["aggregates"]["paired"][protocol].items():
         for m in metrics:
             c = per_metric[m]
-            rows.append([f"{name} - {ref}", LABELS[m], f"{c['diff']['mean']:+.4f} [{c['diff']['low']:+.3f}, {c['diff']['high']:+.3f}]",
+            rows.append([f"{name} - {ref}", metric_label(results, m), f"{c['diff']['mean']:+.4f} [{c['diff']['low']:+.3f}, {c['diff']['high']:+.3f}]",
                          f"{c['p_value']:.4f}", f"{c['wins']} / {c['losses']} / {c['ties']}"])
     return header, rows
 
@@ -105,15 +143,12 @@ def side_by_side(results: dict, n: int = 3) -> tuple[list[str], list[list[str]]]
 def render_markdown(results: dict, plots: list[Path] | None = None) -> str:
     """The run's report.md: headline table beside the seed's numbers, paired tests, lengths, time, examples."""
     data, proto, timings = results["data"], results["protocol"], results["timings"]
-    bert = proto.get("bertscore")
     lines = [
         f"# TweetSumm {data['split']} evaluation ({data['n_dialogs']} dialogs)", "",
         f"Created {results['created']} at commit `{results['git_commit']}`.",
         "Systems: " + "; ".join(f"**{name}** = `{s['model'] or s['config']['model']}`" for name, s in results["systems"].items()) + ".",
         f"ROUGE F1 (rouge-score), stemming {'on' if proto['rouge']['use_stemmer'] else 'off'}, Lsum on one sentence per line.",
-        (f"BERTScore with {bert['encoder']} (layer {bert['num_layers']}, rescaled: {bert['rescale_with_baseline']}, idf: {bert['idf']}): "
-         "raw MiniLM values, not comparable with the seed's BERTScore (encoder not stated; bert-score's default is roberta-large).")
-        if bert else "BERTScore: not computed.",
+        bertscore_note(results),
         f"Intervals: {proto['bootstrap']['samples']}-sample percentile bootstrap, 95%. Paired test: {proto['paired_test']}.", "",
         "## First reference (the seed's protocol)", "",
         markdown_table(*headline_rows(results, "first")), "",
@@ -147,17 +182,24 @@ def render_markdown(results: dict, plots: list[Path] | None = None) -> str:
 
 
 def render_diff(old: dict, new: dict, protocol: str = "first") -> str:
-    """New minus old, per system present in both and per metric (first-reference protocol by default)."""
+    """New minus old, per system present in both and per metric (first-reference protocol by default).
+
+    BERTScore is left out when the two runs used different encoders: the difference would measure the encoder.
+    """
     metrics = [m for m in _metrics(new, protocol) if m in _metrics(old, protocol)]
-    header = ["system", *(LABELS[m] for m in metrics)]
+    notes = []
+    if None not in (bertscore_encoder(old), bertscore_encoder(new)) and bertscore_encoder(old) != bertscore_encoder(new):
+        metrics = [m for m in metrics if not m.startswith("bertscore")]
+        notes.append(f"BERTScore left out: encoders differ ({bertscore_encoder(old)} vs {bertscore_encoder(new)})")
+    header = ["system", *(metric_label(new, m) for m in metrics)]
     rows = []
     for name, stats in new["aggregates"]["means"][protocol].items():
         before = old["aggregates"]["means"][protocol].get(name)
         if before:
             rows.append([name, *(f"{stats[m]['mean'] - before[m]['mean']:+.4f}" for m in metrics)])
-    note = ""
     if old["data"]["n_dialogs"] != new["data"]["n_dialogs"]:
-        note = f"\n(note: {old['data']['n_dialogs']} vs {new['data']['n_dialogs']} dialogs: not the same examples)"
+        notes.append(f"{old['data']['n_dialogs']} vs {new['data']['n_dialogs']} dialogs: not the same examples")
+    note = "".join(f"\n(note: {n})" for n in notes)
     if not rows:
         return "The two runs have no system name in common." + note
     return f"{protocol} reference, new minus old:\n" + text_table(header, rows) + note
