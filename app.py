@@ -33,7 +33,7 @@ from assistant.conversation import (  # noqa: E402
     Conversation, agent_names, decode_input, parse_conversation, roles_line, swap_roles,
 )
 from assistant.formats import FORMAT_NAMES  # noqa: E402
-from eval.report import headline_rows, load_results, markdown_table, paired_rows, side_by_side  # noqa: E402
+from eval.report import bertscore_note, headline_rows, load_results, markdown_table, paired_rows, side_by_side  # noqa: E402
 from supportlens.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
 
 REPO = Path(__file__).resolve().parent
@@ -250,7 +250,8 @@ def show_eval(s: Services, run: str | None):  # noqa: ANN201
     header, rows = headline_rows(results, "first")
     paired = paired_rows(results, "first")
     text = (f"**{results['data']['n_dialogs']} TweetSumm {results['data']['split']} dialogs**, first reference, "
-            f"mean [95% CI]:\n\n{markdown_table(header, rows)}\n\n" + (markdown_table(*paired) if paired[1] else ""))
+            f"mean [95% CI]:\n\n{markdown_table(header, rows)}\n\n{bertscore_note(results)}\n\n"
+            + (markdown_table(*paired) if paired[1] else ""))
     plots = Path(run) / "plots"
     _, examples = side_by_side(results, n=5)
     return (text, examples, str(plots / "rouge.png") if (plots / "rouge.png").is_file() else None,
@@ -474,7 +475,7 @@ def evaluation_tab(s: Services, demo: gr.Blocks) -> None:
     text = gr.Markdown()
     with gr.Row():
         rouge = gr.Image(label="ROUGE", type="filepath")
-        bert = gr.Image(label="BERTScore", type="filepath")
+        bert = gr.Image(label="BERTScore F1 of our systems (encoder in the title)", type="filepath")
     examples = gr.Dataframe(label="Side by side (first dialogs)", wrap=True, interactive=False)
     with gr.Row():
         limit = gr.Slider(2, 30, value=5, step=1, label="Quick run: number of test dialogs")

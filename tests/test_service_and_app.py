@@ -302,6 +302,10 @@ def test_evaluation_tab_shows_the_committed_results():
     run = EVAL_DIRS[0] / "tweetsumm-test-qwen2.5-coder-0.5b"
     text, examples, rouge_png, bert_png = show(str(run))
     assert "110 TweetSumm test dialogs" in text and "0.4132" in text and "seed: Llama-2-7b-chat QLoRA" in text
+    # our BERTScore column names its encoder; the seed's (another encoder) stands only in its own column
+    assert "BERTScore F1 (all-MiniLM-L6-v2)" in text and "seed's own encoder (not stated; not comparable)" in text
+    seed_rows = [line.split("|") for line in text.splitlines() if line.startswith("| seed:")]
+    assert [(r[6].strip(), r[7].strip()) for r in seed_rows] == [("-", "0.7403"), ("-", "0.8334")]
     assert len(examples) == 5 and rouge_png.endswith("rouge.png") and bert_png.endswith("bertscore.png")
     assert show(None)[0].startswith("No evaluation results")
 
