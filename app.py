@@ -33,6 +33,7 @@ from assistant.conversation import (  # noqa: E402
     Conversation, agent_names, decode_input, parse_conversation, roles_line, swap_roles,
 )
 from assistant.formats import FORMAT_NAMES  # noqa: E402
+from assistant.support import marked  # noqa: E402
 from eval.report import bertscore_note, headline_rows, load_results, markdown_table, paired_rows, side_by_side  # noqa: E402
 from supportlens.service import AuditService, Example, SummaryService, example_conversations  # noqa: E402
 
@@ -157,13 +158,32 @@ def summarize(s: Services, text: str, history: list[dict], current, agents: str 
     history = [*before, {"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
     try:
         conv = read_paste(text, agents, swap)
-        for partial in s.summaries.stream_summary(conv):
-            history[-1]["content"] = partial
+        summary = ""
+        for summary in s.summaries.stream_summary(conv):
+            history[-1]["content"] = summary
             yield history, text, current
     except Exception:
         yield before, text, current  # no half-made summary left in the chat; the paste is kept
         raise
+    if s.summaries.config.support_check:
+        history[-1]["content"] = summary + "\n\n*Checking each sentence against the conversation…*"
+        yield history, "", conv
+        try:
+            history[-1]["content"] = with_support(summary, s.audits.support(conv, summary))
+        except Exception as exc:  # noqa: BLE001 - the summary stands whatever the check hit; say why it is unchecked
+            history[-1]["content"] = f"{summary}\n\n*Support check unavailable: {user_error(exc).message}*"
     yield history, "", conv  # this conversation (with its roles) is the one follow-up questions are about
+
+
+def with_support(summary: str, report) -> str:  # noqa: ANN001 - assistant.support.SupportReport
+    """The chat's summary: doubted sentences marked with their support score, and a line saying what was checked."""
+    if report.skipped:
+        return f"{summary}\n\n*Support check skipped: {report.skipped}.*"
+    if not report.doubted:
+        return f"{summary}\n\n*Every sentence is supported by the conversation (support check by {report.model}).*"
+    return (f"{marked(summary, report.sentences)}\n\n*[?]: {len(report.doubted)} of {len(report.sentences)} sentences "
+            f"not clearly supported by the conversation (support score below {report.threshold:.2f}, "
+            f"checked by {report.model}). Read them against the conversation.*")
 
 
 def ask(s: Services, question: str, history: list[dict], current):  # noqa: ANN001, ANN201

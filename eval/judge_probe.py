@@ -14,35 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from eval.metrics import bootstrap_ci
-
-
-def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
-    """Area under the ROC curve: the chance that a random yes scores above a random no (ties count half)."""
-    pos = [s for s, y in zip(scores, labels) if y]
-    neg = [s for s, y in zip(scores, labels) if not y]
-    if not pos or not neg:
-        return float("nan")
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
-
-
-def bootstrap_auc(scores: Sequence[float], labels: Sequence[bool], samples: int = 1000, seed: int = 0) -> list[float]:
-    """AUC over ``samples`` resamples of the examples (a 95% interval is the 2.5th and 97.5th percentiles)."""
-    rng = random.Random(seed)
-    idx = range(len(scores))
-    out = []
-    for _ in range(samples):
-        pick = [rng.choice(idx) for _ in idx]
-        value = auc([scores[i] for i in pick], [labels[i] for i in pick])
-        if value == value:
-            out.append(value)
-    return sorted(out)
+from eval.metrics import auc, bootstrap_auc, bootstrap_ci
 
 
 def summarize(rows: list[dict]) -> dict:

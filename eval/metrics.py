@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -218,3 +219,26 @@ def prompt_leak(prediction: str, prompt: str, dialog: str) -> str | None:
     if len(_TRANSCRIPT_LINE_RE.findall(p)) >= 2:
         return "it contains transcript lines (Customer:/Agent:)"
     return None
+
+
+def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Area under the ROC curve: the chance that a random yes scores above a random no (ties count half)."""
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def bootstrap_auc(scores: Sequence[float], labels: Sequence[bool], samples: int = 1000, seed: int = 0) -> list[float]:
+    """AUC over ``samples`` resamples of the examples (a 95% interval is the 2.5th and 97.5th percentiles)."""
+    rng = random.Random(seed)
+    idx = range(len(scores))
+    out = []
+    for _ in range(samples):
+        pick = [rng.choice(idx) for _ in idx]
+        value = auc([scores[i] for i in pick], [labels[i] for i in pick])
+        if value == value:
+            out.append(value)
+    return sorted(out)

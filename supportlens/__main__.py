@@ -94,7 +94,25 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     if summary.parts > 1:
         print(f"(summarized in {summary.parts} parts: the conversation is longer than the model's context)",
               file=sys.stderr)
-    print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) if args.json else summary.text)
+    support = None
+    if config.support_check:
+        from assistant.audit_service import audit_config
+        from assistant.support import SupportChecker
+
+        judge = load_generator(audit_config(config), _progress)
+        support = SupportChecker(judge, config.support_threshold, config.audit_scorer).check(conv, summary.text)
+    if args.json:
+        print(json.dumps({**summary.to_dict(), **({"support": support.to_dict()} if support else {})},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(summary.text)
+    if support and support.skipped:
+        print(f"support check skipped: {support.skipped}", file=sys.stderr)
+    elif support and support.doubted:
+        print(f"support check ({support.model}): {len(support.doubted)} of {len(support.sentences)} sentences are not "
+              f"clearly supported by the conversation:", file=sys.stderr)
+        for s in support.doubted:
+            print(f"  [support {s.support:.2f}] {s.sentence}", file=sys.stderr)
     return 0
 
 

@@ -245,6 +245,14 @@ class AuditService:
         with self._run_lock:
             yield from answer_question(generator, text, question)
 
+    def support(self, conv: Conversation, summary: str):  # noqa: ANN201 - assistant.support.SupportReport
+        """The support check of ``summary``'s sentences against ``conv``, with the shared audit judge."""
+        from assistant.support import SupportChecker
+
+        checker = SupportChecker(self.generator(), self.config.support_threshold, self.config.audit_scorer)
+        with self._run_lock:
+            return checker.check(conv, summary)
+
     def review(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None):  # noqa: ANN201
         """(summary text, AuditReport): the summary first, then the findings."""
         if self.summaries is None:

@@ -66,7 +66,8 @@ def test_named_transcript_roles_are_shown_and_agent_flag_decides(tmp_path, capsy
     assert "roles: John Smith: customer (opens the conversation); Sarah: agent" in err
     assert cli.main(["summarize", str(path), "--adapter", "none", "--agent", "john smith"]) == 0
     assert "John Smith: agent" in capsys.readouterr().err
-    assert "Agent: my router drops every hour" in fake_backend.prompts[-1]
+    summary_prompts = [p for p in fake_backend.prompts if "You check a summary" not in p]  # not the support check's
+    assert "Agent: my router drops every hour" in summary_prompts[-1]
 
 
 def test_a_conversation_longer_than_the_context_prints_part_progress(tmp_path, capsys, monkeypatch):
@@ -78,3 +79,37 @@ def test_a_conversation_longer_than_the_context_prints_part_progress(tmp_path, c
     assert cli.main(["summarize", str(path), "--adapter", "none", "--max-new-tokens", "40"]) == 0
     err = capsys.readouterr().err
     assert "summarizing part 1/" in err and "parts: the conversation is longer" in err
+
+
+class SupportJudge(FakeGenerator):
+    """Says the conversation supports a statement unless it mentions a refund."""
+
+    def choice_probabilities(self, prompt, choices):
+        p = 0.1 if "refund" in prompt.rsplit("<conversation>", 1)[-1].split("</conversation>")[-1] else 0.9
+        return [p, 1 - p]
+
+
+def test_summarize_json_lists_each_sentence_with_its_support(tmp_path, capsys, monkeypatch):
+    writer = FakeGenerator(reply=" reported a late order. The agent promised a refund.")
+    judge = SupportJudge(model_name="fake-judge")
+    monkeypatch.setattr("assistant.backends.load_generator",
+                        lambda config, progress=None: judge if config.model == config.audit_model else writer)
+    path = tmp_path / "c.txt"
+    path.write_text("Customer: where is my order?\nAgent: it ships today")
+    assert cli.main(["summarize", str(path), "--json", "--adapter", "none", "--support-threshold", "0.5"]) == 0
+    out = capsys.readouterr()
+    support = json.loads(out.out)["support"]
+    assert support["model"] == "fake-judge" and support["threshold"] == 0.5
+    assert [(s["sentence"], s["doubted"]) for s in support["sentences"]] == [
+        ("The customer reported a late order.", False), ("The agent promised a refund.", True)]
+    assert "[support 0.10] The agent promised a refund." in out.err
+
+
+def test_summarize_without_the_support_check_loads_no_judge(tmp_path, capsys, monkeypatch):
+    loaded = []
+    monkeypatch.setattr("assistant.backends.load_generator",
+                        lambda config, progress=None: loaded.append(config.model) or FakeGenerator())
+    path = tmp_path / "c.txt"
+    path.write_text("Customer: where is my order?\nAgent: it ships today")
+    assert cli.main(["summarize", str(path), "--json", "--no-support-check"]) == 0
+    assert "support" not in json.loads(capsys.readouterr().out) and len(loaded) == 1

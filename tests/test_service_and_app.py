@@ -172,6 +172,29 @@ def test_follow_up_question_is_answered_from_the_conversation():
         list(ask("  ", [], conv))
 
 
+class SupportJudge(FakeGenerator):
+    """Doubts any summary sentence about a refund."""
+
+    def choice_probabilities(self, prompt, choices):  # noqa: ANN001, ANN201
+        p = 0.1 if "refund" in prompt.split("</conversation>")[-1] else 0.9
+        return [p, 1 - p]
+
+
+def test_chat_marks_the_sentences_the_support_check_doubts():
+    from app import build_app
+    from supportlens.service import AuditService
+
+    svc = service(FakeGenerator(reply=" reported a late parcel. The agent offered a refund."))
+    demo = build_app(svc, [], audits=AuditService(AssistantConfig(adapter="none"), svc, factory=lambda c: SupportJudge(),
+                                                  embedder_factory=lambda: None))
+    summarize = next(d.fn for d in demo.fns.values() if d.api_name == "summarize")
+    shown = [history[-1]["content"] for history, _, _ in summarize("Customer: my parcel is late\nAgent: sorry about that", [], "")]
+    assert "Checking each sentence" in shown[-2]  # the summary shows while it is checked
+    final = shown[-1]
+    assert final.startswith("The customer reported a late parcel. The agent offered a refund. [? support 0.10]")
+    assert "1 of 2 sentences not clearly supported" in final
+
+
 def test_credentials_and_exposure(tmp_path, monkeypatch):
     assert parse_credentials("alice:pw1, bob:pw:2\n# comment") == [("alice", "pw1"), ("bob", "pw:2")]
     with pytest.raises(ConfigError):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from eval import judge_probe
+from eval import judge_probe, metrics
 from tests.conftest import FakeGenerator
 
 
@@ -15,7 +15,7 @@ from tests.conftest import FakeGenerator
     ([0.9, 0.3, 0.6, 0.1], [True, True, False, False], 0.75),
 ])
 def test_auc_golden_cases(scores, labels, expected):
-    assert judge_probe.auc(scores, labels) == expected
+    assert metrics.auc(scores, labels) == expected
 
 
 def test_summary_has_intervals_around_its_values():

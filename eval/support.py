@@ -1,0 +1,161 @@
+"""Validate the summary support check against hand labels: AUC, the threshold chosen on the dev half, and how
+it does on the other half.
+
+    python -m eval.support                                        # the default judge, eval/support_dev/labels.jsonl
+    python -m eval.support --model qwen2.5-coder-0.5b-instruct --out runs/support/0.5b
+
+A labels file has one JSON object per summary sentence: ``id`` (a TweetSumm dialog), ``system``, ``index``,
+``sentence``, ``label`` (supported | unsupported), ``kind`` (natural, or planted-* for an error planted by hand
+into a supported sentence) and ``half`` (dev | test). The threshold is chosen on the dev half's natural sentences
+(the one that best separates them: highest balanced accuracy); the test half is scored once with it. Planted
+errors are constructed, so they are reported apart, never as the headline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from eval.metrics import auc, bootstrap_auc, bootstrap_ci
+
+REPO = Path(__file__).resolve().parents[1]
+LABELS = REPO / "eval" / "support_dev" / "labels.jsonl"
+
+
+def choose_threshold(scores: list[float], supported: list[bool]) -> float:
+    """The threshold (doubt below it) with the highest balanced accuracy on these sentences; ties: the lowest."""
+    best, best_value = 0.5, -1.0
+    pos = sum(supported)
+    neg = len(supported) - pos
+    for t in sorted(set(scores)) + [1.01]:
+        if not pos or not neg:
+            break
+        tpr = sum(s >= t for s, y in zip(scores, supported) if y) / pos  # supported and kept
+        tnr = sum(s < t for s, y in zip(scores, supported) if not y) / neg  # unsupported and doubted
+        value = (tpr + tnr) / 2
+        if value > best_value:
+            best, best_value = t, value
+    return best
+
+
+def detection(scores: list[float], supported: list[bool], threshold: float) -> dict:
+    """How well doubting below ``threshold`` finds the unsupported sentences: precision, recall, balanced accuracy."""
+    doubted = [s < threshold for s in scores]
+    hits = sum(d and not y for d, y in zip(doubted, supported))
+    unsupported = sum(not y for y in supported)
+    kept_ok = sum(not d and y for d, y in zip(doubted, supported))
+    precision = hits / sum(doubted) if any(doubted) else None
+    recall = hits / unsupported if unsupported else None
+    tpr = kept_ok / sum(supported) if any(supported) else None
+    return {"doubted": sum(doubted), "unsupported": unsupported, "precision": precision, "recall": recall,
+            "balanced_accuracy": None if recall is None or tpr is None else (recall + tpr) / 2}
+
+
+def auc_with_ci(scores: list[float], supported: list[bool]) -> dict:
+    """AUC of the scores for telling supported from unsupported, with a 95% bootstrap interval."""
+    boot = bootstrap_auc(scores, supported)
+    value = auc(scores, supported)
+    return {"n": len(scores), "supported": sum(supported), "auc": None if value != value else round(value, 3),
+            "auc_ci": [round(boot[int(0.025 * len(boot))], 3), round(boot[min(len(boot) - 1, int(0.975 * len(boot)))], 3)]
+            if boot else None}
+
+
+def evaluate(rows: list[dict]) -> dict:
+    """The report of scored rows (each a labels line with ``score``)."""
+    def pick(half: str, natural: bool = True) -> tuple[list[float], list[bool]]:
+        chosen = [r for r in rows if r["half"] == half and (r["kind"] == "natural") == natural]
+        return [r["score"] for r in chosen], [r["label"] == "supported" for r in chosen]
+
+    dev, test = pick("dev"), pick("test")
+    threshold = choose_threshold(*dev)
+    report = {"threshold": threshold, "dev": {**auc_with_ci(*dev), **detection(*dev, threshold)},
+              "test": {**auc_with_ci(*test), **detection(*test, threshold)}}
+    planted = [r for r in rows if r["half"] == "test" and r["kind"] != "natural"]
+    supported_test = [r for r in rows if r["half"] == "test" and r["kind"] == "natural" and r["label"] == "supported"]
+    if planted:
+        scores = [r["score"] for r in supported_test + planted]
+        labels = [True] * len(supported_test) + [False] * len(planted)
+        report["test_planted"] = {**auc_with_ci(scores, labels), "doubted_share": round(
+            sum(r["score"] < threshold for r in planted) / len(planted), 3),
+            "by_kind": {k: round(sum(r["score"] < threshold for r in planted if r["kind"] == k)
+                                 / sum(r["kind"] == k for r in planted), 3) for k in sorted({r["kind"] for r in planted})}}
+    systems = sorted({r["system"] for r in rows})
+    report["supported_share"] = {}
+    for system in systems:
+        mine = [float(r["score"] >= threshold) for r in rows if r["system"] == system and r["kind"] == "natural"]
+        if mine:
+            report["supported_share"][system] = bootstrap_ci(mine).to_dict()
+    return report
+
+
+def render(report: dict, model: str) -> str:
+    """Markdown summary of a report."""
+    lines = [f"# Support check against hand labels ({model})", "",
+             f"Threshold {report['threshold']:.3f} (doubt below it), chosen on the dev half's natural sentences.", "",
+             "| half | sentences | supported | AUC [95% CI] | doubted | precision | recall | balanced accuracy |",
+             "|---|---|---|---|---|---|---|---|"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    for half in ("dev", "test"):
+        r = report[half]
+        lines.append(f"| {half} | {r['n']} | {r['supported']} | {fmt(r['auc'])} {r['auc_ci']} | {r['doubted']} | "
+                     f"{fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['balanced_accuracy'])} |")
+    if "test_planted" in report:
+        p = report["test_planted"]
+        lines += ["", f"Planted errors (constructed, test half): AUC against the supported sentences {fmt(p['auc'])} "
+                      f"{p['auc_ci']}; doubted {p['doubted_share']:.0%} ({', '.join(f'{k} {v:.0%}' for k, v in p['by_kind'].items())})."]
+    lines += ["", "Share of natural sentences the check keeps, per system: " + "; ".join(
+        f"{s} {v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}]" for s, v in report["supported_share"].items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Score every labelled sentence with the judge, choose the threshold on dev, report on test."""
+    parser = argparse.ArgumentParser(description="Validate the summary support check on hand-labelled sentences.")
+    parser.add_argument("--labels", default=str(LABELS))
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--model", default=None, help="the judge (default: the config's audit_model)")
+    parser.add_argument("--out", default="runs/support/default")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    from tqdm import tqdm
+
+    from assistant.audit_service import audit_config
+    from assistant.backends import load_generator
+    from assistant.config import load_config
+    from assistant.errors import SupportLensError
+    from assistant.judge import make_scorer
+    from assistant.prompts import renderer_for
+    from assistant.support import support_messages
+    from training.tweetsumm import iter_split
+
+    rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        config = audit_config(load_config(args.config, **({"audit_model": args.model} if args.model else {})))
+        judge = load_generator(config)
+        scorer, render_prompt = make_scorer(judge, config.audit_scorer), renderer_for(judge)
+        wanted = {r["id"] for r in rows}
+        convs = {c.conversation_id: c for split in ("test", "valid", "train") for c in iter_split(split, args.data_dir)
+                 if c.conversation_id in wanted}
+        missing = wanted - convs.keys()
+        if missing:
+            raise SupportLensError(f"{len(missing)} labelled dialogs are not in the TweetSumm data, e.g. {sorted(missing)[0]}")
+        for r in tqdm(sorted(rows, key=lambda r: r["id"]), desc="support", unit="sentence"):  # one KV prefix per dialog
+            p = scorer.p_yes(render_prompt(support_messages(convs[r["id"]], r["sentence"])))
+            r["score"] = 0.0 if p is None else round(float(p), 5)
+    except SupportLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = {"model": judge.model_name, "labels": args.labels, **evaluate(rows)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({**report, "rows": rows}, indent=1) + "\n")
+    text = render(report, judge.model_name)
+    (out / "report.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
