@@ -83,6 +83,49 @@ def add_bertscore(rows: list[dict], setup: BertScoreSetup) -> None:
             row["scores"][protocol].update(values)
 
 
+def add_support(rows: list[dict], dialogs: list, cache: Path, checker, quiet: bool = False) -> None:  # noqa: ANN001
+    """Each row's support check (``assistant.support``: the summary's sentences scored by the judge) as
+    ``row["support"]``, the share of sentences kept; per-row results are cached in ``cache`` (a jsonl keyed by
+    dialog, system and prediction), so an interrupted run resumes and a rerun costs nothing."""
+    import hashlib
+
+    from tqdm import tqdm
+
+    key = lambda r: f"{r['id']}|{r['system']}|{hashlib.sha256(r['prediction'].encode()).hexdigest()[:16]}"  # noqa: E731
+    done = {}
+    if cache.is_file():
+        done = {d["key"]: d for d in map(json.loads, cache.read_text(encoding="utf-8").splitlines()) if d.get("key")}
+    by_id = {c.conversation_id: c for c in dialogs}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache, "a", encoding="utf-8") as f:
+        for r in tqdm(sorted(rows, key=lambda r: r["id"]), desc="support check", unit="summary", disable=quiet):
+            k = key(r)
+            if k not in done:
+                report = checker.check(by_id[r["id"]], r["prediction"])
+                done[k] = {"key": k, **report.to_dict()}
+                f.write(json.dumps(done[k], ensure_ascii=False) + "\n")
+                f.flush()
+            sentences = done[k]["sentences"]
+            r["support"] = {"sentences": sentences, "kept": None if not sentences else
+                            sum(not s["doubted"] for s in sentences) / len(sentences)}
+
+
+def aggregate_support(rows: list[dict], systems: list[str], *, samples: int = 2000, seed: int = 0) -> dict:
+    """Per system, the mean share of a summary's sentences the support check keeps (bootstrap CI over dialogs),
+    and each system against the first on the same dialogs."""
+    by_system = {s: {r["id"]: r["support"]["kept"] for r in rows if r["system"] == s and r["support"]["kept"] is not None}
+                 for s in systems}
+    out: dict = {"kept": {s: bootstrap_ci(list(v.values()), samples, seed=seed).to_dict() for s, v in by_system.items() if v},
+                 "paired": {}}
+    first = by_system[systems[0]]
+    for s in systems[1:]:
+        common = sorted(first.keys() & by_system[s].keys())
+        if common:
+            out["paired"][s] = paired_compare([first[i] for i in common], [by_system[s][i] for i in common],
+                                              seed=seed).to_dict()
+    return out
+
+
 def aggregate(rows: list[dict], systems: list[str], *, samples: int = 2000, seed: int = 0,
               bertscore_encoder: str | None = None) -> dict:
     """Means with bootstrap CIs per protocol/system/metric, and paired tests of each system against the first.
@@ -131,8 +174,9 @@ def write_examples_csv(rows: list[dict], path: Path, bertscore_encoder: str | No
 
 def run(systems: list[System], out: Path, *, split: str = "test", data_dir: str | None = None, limit: int | None = None,
         use_stemmer: bool = True, bert: bool = True, samples: int = 2000, seed: int = 0, factory=None,  # noqa: ANN001
-        quiet: bool = False) -> dict:
-    """Generate, score and write the run folder; returns the results dict."""
+        quiet: bool = False, support=None) -> dict:  # noqa: ANN001 - an assistant.support.SupportChecker
+    """Generate, score and write the run folder; returns the results dict. ``support``: also check each summary's
+    sentences against its conversation with that checker (share kept per system, with intervals)."""
     from tqdm import tqdm
 
     from training.tweetsumm import default_data_dir, load_split
@@ -167,8 +211,15 @@ def run(systems: list[System], out: Path, *, split: str = "test", data_dir: str 
         setup = default_bertscore_setup()
         add_bertscore(rows, setup)
         timings["bertscore_s"] = time.perf_counter() - t0
+    if support is not None:
+        t0 = time.perf_counter()
+        add_support(rows, dialogs, out / "support.jsonl", support, quiet)
+        timings["support_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     aggregates = aggregate(rows, names, samples=samples, seed=seed, bertscore_encoder=setup.encoder_name if setup else None)
+    if support is not None:
+        aggregates["support"] = {"model": support.judge.model_name, "threshold": support.threshold,
+                                 **aggregate_support(rows, names, samples=samples, seed=seed)}
     timings["bootstrap_s"] = time.perf_counter() - t0
     results = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -229,12 +280,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bertscore", action="store_true", help="skip BERTScore")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap samples for the intervals")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--support", action="store_true", help="also run the support check on every summary (the "
+                        "default config's audit judge and support_threshold): share of sentences kept per system")
     args = parser.parse_args(argv)
     try:
         systems = [parse_system(s) for s in (args.system or DEFAULT_SYSTEMS)]
         out = Path(args.out or f"runs/eval/{args.split}-{args.limit or 'all'}")
+        checker = None
+        if args.support:
+            from assistant.audit_service import audit_config
+            from assistant.backends import load_generator
+            from assistant.config import load_config
+            from assistant.support import SupportChecker
+
+            config = load_config(None)
+            checker = SupportChecker(load_generator(audit_config(config)), config.support_threshold, config.audit_scorer)
         results = run(systems, out, split=args.split, data_dir=args.data_dir, limit=args.limit,
-                      use_stemmer=not args.no_stemmer, bert=not args.no_bertscore, samples=args.bootstrap, seed=args.seed)
+                      use_stemmer=not args.no_stemmer, bert=not args.no_bertscore, samples=args.bootstrap, seed=args.seed,
+                      support=checker)
     except (SupportLensError, ScoringError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

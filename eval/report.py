@@ -159,6 +159,17 @@ def render_markdown(results: dict, plots: list[Path] | None = None) -> str:
     lines += ["## Best of all references", "", markdown_table(*headline_rows(results, "multi")), ""]
     if results["aggregates"]["paired"]["multi"]:
         lines += [markdown_table(*paired_rows(results, "multi")), ""]
+    support = results["aggregates"].get("support")
+    if support:
+        lines += ["## Support check (each summary sentence against its conversation)", "",
+                  f"Share of a summary's sentences that `{support['model']}` finds supported by the conversation "
+                  f"(support score >= {support['threshold']:.2f}; the check's own accuracy: `python -m eval.support`), "
+                  "mean over dialogs with a 95% interval.", "",
+                  markdown_table(["system", "sentences kept", "vs " + next(iter(results["systems"]))],
+                                 [[name, f"{v['mean']:.3f} [{v['low']:.3f}, {v['high']:.3f}]",
+                                   (lambda c: f"{c['diff']['mean']:+.3f} [{c['diff']['low']:+.3f}, {c['diff']['high']:+.3f}], "
+                                              f"p={c['p_value']:.3f}")(support["paired"][name]) if name in support["paired"] else ""]
+                                  for name, v in support["kept"].items()]), ""]
     lengths = results["aggregates"]["lengths"]
     lines += ["## Lengths (words) and errors", "",
               markdown_table(["text", "mean", "median", "p90", "max", "empty", "generation errors"],
