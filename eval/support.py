@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from eval.metrics import auc, bootstrap_auc, bootstrap_ci
@@ -105,6 +106,9 @@ def render(report: dict, model: str) -> str:
         p = report["test_planted"]
         lines += ["", f"Planted errors (constructed, test half): AUC against the supported sentences {fmt(p['auc'])} "
                       f"{p['auc_ci']}; doubted {p['doubted_share']:.0%} ({', '.join(f'{k} {v:.0%}' for k, v in p['by_kind'].items())})."]
+    if "seconds_per_dialog" in report:
+        lines += ["", f"Time: {report['seconds_per_dialog']:.1f} s per dialog (all its labelled sentences, which share the "
+                      "conversation's KV cache)."]
     lines += ["", "Share of natural sentences the check keeps, per system: " + "; ".join(
         f"{s} {v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}]" for s, v in report["supported_share"].items()) + "."]
     return "\n".join(lines) + "\n"
@@ -141,13 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         missing = wanted - convs.keys()
         if missing:
             raise SupportLensError(f"{len(missing)} labelled dialogs are not in the TweetSumm data, e.g. {sorted(missing)[0]}")
+        start = time.perf_counter()
         for r in tqdm(sorted(rows, key=lambda r: r["id"]), desc="support", unit="sentence"):  # one KV prefix per dialog
             p = scorer.p_yes(render_prompt(support_messages(convs[r["id"]], r["sentence"])))
             r["score"] = 0.0 if p is None else round(float(p), 5)
+        seconds = time.perf_counter() - start
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = {"model": judge.model_name, "labels": args.labels, **evaluate(rows)}
+    report = {"model": judge.model_name, "labels": args.labels, **evaluate(rows),
+              "seconds_per_dialog": round(seconds / len({r["id"] for r in rows}), 2)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({**report, "rows": rows}, indent=1) + "\n")

@@ -96,7 +96,7 @@ def test_summarize_json_lists_each_sentence_with_its_support(tmp_path, capsys, m
                         lambda config, progress=None: judge if config.model == config.audit_model else writer)
     path = tmp_path / "c.txt"
     path.write_text("Customer: where is my order?\nAgent: it ships today")
-    assert cli.main(["summarize", str(path), "--json", "--adapter", "none", "--support-threshold", "0.5"]) == 0
+    assert cli.main(["summarize", str(path), "--json", "--adapter", "none", "--support-check", "--support-threshold", "0.5"]) == 0
     out = capsys.readouterr()
     support = json.loads(out.out)["support"]
     assert support["model"] == "fake-judge" and support["threshold"] == 0.5
@@ -105,11 +105,11 @@ def test_summarize_json_lists_each_sentence_with_its_support(tmp_path, capsys, m
     assert "[support 0.10] The agent promised a refund." in out.err
 
 
-def test_summarize_without_the_support_check_loads_no_judge(tmp_path, capsys, monkeypatch):
+def test_summarize_without_the_support_check_loads_no_judge(tmp_path, capsys, monkeypatch):  # the default
     loaded = []
     monkeypatch.setattr("assistant.backends.load_generator",
                         lambda config, progress=None: loaded.append(config.model) or FakeGenerator())
     path = tmp_path / "c.txt"
     path.write_text("Customer: where is my order?\nAgent: it ships today")
-    assert cli.main(["summarize", str(path), "--json", "--no-support-check"]) == 0
+    assert cli.main(["summarize", str(path), "--json"]) == 0
     assert "support" not in json.loads(capsys.readouterr().out) and len(loaded) == 1

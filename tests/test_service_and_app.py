@@ -184,7 +184,8 @@ def test_chat_marks_the_sentences_the_support_check_doubts():
     from app import build_app
     from supportlens.service import AuditService
 
-    svc = service(FakeGenerator(reply=" reported a late parcel. The agent offered a refund."))
+    svc = SummaryService(AssistantConfig(adapter="none", support_check=True),
+                         factory=lambda config: FakeGenerator(reply=" reported a late parcel. The agent offered a refund."))
     demo = build_app(svc, [], audits=AuditService(AssistantConfig(adapter="none"), svc, factory=lambda c: SupportJudge(),
                                                   embedder_factory=lambda: None))
     summarize = next(d.fn for d in demo.fns.values() if d.api_name == "summarize")
