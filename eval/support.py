@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = {"model": judge.model_name, "labels": args.labels, **evaluate(rows),
+    from eval.audit import portable
+
+    report = {"model": judge.model_name, "labels": portable(args.labels), **evaluate(rows),
               "seconds_per_dialog": round(seconds / len({r["id"] for r in rows}), 2)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
