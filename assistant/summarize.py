@@ -44,7 +44,7 @@ class Summary:
     cut_messages: int = 0  # messages longer than a part, cut at line or sentence boundaries to fit
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-serialisable form (what ``assistant summarize --json`` prints)."""
+        """JSON-serialisable form (what ``supportlens summarize --json`` prints)."""
         return asdict(self)
 
 

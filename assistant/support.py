@@ -29,23 +29,24 @@ SUPPORT_SYSTEM_PROMPT = (
 # A sentence ends at . ! or ? followed by a space and a capital, a digit or a quote; abbreviations such as "e.g."
 # or "Mr." and decimals ("2.5") do not end one.
 _END = re.compile(r"[.!?][\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9])")
-_NOT_AN_END = re.compile(r"\b(?:e\.g|i\.e|etc|vs|Mr|Mrs|Ms|Dr|St|approx|no|No)\.$")
+_NOT_AN_END = re.compile(r"\b(?:e\.g|i\.e|vs|Mr|Mrs|Ms|Dr|St|approx)\.$")
+_NUMBER_ABBREVIATION = re.compile(r"\b[Nn]o\.$")  # "order no. 123": an end only when no digit follows
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of a summary, in order, whitespace trimmed (one sentence when it has no end mark)."""
-    text = " ".join(text.split())
-    if not text:
-        return []
+    """The sentences of a summary, in order, whitespace trimmed: a line break always ends one, and a line without an
+    end mark is one sentence."""
     out: list[str] = []
-    start = 0
-    for m in _END.finditer(text):
-        piece = text[start:m.end()].strip()
-        if _NOT_AN_END.search(piece):
-            continue
-        out.append(piece)
-        start = m.end()
-    out.append(text[start:].strip())
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        start = 0
+        for m in _END.finditer(line):
+            piece = line[start:m.end()].strip()
+            if _NOT_AN_END.search(piece) or (_NUMBER_ABBREVIATION.search(piece) and line[m.end():].lstrip()[:1].isdigit()):
+                continue
+            out.append(piece)
+            start = m.end()
+        out.append(line[start:].strip())
     return [s for s in out if s]
 
 
@@ -112,6 +113,7 @@ class SupportChecker:
         self.judge = judge
         self.threshold = threshold
         self._scorer = make_scorer(judge, scorer)
+        self.scorer_name = type(self._scorer).__name__
         self._render = renderer_for(judge)
 
     def check(self, conv: Conversation, summary: str) -> SupportReport:
@@ -120,7 +122,7 @@ class SupportChecker:
         probe = self._render(support_messages(conv, summary))
         limit = getattr(self.judge, "context_length", None)
         count = getattr(self.judge, "count_tokens", None)
-        if limit and count and count(probe) >= limit:
+        if limit and count and count(probe) >= limit - 16:  # room for the answer (a yes/no scorer generates)
             return SupportReport(self.judge.model_name, self.threshold,
                                  skipped=f"the conversation is longer than the judge's context ({limit} tokens)")
         return SupportReport(self.judge.model_name, self.threshold,

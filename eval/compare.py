@@ -85,16 +85,30 @@ def add_bertscore(rows: list[dict], setup: BertScoreSetup) -> None:
 
 def add_support(rows: list[dict], dialogs: list, cache: Path, checker, quiet: bool = False) -> None:  # noqa: ANN001
     """Each row's support check (``assistant.support``: the summary's sentences scored by the judge) as
-    ``row["support"]``, the share of sentences kept; per-row results are cached in ``cache`` (a jsonl keyed by
-    dialog, system and prediction), so an interrupted run resumes and a rerun costs nothing."""
+    ``row["support"]``: the sentences with their scores, doubted below the checker's threshold, and the share kept.
+
+    Scores are cached in ``cache`` (jsonl) under a key of the dialog, the system, the summary, the judge and the
+    support prompt, so an interrupted run resumes and a rerun asks nothing; the threshold is applied when read, so
+    changing it never reuses stale verdicts."""
     import hashlib
 
     from tqdm import tqdm
 
-    key = lambda r: f"{r['id']}|{r['system']}|{hashlib.sha256(r['prediction'].encode()).hexdigest()[:16]}"  # noqa: E731
+    from assistant.support import SUPPORT_SYSTEM_PROMPT, support_messages
+    from assistant.conversation import from_turns
+
+    probe = support_messages(from_turns([{"speaker": "customer", "text": "a"}, {"speaker": "agent", "text": "b"}]), "s")
+    judge = f"{checker.judge.model_name}|{checker.scorer_name}|" + hashlib.sha256(
+        (SUPPORT_SYSTEM_PROMPT + probe[1]["content"]).encode()).hexdigest()[:12]
+    key = lambda r: "|".join((r["id"], r["system"], hashlib.sha256(r["prediction"].encode()).hexdigest()[:16], judge))  # noqa: E731
     done = {}
     if cache.is_file():
-        done = {d["key"]: d for d in map(json.loads, cache.read_text(encoding="utf-8").splitlines()) if d.get("key")}
+        for line in cache.read_text(encoding="utf-8").splitlines():
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill
+            done[d.get("key")] = d
     by_id = {c.conversation_id: c for c in dialogs}
     cache.parent.mkdir(parents=True, exist_ok=True)
     with open(cache, "a", encoding="utf-8") as f:
@@ -102,11 +116,13 @@ def add_support(rows: list[dict], dialogs: list, cache: Path, checker, quiet: bo
             k = key(r)
             if k not in done:
                 report = checker.check(by_id[r["id"]], r["prediction"])
-                done[k] = {"key": k, **report.to_dict()}
+                done[k] = {"key": k, "skipped": report.skipped,
+                           "scores": [[s.sentence, s.support] for s in report.sentences]}
                 f.write(json.dumps(done[k], ensure_ascii=False) + "\n")
                 f.flush()
-            sentences = done[k]["sentences"]
-            r["support"] = {"sentences": sentences, "kept": None if not sentences else
+            sentences = [{"sentence": text, "support": score, "doubted": score < checker.threshold}
+                         for text, score in done[k]["scores"]]
+            r["support"] = {"sentences": sentences, "skipped": done[k]["skipped"], "kept": None if not sentences else
                             sum(not s["doubted"] for s in sentences) / len(sentences)}
 
 
@@ -116,6 +132,7 @@ def aggregate_support(rows: list[dict], systems: list[str], *, samples: int = 20
     by_system = {s: {r["id"]: r["support"]["kept"] for r in rows if r["system"] == s and r["support"]["kept"] is not None}
                  for s in systems}
     out: dict = {"kept": {s: bootstrap_ci(list(v.values()), samples, seed=seed).to_dict() for s, v in by_system.items() if v},
+                 "unchecked": {s: sum(r["system"] == s and r["support"]["kept"] is None for r in rows) for s in systems},
                  "paired": {}}
     first = by_system[systems[0]]
     for s in systems[1:]:
@@ -219,6 +236,7 @@ def run(systems: list[System], out: Path, *, split: str = "test", data_dir: str 
     aggregates = aggregate(rows, names, samples=samples, seed=seed, bertscore_encoder=setup.encoder_name if setup else None)
     if support is not None:
         aggregates["support"] = {"model": support.judge.model_name, "threshold": support.threshold,
+                                 "scorer": support.scorer_name,
                                  **aggregate_support(rows, names, samples=samples, seed=seed)}
     timings["bootstrap_s"] = time.perf_counter() - t0
     results = {

@@ -231,13 +231,18 @@ def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     return wins / (len(pos) * len(neg))
 
 
-def bootstrap_auc(scores: Sequence[float], labels: Sequence[bool], samples: int = 1000, seed: int = 0) -> list[float]:
-    """AUC over ``samples`` resamples of the examples (a 95% interval is the 2.5th and 97.5th percentiles)."""
+def bootstrap_auc(scores: Sequence[float], labels: Sequence[bool], samples: int = 1000, seed: int = 0,
+                  groups: Sequence | None = None) -> list[float]:
+    """AUC over ``samples`` resamples (a 95% interval is the 2.5th and 97.5th percentiles). With ``groups``, whole
+    groups are resampled (e.g. every sentence of one dialog together: they are not independent)."""
     rng = random.Random(seed)
-    idx = range(len(scores))
+    keys = list(dict.fromkeys(groups)) if groups is not None else list(range(len(scores)))
+    members: dict = {}
+    for i, g in enumerate(groups if groups is not None else range(len(scores))):
+        members.setdefault(g, []).append(i)
     out = []
     for _ in range(samples):
-        pick = [rng.choice(idx) for _ in idx]
+        pick = [i for _ in keys for i in members[rng.choice(keys)]]
         value = auc([scores[i] for i in pick], [labels[i] for i in pick])
         if value == value:
             out.append(value)

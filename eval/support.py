@@ -26,18 +26,18 @@ LABELS = REPO / "eval" / "support_dev" / "labels.jsonl"
 
 
 def choose_threshold(scores: list[float], supported: list[bool]) -> float:
-    """The threshold (doubt below it) with the highest balanced accuracy on these sentences; ties: the lowest."""
-    best, best_value = 0.5, -1.0
+    """The threshold (doubt below it) with the highest balanced accuracy on these sentences: a midpoint between two
+    adjacent scores, so no labelled sentence sits on it; ties: the lowest."""
     pos = sum(supported)
     neg = len(supported) - pos
-    for t in sorted(set(scores)) + [1.01]:
-        if not pos or not neg:
-            break
+    values = sorted(set(scores))
+    candidates = [values[0] - 1e-3] + [round((a + b) / 2, 4) for a, b in zip(values, values[1:])] + [values[-1] + 1e-3]
+    best, best_value = 0.5, -1.0
+    for t in candidates if pos and neg else []:
         tpr = sum(s >= t for s, y in zip(scores, supported) if y) / pos  # supported and kept
         tnr = sum(s < t for s, y in zip(scores, supported) if not y) / neg  # unsupported and doubted
-        value = (tpr + tnr) / 2
-        if value > best_value:
-            best, best_value = t, value
+        if (tpr + tnr) / 2 > best_value:
+            best, best_value = t, (tpr + tnr) / 2
     return best
 
 
@@ -54,40 +54,44 @@ def detection(scores: list[float], supported: list[bool], threshold: float) -> d
             "balanced_accuracy": None if recall is None or tpr is None else (recall + tpr) / 2}
 
 
-def auc_with_ci(scores: list[float], supported: list[bool]) -> dict:
-    """AUC of the scores for telling supported from unsupported, with a 95% bootstrap interval."""
-    boot = bootstrap_auc(scores, supported)
+def auc_with_ci(scores: list[float], supported: list[bool], groups: list[str] | None = None) -> dict:
+    """AUC of the scores for telling supported from unsupported, with a 95% bootstrap interval over ``groups`` (the
+    dialogs: a dialog's sentences are resampled together)."""
+    boot = bootstrap_auc(scores, supported, groups=groups)
     value = auc(scores, supported)
     return {"n": len(scores), "supported": sum(supported), "auc": None if value != value else round(value, 3),
             "auc_ci": [round(boot[int(0.025 * len(boot))], 3), round(boot[min(len(boot) - 1, int(0.975 * len(boot)))], 3)]
             if boot else None}
 
 
-def evaluate(rows: list[dict]) -> dict:
-    """The report of scored rows (each a labels line with ``score``)."""
-    def pick(half: str, natural: bool = True) -> tuple[list[float], list[bool]]:
-        chosen = [r for r in rows if r["half"] == half and (r["kind"] == "natural") == natural]
+def evaluate(rows: list[dict], threshold: float | None = None) -> dict:
+    """The report of scored rows (each a labels line with ``score``); the threshold is chosen on the dev half's
+    natural sentences unless given."""
+    def pick(half: str, natural: bool = True) -> list[dict]:
+        return [r for r in rows if r["half"] == half and (r["kind"] == "natural") == natural]
+
+    def columns(chosen: list[dict]) -> tuple[list[float], list[bool]]:
         return [r["score"] for r in chosen], [r["label"] == "supported" for r in chosen]
 
     dev, test = pick("dev"), pick("test")
-    threshold = choose_threshold(*dev)
-    report = {"threshold": threshold, "dev": {**auc_with_ci(*dev), **detection(*dev, threshold)},
-              "test": {**auc_with_ci(*test), **detection(*test, threshold)}}
-    planted = [r for r in rows if r["half"] == "test" and r["kind"] != "natural"]
-    supported_test = [r for r in rows if r["half"] == "test" and r["kind"] == "natural" and r["label"] == "supported"]
+    threshold = choose_threshold(*columns(dev)) if threshold is None else threshold
+    report = {"threshold": threshold,
+              **{name: {**auc_with_ci(*columns(chosen), groups=[r["id"] for r in chosen]),
+                        **detection(*columns(chosen), threshold)} for name, chosen in (("dev", dev), ("test", test))}}
+    planted = pick("test", natural=False)
+    supported_test = [r for r in test if r["label"] == "supported"]
     if planted:
-        scores = [r["score"] for r in supported_test + planted]
-        labels = [True] * len(supported_test) + [False] * len(planted)
-        report["test_planted"] = {**auc_with_ci(scores, labels), "doubted_share": round(
-            sum(r["score"] < threshold for r in planted) / len(planted), 3),
-            "by_kind": {k: round(sum(r["score"] < threshold for r in planted if r["kind"] == k)
-                                 / sum(r["kind"] == k for r in planted), 3) for k in sorted({r["kind"] for r in planted})}}
-    systems = sorted({r["system"] for r in rows})
-    report["supported_share"] = {}
-    for system in systems:
-        mine = [float(r["score"] >= threshold) for r in rows if r["system"] == system and r["kind"] == "natural"]
-        if mine:
-            report["supported_share"][system] = bootstrap_ci(mine).to_dict()
+        both = supported_test + planted
+        report["test_planted"] = {**auc_with_ci([r["score"] for r in both], [r in supported_test for r in both],
+                                                groups=[r["id"] for r in both]),
+                                  "doubted_share": round(sum(r["score"] < threshold for r in planted) / len(planted), 3),
+                                  "by_kind": {k: round(sum(r["score"] < threshold for r in planted if r["kind"] == k)
+                                                       / sum(r["kind"] == k for r in planted), 3)
+                                              for k in sorted({r["kind"] for r in planted})}}
+    report["supported_share"] = {}  # on the test half: the threshold was fitted on the dev half
+    for system in sorted({r["system"] for r in test}):
+        kept = [float(r["score"] >= threshold) for r in test if r["system"] == system]
+        report["supported_share"][system] = bootstrap_ci(kept).to_dict()
     return report
 
 
@@ -109,7 +113,7 @@ def render(report: dict, model: str) -> str:
     if "seconds_per_dialog" in report:
         lines += ["", f"Time: {report['seconds_per_dialog']:.1f} s per dialog (all its labelled sentences, which share the "
                       "conversation's KV cache)."]
-    lines += ["", "Share of natural sentences the check keeps, per system: " + "; ".join(
+    lines += ["", "Share of the test half's natural sentences the check keeps, per system: " + "; ".join(
         f"{s} {v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}]" for s, v in report["supported_share"].items()) + "."]
     return "\n".join(lines) + "\n"
 

@@ -97,10 +97,14 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     support = None
     if config.support_check:
         from assistant.audit_service import audit_config
-        from assistant.support import SupportChecker
+        from assistant.errors import SupportLensError
+        from assistant.support import SupportChecker, SupportReport
 
-        judge = load_generator(audit_config(config), _progress)
-        support = SupportChecker(judge, config.support_threshold, config.audit_scorer).check(conv, summary.text)
+        try:
+            judge = load_generator(audit_config(config), _progress)
+            support = SupportChecker(judge, config.support_threshold, config.audit_scorer).check(conv, summary.text)
+        except SupportLensError as exc:  # the summary stands; the check says why it did not run
+            support = SupportReport(config.audit_model, config.support_threshold, skipped=str(exc))
     if args.json:
         print(json.dumps({**summary.to_dict(), **({"support": support.to_dict()} if support else {})},
                          ensure_ascii=False, indent=2))

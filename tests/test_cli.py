@@ -113,3 +113,21 @@ def test_summarize_without_the_support_check_loads_no_judge(tmp_path, capsys, mo
     path.write_text("Customer: where is my order?\nAgent: it ships today")
     assert cli.main(["summarize", str(path), "--json"]) == 0
     assert "support" not in json.loads(capsys.readouterr().out) and len(loaded) == 1
+
+
+def test_a_support_check_that_cannot_run_keeps_the_summary(tmp_path, capsys, monkeypatch):
+    from assistant.errors import ModelUnavailable
+
+    def load(config, progress=None):
+        if config.model == config.audit_model:
+            raise ModelUnavailable("the audit model is missing")
+        return FakeGenerator()
+
+    monkeypatch.setattr("assistant.backends.load_generator", load)
+    path = tmp_path / "c.txt"
+    path.write_text("Customer: where is my order?\nAgent: it ships today")
+    assert cli.main(["summarize", str(path), "--json", "--support-check"]) == 0
+    out = capsys.readouterr()
+    data = json.loads(out.out)
+    assert data["text"] and data["support"]["skipped"] == "the audit model is missing"
+    assert "support check skipped" in out.err

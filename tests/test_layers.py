@@ -16,7 +16,7 @@ ALLOWED = {
     "knowledge_base": {"assistant"},
     "training": {"assistant"},
     "eval": {"assistant", "knowledge_base", "training"},
-    "supportlens": {"assistant", "knowledge_base", "training"},
+    "supportlens": {"assistant", "knowledge_base", "training", "eval"},
 }
 OURS = set(ALLOWED) | {"app", "bench", "tools", "tests"}
 

@@ -15,6 +15,10 @@ CONV = from_turns([{"speaker": "customer", "text": "My watchlist stopped updatin
     ("It costs 2.5 dollars, e.g. for Mr. Smith. Done!", ["It costs 2.5 dollars, e.g. for Mr. Smith.", "Done!"]),
     ('Agent asked "why?" Then left.', ['Agent asked "why?"', "Then left."]),
     ("no end mark", ["no end mark"]),
+    ("The customer said no. The agent apologised.", ["The customer said no.", "The agent apologised."]),
+    ("Bags, shoes etc. Agent replied.", ["Bags, shoes etc.", "Agent replied."]),
+    ("Order no. 123 was late. Refund no. It was lost.", ["Order no. 123 was late.", "Refund no.", "It was lost."]),
+    ("Customer: help\n- Agent: ok", ["Customer: help", "- Agent: ok"]),
     ("  ", []),
 ])
 def test_split_sentences(text, expected):
@@ -53,7 +57,7 @@ def test_threshold_separates_the_dev_sentences():
 
 def test_evaluate_chooses_on_dev_and_reports_test_apart_from_planted():
     def row(half, label, score, kind="natural", system="base"):
-        return {"half": half, "label": label, "score": score, "kind": kind, "system": system}
+        return {"half": half, "label": label, "score": score, "kind": kind, "system": system, "id": f"{half}{score}"}
 
     rows = [row("dev", "supported", 0.8), row("dev", "unsupported", 0.2), row("dev", "supported", 0.6),
             row("test", "supported", 0.7), row("test", "unsupported", 0.65), row("test", "unsupported", 0.1),
@@ -62,4 +66,26 @@ def test_evaluate_chooses_on_dev_and_reports_test_apart_from_planted():
     assert 0.2 < report["threshold"] <= 0.6
     assert report["test"]["n"] == 3 and report["test"]["recall"] == 0.5  # 0.65 slips through
     assert report["test_planted"]["doubted_share"] == 1.0
-    assert report["supported_share"]["base"]["n"] == 6
+    assert report["supported_share"]["base"]["n"] == 3  # the test half only
+
+
+def test_a_conversation_longer_than_the_judge_context_is_not_checked():
+    from assistant.support import SupportChecker
+    from tests.conftest import FakeGenerator
+
+    class Judge(FakeGenerator):
+        def choice_probabilities(self, prompt, choices):  # noqa: ANN001, ANN201
+            raise AssertionError("a prompt past the context must not be scored")
+
+    report = SupportChecker(Judge(context_length=40), threshold=0.5).check(CONV, "The agent apologised.")
+    assert report.skipped and "longer than the judge's context" in report.skipped and not report.sentences
+    assert SupportChecker(FakeGenerator(), threshold=0.5).check(CONV, "The agent apologised.").sentences
+
+
+def test_auc_is_oriented_higher_means_supported():
+    def row(half, label, score):
+        return {"half": half, "label": label, "score": score, "kind": "natural", "system": "base", "id": half + label}
+
+    rows = [row("dev", "supported", 0.9), row("dev", "unsupported", 0.1),
+            row("test", "supported", 0.8), row("test", "unsupported", 0.2)]
+    assert evaluate(rows)["test"]["auc"] == 1.0

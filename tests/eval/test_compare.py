@@ -165,3 +165,7 @@ def test_support_share_per_system_is_cached_and_reported(tmp_path, tweetsumm_dir
     compare.run(systems, tmp_path, data_dir=tweetsumm_dir, limit=4, bert=False, samples=200, factory=factory,
                 quiet=True, support=checker)
     assert checks == 8 and len(judge.prompts) == asked  # the rerun asked the judge nothing
+    strict = SupportChecker(judge, threshold=0.95)  # a new threshold re-decides the cached scores
+    again = compare.run(systems, tmp_path, data_dir=tweetsumm_dir, limit=4, bert=False, samples=200, factory=factory,
+                        quiet=True, support=strict)
+    assert len(judge.prompts) == asked and again["aggregates"]["support"]["kept"]["base"]["mean"] == 0.0
