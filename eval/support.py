@@ -159,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from eval.audit import portable
 
-    report = {"model": judge.model_name, "labels": portable(args.labels), **evaluate(rows),
+    from eval.compare import git_commit, library_versions
+
+    report = {"model": judge.model_name, "adapter": config.adapter_path(), "scorer": config.audit_scorer,
+              "git_commit": git_commit(), "versions": library_versions(), "labels": portable(args.labels),
+              **evaluate(rows),
               "seconds_per_dialog": round(seconds / len({r["id"] for r in rows}), 2)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
