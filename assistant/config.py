@@ -77,7 +77,7 @@ class AssistantConfig:
     audit_yes_bias: float = field(default=_AUDIT["yes_bias"].default, metadata=_AUDIT["yes_bias"].metadata)
     audit_scorer: str = field(default=_AUDIT["scorer"].default, metadata=_AUDIT["scorer"].metadata)
     support_check: bool = field(default=False, metadata={"help": "Check each summary sentence against the conversation with the audit judge (the chat marks doubted sentences; summarize --json lists them). Off by default: on hand-labelled sentences the zero-shot judges tell supported from unsupported barely better than chance (README, The support check)."})
-    support_threshold: float = field(default=0.7722, metadata={"help": "A summary sentence whose support score (the judge's P(yes) that the conversation supports it) is below this is doubted. Chosen for the default judge (the 1.5B) on the dev half of eval/support_dev (python -m eval.support)."})
+    support_threshold: float = field(default=0.7771, metadata={"help": "A summary sentence whose support score (the judge's P(yes) that the conversation supports it) is below this is doubted. Chosen for the default judge (the 1.5B) on the dev half of eval/support_dev (python -m eval.support)."})
     clean: bool = field(default=True, metadata={"help": "Clean the conversation (URLs, @handles, signatures) before summarizing, as in training."})
     redact: bool = field(default=False, metadata={"help": "Also replace e-mails, phone and card numbers with tags."})
     max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})
