@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 from assistant.conversation import Conversation
 from assistant.prompts import Message, _about_raw_conversation, neutralize
@@ -70,18 +70,6 @@ class SentenceSupport:
         return asdict(self)
 
 
-def check_support(conv: Conversation, summary: str, p_yes: Callable[[str], float | None],
-                  render: Callable[[Sequence[Message]], str], threshold: float) -> list[SentenceSupport]:
-    """Each sentence of ``summary`` with its support score; ``p_yes`` answers a rendered prompt (a scorer's
-    ``p_yes``), ``render`` renders messages for the judge. A sentence the judge gave no answer for is doubted."""
-    out = []
-    for sentence in split_sentences(summary):
-        p = p_yes(render(support_messages(conv, sentence)))
-        score = 0.0 if p is None else float(p)
-        out.append(SentenceSupport(sentence, round(score, 4), score < threshold))
-    return out
-
-
 @dataclass(frozen=True)
 class SupportReport:
     """A summary's support check: its sentences, or why it was not checked (``skipped``)."""
@@ -104,7 +92,7 @@ class SupportReport:
 
 class SupportChecker:
     """The support check with a judge generator (the audit judge: ``audit_model``, its judge adapter, if any) and
-    the configured threshold; ``check`` scores a summary's sentences."""
+    the configured threshold; ``check`` scores a summary's sentences, ``score`` one sentence."""
 
     def __init__(self, judge, threshold: float, scorer: str = "auto") -> None:  # noqa: ANN001 - a Generator
         from assistant.judge import make_scorer
@@ -116,6 +104,23 @@ class SupportChecker:
         self.scorer_name = type(self._scorer).__name__
         self._render = renderer_for(judge)
 
+    @property
+    def fingerprint(self) -> str:
+        """What a cached score depends on besides the sentence and its conversation: the judge, how it answers and
+        the prompt (rendered for a placeholder conversation and sentence). The threshold is not part of it."""
+        import hashlib
+
+        from assistant.conversation import from_turns
+
+        probe = from_turns([{"speaker": "customer", "text": "a"}, {"speaker": "agent", "text": "b"}])
+        prompt = self._render(support_messages(probe, "s"))
+        return f"{self.judge.model_name}|{self.scorer_name}|{hashlib.sha256(prompt.encode()).hexdigest()[:12]}"
+
+    def score(self, conv: Conversation, sentence: str) -> float:
+        """The judge's P(yes) that ``conv`` supports ``sentence`` (0.0 when the judge gave no answer: doubted)."""
+        p = self._scorer.p_yes(self._render(support_messages(conv, sentence)))
+        return 0.0 if p is None else float(p)
+
     def check(self, conv: Conversation, summary: str) -> SupportReport:
         """Each sentence of ``summary`` with its support score, doubted below the threshold; not checked (with the
         reason) when the conversation does not fit the judge's context whole."""
@@ -125,8 +130,9 @@ class SupportChecker:
         if limit and count and count(probe) >= limit - 16:  # room for the answer (a yes/no scorer generates)
             return SupportReport(self.judge.model_name, self.threshold,
                                  skipped=f"the conversation is longer than the judge's context ({limit} tokens)")
-        return SupportReport(self.judge.model_name, self.threshold,
-                             tuple(check_support(conv, summary, self._scorer.p_yes, self._render, self.threshold)))
+        scores = [(sentence, self.score(conv, sentence)) for sentence in split_sentences(summary)]
+        return SupportReport(self.judge.model_name, self.threshold, tuple(
+            SentenceSupport(text, round(score, 4), score < self.threshold) for text, score in scores))
 
 
 def marked(summary: str, found: Sequence[SentenceSupport]) -> str:

@@ -45,12 +45,9 @@ def load_labels(path: str | Path, data_dir: str | None = None) -> list[tuple[Con
     wanted = {r["conversation_id"] for r in records if "turns" not in r and "conversation" not in r}
     by_id: dict[str, Conversation] = {}
     if wanted:
-        from training.tweetsumm import iter_split
+        from training.tweetsumm import find_dialogs
 
-        for split in ("valid", "test", "train"):
-            by_id.update({c.conversation_id: c for c in iter_split(split, data_dir) if c.conversation_id in wanted})
-            if wanted <= by_id.keys():
-                break
+        by_id = find_dialogs(wanted, data_dir)
     out = []
     for i, r in enumerate(records, start=1):
         labels = r.get("labels") or {}

@@ -94,32 +94,20 @@ def add_support(rows: list[dict], dialogs: list, cache: Path, checker, quiet: bo
 
     from tqdm import tqdm
 
-    from assistant.support import SUPPORT_SYSTEM_PROMPT, support_messages
-    from assistant.conversation import from_turns
+    from assistant.journal import append_records, read_records
 
-    probe = support_messages(from_turns([{"speaker": "customer", "text": "a"}, {"speaker": "agent", "text": "b"}]), "s")
-    judge = f"{checker.judge.model_name}|{checker.scorer_name}|" + hashlib.sha256(
-        (SUPPORT_SYSTEM_PROMPT + probe[1]["content"]).encode()).hexdigest()[:12]
+    judge = checker.fingerprint
     key = lambda r: "|".join((r["id"], r["system"], hashlib.sha256(r["prediction"].encode()).hexdigest()[:16], judge))  # noqa: E731
-    done = {}
-    if cache.is_file():
-        for line in cache.read_text(encoding="utf-8").splitlines():
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill
-            done[d.get("key")] = d
+    done = {d.get("key"): d for d in read_records(cache)}
     by_id = {c.conversation_id: c for c in dialogs}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache, "a", encoding="utf-8") as f:
+    with append_records(cache) as write:
         for r in tqdm(sorted(rows, key=lambda r: r["id"]), desc="support check", unit="summary", disable=quiet):
             k = key(r)
             if k not in done:
                 report = checker.check(by_id[r["id"]], r["prediction"])
                 done[k] = {"key": k, "skipped": report.skipped,
                            "scores": [[s.sentence, s.support] for s in report.sentences]}
-                f.write(json.dumps(done[k], ensure_ascii=False) + "\n")
-                f.flush()
+                write(done[k])
             sentences = [{"sentence": text, "support": score, "doubted": score < checker.threshold}
                          for text, score in done[k]["scores"]]
             r["support"] = {"sentences": sentences, "skipped": done[k]["skipped"], "kept": None if not sentences else

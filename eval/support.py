@@ -133,26 +133,22 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.backends import load_generator
     from assistant.config import load_config
     from assistant.errors import SupportLensError
-    from assistant.judge import make_scorer
-    from assistant.prompts import renderer_for
-    from assistant.support import support_messages
-    from training.tweetsumm import iter_split
+    from assistant.support import SupportChecker
+    from training.tweetsumm import find_dialogs
 
     rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
     try:
         config = audit_config(load_config(args.config, **({"audit_model": args.model} if args.model else {})))
         judge = load_generator(config)
-        scorer, render_prompt = make_scorer(judge, config.audit_scorer), renderer_for(judge)
+        checker = SupportChecker(judge, config.support_threshold, config.audit_scorer)
         wanted = {r["id"] for r in rows}
-        convs = {c.conversation_id: c for split in ("test", "valid", "train") for c in iter_split(split, args.data_dir)
-                 if c.conversation_id in wanted}
+        convs = find_dialogs(wanted, args.data_dir)
         missing = wanted - convs.keys()
         if missing:
             raise SupportLensError(f"{len(missing)} labelled dialogs are not in the TweetSumm data, e.g. {sorted(missing)[0]}")
         start = time.perf_counter()
         for r in tqdm(sorted(rows, key=lambda r: r["id"]), desc="support", unit="sentence"):  # one KV prefix per dialog
-            p = scorer.p_yes(render_prompt(support_messages(convs[r["id"]], r["sentence"])))
-            r["score"] = 0.0 if p is None else round(float(p), 5)
+            r["score"] = round(checker.score(convs[r["id"]], r["sentence"]), 5)
         seconds = time.perf_counter() - start
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)

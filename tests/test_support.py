@@ -3,8 +3,9 @@
 import pytest
 
 from assistant.conversation import from_turns
-from assistant.support import check_support, split_sentences, support_messages
+from assistant.support import SupportChecker, split_sentences, support_messages
 from eval.support import choose_threshold, detection, evaluate
+from tests.conftest import FakeGenerator
 
 CONV = from_turns([{"speaker": "customer", "text": "My watchlist stopped updating two days ago."},
                    {"speaker": "agent", "text": "Sorry! Our team is investigating; new episodes show on the show page meanwhile. ^AB"}])
@@ -33,17 +34,39 @@ def test_prompt_fences_the_conversation_first_and_neutralises_the_sentence():
     assert user.rstrip().endswith("Answer yes or no.")
 
 
+class ScriptedJudge(FakeGenerator):
+    """P(yes) from ``scores`` by the sentence the prompt asks about (None: no answer)."""
+
+    def __init__(self, scores: dict) -> None:
+        super().__init__()
+        self.scores = scores
+
+    def choice_probabilities(self, prompt, choices):  # noqa: ANN001, ANN201
+        asked = prompt.split("</conversation>")[-1]
+        p = next(v for k, v in self.scores.items() if k in asked)
+        return [p, 1 - p]
+
+
+class SilentJudge(FakeGenerator):
+    """Never gives a usable yes/no answer (no probabilities; its constrained reply parses as neither)."""
+
+
 def test_sentences_below_the_threshold_are_doubted():
     scores = {"The customer's watchlist stopped updating.": 0.9, "The agent refunded the customer.": 0.1}
-    found = check_support(CONV, " ".join(scores), lambda prompt: next(v for k, v in scores.items() if k in prompt),
-                          render=lambda messages: messages[1]["content"], threshold=0.5)
+    found = SupportChecker(ScriptedJudge(scores), threshold=0.5).check(CONV, " ".join(scores)).sentences
     assert [(s.sentence, s.doubted) for s in found] == [("The customer's watchlist stopped updating.", False),
                                                         ("The agent refunded the customer.", True)]
 
 
 def test_no_answer_is_doubted():
-    found = check_support(CONV, "The agent apologised.", lambda prompt: None, lambda m: m[1]["content"], 0.5)
+    found = SupportChecker(SilentJudge(reply="maybe"), threshold=0.5).check(CONV, "The agent apologised.").sentences
     assert found[0].doubted and found[0].support == 0.0
+
+
+def test_the_fingerprint_follows_the_judge_not_the_threshold():
+    judge = ScriptedJudge({})
+    assert SupportChecker(judge, 0.5).fingerprint == SupportChecker(judge, 0.9).fingerprint
+    assert SupportChecker(judge, 0.5).fingerprint != SupportChecker(ScriptedJudge({}), 0.5, scorer="yes_no").fingerprint
 
 
 def test_threshold_separates_the_dev_sentences():
@@ -70,9 +93,6 @@ def test_evaluate_chooses_on_dev_and_reports_test_apart_from_planted():
 
 
 def test_a_conversation_longer_than_the_judge_context_is_not_checked():
-    from assistant.support import SupportChecker
-    from tests.conftest import FakeGenerator
-
     class Judge(FakeGenerator):
         def choice_probabilities(self, prompt, choices):  # noqa: ANN001, ANN201
             raise AssertionError("a prompt past the context must not be scored")

@@ -118,3 +118,14 @@ def iter_split(split: str, data_dir: str | os.PathLike | None = None, limit: int
 def load_split(split: str, data_dir: str | os.PathLike | None = None, limit: int | None = None) -> list[Conversation]:
     """The first ``limit`` (default all) conversations of ``split``."""
     return list(iter_split(split, data_dir, limit))
+
+
+def find_dialogs(ids: set[str], data_dir: str | os.PathLike | None = None) -> dict[str, Conversation]:
+    """The dialogs of ``ids`` by id, looked up in every split (validation, test, then train; stops once all are
+    found). Ids not in the data are simply absent."""
+    found: dict[str, Conversation] = {}
+    for split in ("valid", "test", "train"):
+        if ids <= found.keys():
+            break
+        found.update({c.conversation_id: c for c in iter_split(split, data_dir) if c.conversation_id in ids})
+    return found
