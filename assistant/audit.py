@@ -21,7 +21,7 @@ from typing import Callable, Protocol
 from assistant.backends.base import Generator
 from assistant.clauses import Check, parse_clauses
 from assistant.cleaning import clean_conversation
-from assistant.config import AuditSettings
+from assistant.config import MODEL_YES_BIAS, AuditSettings
 from assistant.conversation import Conversation, Turn, parse_conversation, validate
 from assistant.errors import InvalidConversation
 from assistant.detectors import detect
@@ -31,6 +31,7 @@ from assistant.judge import (
 )
 from assistant.parts import split_conversation
 from assistant.plans import Plan, compile_rule, rule_key
+from assistant.encoder_judge import EncoderJudge
 from assistant.prompts import audit_dialog, check_messages, renderer_for
 
 VERDICTS = ("followed", "violated", "not_applicable")
@@ -177,18 +178,27 @@ def _rationale(verdict: str, result: CheckResult | None) -> str:
 
 
 class Auditor:
-    """Judges conversations against retrieved guidelines with one generator."""
+    """Judges conversations against retrieved guidelines: each check is answered by the trained judge (``judge``,
+    an ``assistant.encoder_judge.EncoderJudge``) or, without one, by the language model ``generator``."""
 
-    def __init__(self, generator: Generator, retriever: Retriever, settings: AuditSettings | None = None,
-                 compiler: Callable[[str | None, str, str], Plan] | None = None) -> None:
+    def __init__(self, generator: Generator | None, retriever: Retriever, settings: AuditSettings | None = None,
+                 compiler: Callable[[str | None, str, str], Plan] | None = None, judge: EncoderJudge | None = None) -> None:
+        if generator is None and judge is None:
+            raise ValueError("an Auditor needs a judge or a generator")
         self.generator = generator
+        self.judge_model = judge
         self.retriever = retriever
         self.settings = settings or AuditSettings()
         self.compiler = compiler  # for a rule stored without a plan (assistant.plans.compile_rule)
         self._plans: dict[str, Plan] = {}  # compiled here, by rule_key
         self._stored: dict[str, Plan] | None = None  # the store's plans, read once per audit (``audit``)
-        self._render = renderer_for(generator)  # check messages -> the judge's prompt
-        self.scorer = make_scorer(generator, self.settings.scorer)
+        if generator is not None:
+            self._render = renderer_for(generator)  # check messages -> the judge's prompt
+            self.scorer = make_scorer(generator, self.settings.scorer)
+        self.graded = judge is not None or self.scorer.graded  # answers are probabilities, hence a confidence
+        self.yes_bias = (self.settings.yes_bias if self.settings.yes_bias is not None else
+                         judge.yes_bias if judge is not None else MODEL_YES_BIAS)  # the judge's own unless set
+        self.model_name = judge.model_name if judge is not None else generator.model_name  # type: ignore[union-attr]
         self._windows: dict[Conversation, tuple[range, ...]] = {}
         self._planned: list[tuple[int, str]] | None = None  # while planning a long audit: (window, prompt) asked
         self._answers: dict[str, float] = {}  # a long audit's P(yes) per prompt, asked window by window
@@ -196,7 +206,10 @@ class Auditor:
     def windows(self, conv: Conversation) -> tuple[range, ...]:
         """The turns each check prompt shows: the whole conversation when it fits the judge's context with room for
         the guideline, the question and the message asked about (``CHECK_ROOM``), else consecutive windows split at
-        message boundaries (``assistant.parts``) that each fit. Computed once per conversation."""
+        message boundaries (``assistant.parts``) that each fit. Computed once per conversation. The trained judge
+        reads one message at a time (it windows conversation-level questions itself): one window."""
+        if self.judge_model is not None:
+            return (range(len(conv.turns)),)
         if conv not in self._windows:
             def cost(turn: Turn) -> int:
                 return self.generator.count_tokens(audit_dialog(Conversation((turn,)))) + 1
@@ -222,6 +235,8 @@ class Auditor:
         1.0 or 0.0). A long conversation is shown in windows
         (``windows``): a message with the window that holds it; a question about the conversation is asked of each
         window and the answers combined (``across_windows``)."""
+        if self.judge_model is not None:
+            return self.judge_model.p_yes(conv, guideline, statement, turn)
         windows = self.windows(conv)
         if len(windows) == 1:
             return self._yes(check_messages(conv, guideline, statement, turn))
@@ -245,7 +260,7 @@ class Auditor:
     def bias(self, check: Check) -> float:
         """The yes-bias for ``check``: the calibrated one for a guideline's own clauses; none for the generic
         questions of a prose guideline (the bias was fitted on clause checks and only hurts those: see README)."""
-        return 0.0 if check.generic else self.settings.yes_bias
+        return 0.0 if check.generic else self.yes_bias
 
     def run_check(self, conv: Conversation, guideline: str, check: Check) -> CheckResult | None:
         """Ask ``check`` of every reply in its scope (or of the conversation) and aggregate; None if unanswered."""
@@ -297,9 +312,9 @@ class Auditor:
             if check.verdict == "not_applicable" and result.p >= 0.5 and self._planned is None:
                 break  # the rule does not apply: its requirement is not asked
         verdict, confidence = decide({v: r.p for v, r in results.items()})
-        turn, status = evidence_turn(verdict, results, self.settings.yes_bias), "verbatim"
+        turn, status = evidence_turn(verdict, results, self.yes_bias), "verbatim"
         if turn is None and verdict == "violated":
-            turn, status = closest_turn(results, self.settings.yes_bias), "absence"
+            turn, status = closest_turn(results, self.yes_bias), "absence"
         quote = conv.turns[turn].text if turn is not None else ""
         deciding = results.get(verdict) or results.get({"violated": "followed", "followed": "violated"}.get(verdict, ""))
         rationale = (clauses.get(verdict) if plan.origin == "clauses" else None) or _rationale(verdict, deciding)
@@ -307,7 +322,7 @@ class Auditor:
             rationale += f" No reply in scope does it; the quote is the closest one (turn {turn + 1})."
         return Finding(verdict=verdict, evidence=quote, evidence_status=status if quote else "none",
                        rationale=rationale, raw_output=trail(results.values()), checks_asked=len(results),
-                       confidence=round(confidence, 3) if self.scorer.graded else None,
+                       confidence=round(confidence, 3) if self.graded else None,
                        checks=tuple(r.to_dict() for r in results.values()),
                        decided_by=_in_words(deciding.check) if deciding else "", **common)
 
@@ -381,7 +396,7 @@ class Auditor:
             groups = self.select(conv, passages)
         if not groups:
             raise InvalidConversation("No guideline was retrieved: the organisation's knowledge base is empty.")
-        prefetched = self.scorer.graded and len(self.windows(conv)) > 1
+        prefetched = self.judge_model is None and self.scorer.graded and len(self.windows(conv)) > 1
         if prefetched:
             self.prefetch(conv, groups, progress)
         findings = []
@@ -398,5 +413,5 @@ class Auditor:
             progress(len(groups), len(groups))
         judged = {rule_id for rule_id, _ in groups}
         not_retrieved = [r for r in self.retriever.rule_ids() if r not in judged]
-        return AuditReport(findings, passages, not_retrieved, self.generator.model_name,
+        return AuditReport(findings, passages, not_retrieved, self.model_name,
                            time.perf_counter() - start, conv.conversation_id)

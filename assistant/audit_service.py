@@ -1,12 +1,15 @@
-"""Wiring for audits: the organisation's knowledge base as the retriever, and the audit's own generator.
+"""Wiring for audits: the organisation's knowledge base as the retriever, and the audit's judge.
 
-Audits run on ``audit_model`` (the larger embedded model by default) without the summary adapter: the TweetSumm
-LoRA was trained to write summaries, not to judge guidelines. ``audit_adapter`` may give the judge its own adapter
-(``auto``: the shipped trained judge of the audit model, ``models.SHIPPED_JUDGES``, if any; else none).
+Checks are answered by the trained judge (``audit_judge``: ``auto`` is the shipped cross-encoder,
+``assistant.encoder_judge``), or, with ``audit_judge: model``, by ``audit_model`` (the larger embedded language
+model by default) without the summary adapter: the TweetSumm LoRA was trained to write summaries, not to judge
+guidelines. ``audit_adapter`` may give that language model a judge adapter of its own. Prose rules are compiled into
+check plans by ``compile_model`` (a writing model), validated by whichever judge will apply them.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Callable
 
@@ -14,6 +17,7 @@ from assistant.audit import Auditor, Passage
 from assistant.clauses import Check
 from assistant.config import AssistantConfig
 from assistant.conversation import Conversation
+from assistant.encoder_judge import EncoderJudge
 from assistant.errors import ModelUnavailable
 from assistant.plans import ModelCompiler, Plan, from_clauses, rule_key
 from assistant.prompts import check_messages, renderer_for
@@ -59,6 +63,23 @@ def audit_config(config: AssistantConfig | None = None) -> AssistantConfig:
     return replace(config, model=config.audit_model, adapter=config.audit_adapter_path() or "none")
 
 
+_JUDGES: dict[str, EncoderJudge] = {}
+_JUDGES_LOCK = threading.Lock()
+
+
+def load_judge(config: AssistantConfig | None = None) -> EncoderJudge | None:
+    """The trained judge ``config.audit_judge`` names (loaded once per process), or None when the language model
+    ``audit_model`` answers the checks (``audit_judge: model``)."""
+    folder = (config or AssistantConfig()).audit_judge_path()
+    if folder is None:
+        return None
+    key = str(folder.resolve())
+    with _JUDGES_LOCK:
+        if key not in _JUDGES:
+            _JUDGES[key] = EncoderJudge(folder, threads=(config or AssistantConfig()).n_threads)
+        return _JUDGES[key]
+
+
 def _audit_generator(config: AssistantConfig, generator):  # noqa: ANN001, ANN202 - Generator
     if generator is None:
         from assistant.backends import load_generator
@@ -75,8 +96,9 @@ def writer_config(config: AssistantConfig | None = None) -> AssistantConfig:
 
 
 def writer_is_judge(config: AssistantConfig) -> bool:
-    """Whether the writer and the judge are one model: ``compile_model`` is ``audit_model`` and the judge has no
-    adapter (a judge whose adapter is missing is not: that is the audit's error, never the writer's)."""
+    """Whether the writer and the language-model judge are one model: ``compile_model`` is ``audit_model`` and that
+    judge has no adapter (a judge whose adapter is missing is not: that is the audit's error, never the writer's).
+    The app then loads it once, for writing, support checks and ``audit_judge: model`` audits alike."""
     try:
         return audit_config(config) == writer_config(config)
     except ModelUnavailable:
@@ -86,7 +108,7 @@ def writer_is_judge(config: AssistantConfig) -> bool:
 def load_writer(config: AssistantConfig | None = None, judge=None):  # noqa: ANN001, ANN201 - Generator
     """The writing generator: ``judge`` itself when the judge is that same model without an adapter, else loaded."""
     config = config or AssistantConfig()
-    if judge is not None and writer_is_judge(config):
+    if judge is not None and not isinstance(judge, EncoderJudge) and writer_is_judge(config):
         return judge
     from assistant.backends import load_generator
 
@@ -101,14 +123,19 @@ def make_compiler(generator, config: AssistantConfig | None = None, judge=None) 
 
     config = config or AssistantConfig()
     judge = judge or generator
-    render, render_check = renderer_for(generator), renderer_for(judge)
+    if isinstance(judge, EncoderJudge):
+        def check(conv: Conversation, rule_text: str, c: Check) -> float:
+            return judge.p_yes(conv, rule_text, c.statement, len(conv.turns) - 1)
+
+        return ModelCompiler(generator, renderer_for(generator), check)
+    render_check = renderer_for(judge)
     scorer = make_scorer(judge, config.audit_scorer)
 
-    def check(conv: Conversation, rule_text: str, c: Check) -> float:
+    def ask(conv: Conversation, rule_text: str, c: Check) -> float:
         p = scorer.p_yes(render_check(check_messages(conv, rule_text, c.statement, len(conv.turns) - 1)))
         return 0.5 if p is None else p
 
-    return ModelCompiler(generator, render, check)
+    return ModelCompiler(generator, renderer_for(generator), ask)
 
 
 class LazyCompiler:
@@ -121,7 +148,10 @@ class LazyCompiler:
         self._compiler: ModelCompiler | None = None
 
     def __call__(self, rule_id: str | None, heading: str, text: str) -> Plan:
-        """The rule's plan (see ``ModelCompiler``)."""
+        """The rule's plan (see ``ModelCompiler``); a rule with clauses loads no model."""
+        plan = from_clauses(rule_id, heading, text)
+        if plan is not None:
+            return plan
         if self._compiler is None:
             writer = self.writer() if callable(self.writer) else self.writer
             self._compiler = make_compiler(writer or load_writer(self.config, self.judge), self.config, self.judge)
@@ -152,7 +182,7 @@ def compile_knowledge_base(kb, config: AssistantConfig | None = None, generator=
         plan = from_clauses(rule_id, heading, text)  # a rule with clauses needs no model
         if plan is None:
             if not compilers:
-                compilers.append(LazyCompiler(config, _audit_generator(config, generator), writer))
+                compilers.append(LazyCompiler(config, load_judge(config) or _audit_generator(config, generator), writer))
             plan = compilers[0](rule_id, heading, text)
         return plan.to_dict()
 
@@ -160,12 +190,17 @@ def compile_knowledge_base(kb, config: AssistantConfig | None = None, generator=
 
 
 def build_auditor(kb, config: AssistantConfig | None = None, generator=None, writer=None) -> Auditor:  # noqa: ANN001
-    """An Auditor over ``kb`` with ``config``'s audit settings (``audit_*``); loads the judge (``audit_model`` with
-    ``audit_adapter``) unless one is given. A rule stored without a plan for its text is compiled when first
-    judged (by ``writer``, a generator or a function returning one, else by ``compile_model``, loaded then: the judge
-    itself only when that is the same model without adapter) and kept in memory: build the knowledge base again to
-    store it."""
+    """An Auditor over ``kb`` with ``config``'s audit settings (``audit_*``) and judge: the trained one
+    (``audit_judge``), else the language model ``generator`` (loaded from ``audit_model`` with ``audit_adapter``
+    unless given). A rule stored without a plan for its text is compiled when first judged (by ``writer``, a
+    generator or a function returning one, else by ``compile_model``, loaded then: the language-model judge itself
+    only when that is the same model without adapter) and kept in memory: build the knowledge base again to store
+    it."""
     config = config or AssistantConfig()
+    judge = load_judge(config)
+    if judge is not None:
+        return Auditor(None, KnowledgeBaseRetriever(kb), config.audit, compiler=LazyCompiler(config, judge, writer),
+                       judge=judge)
     generator = _audit_generator(config, generator)
     compiler = LazyCompiler(config, generator, writer)
     return Auditor(generator, KnowledgeBaseRetriever(kb), config.audit, compiler=compiler)

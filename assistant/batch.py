@@ -261,7 +261,10 @@ def endpoint_workers(config: AssistantConfig, *, summarize: bool = True, kb=None
     if kb is not None:
         from assistant.audit_service import audit_config, build_auditor
 
-        audits = [build_auditor(kb, config=config, generator=g).audit for g in load_generators(audit_config(config))]
+        if config.audit_judge_path() is not None:  # the trained judge runs here, whatever the endpoints serve
+            audits = [build_auditor(kb, config=config).audit for _ in range(count)]
+        else:
+            audits = [build_auditor(kb, config=config, generator=g).audit for g in load_generators(audit_config(config))]
     return [Worker(s, a) for s, a in zip(summaries, audits, strict=True)]
 
 

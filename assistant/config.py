@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from assistant.conversation import MAX_CHARS
-from assistant.errors import ConfigError
-from assistant.models import AUDIT_MODEL, DEFAULT_MODEL, NO_ADAPTER, SHIPPED_ADAPTERS, SHIPPED_JUDGES, resolve_adapter
+from assistant.errors import ConfigError, ModelUnavailable
+from assistant.models import (AUDIT_MODEL, DEFAULT_MODEL, NO_ADAPTER, SHIPPED_ADAPTERS, SHIPPED_JUDGE, SHIPPED_JUDGES,
+                              resolve_adapter)
 
 BACKENDS = ("llamacpp", "transformers", "openai")
 PROMPT_FORMATS = ("auto", "llama2", "chat_template")
@@ -21,10 +22,10 @@ SCORERS = ("auto", "probabilities", "yes_no")
 @dataclass(frozen=True)
 class AuditSettings:
     """How audits judge: each guideline's clauses become yes/no checks on the messages they are about
-    (assistant.clauses), scored by the judge (``audit_model``); see assistant.judge."""
+    (assistant.clauses), answered by the judge (``audit_judge``); see assistant.judge."""
 
     k: int = field(default=12, metadata={"help": "Rules with a trigger judged per audit, the likeliest to apply first (rules that always apply are always judged): a playbook of up to k such rules is judged whole."})
-    yes_bias: float = field(default=1.0, metadata={"help": "Logit subtracted from every yes of a rule's checks (small models say yes too readily); chosen on the dev sets with eval.audit --calibrate for the 1.5B audit model (compiled prose plans 0.550 at 1.0 against 0.391 at 0.5; clause plans 0.649 against 0.665, within the noise), reported on the held-out sets."})
+    yes_bias: float | None = field(default=None, metadata={"help": "Logit subtracted from every yes of a rule's checks (a judge that says yes too readily); default: the judge's own, chosen on the dev sets with eval.audit --calibrate: the trained judge's is in its judge.json, the language model's is MODEL_YES_BIAS (1.0 for the 1.5B: compiled prose plans 0.550 against 0.391 at 0.5)."})
     scorer: str = field(default="auto", metadata={"help": "How a check is answered: probabilities (P(yes) from the next-token distribution), yes_no (a constrained yes/no answer: no confidence), or auto (probabilities where the backend has them)."})
     max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})
 
@@ -34,14 +35,19 @@ class AuditSettings:
             raise ConfigError("Invalid audit settings:\n- " + "\n- ".join(problems))
 
 
-def audit_problems(k: int, yes_bias: float, scorer: str, prefix: str = "") -> list[str]:
+#: The language-model judge's yes-bias (``audit_judge: model``), chosen for the 1.5B on the dev sets.
+MODEL_YES_BIAS = 1.0
+
+
+def audit_problems(k: int, yes_bias: float | None, scorer: str, prefix: str = "") -> list[str]:
     """What is wrong with these audit settings (named ``prefix`` + field, as the user typed them)."""
     problems = []
     if scorer not in SCORERS:
         problems.append(f"{prefix}scorer {scorer!r} is unknown: use one of {', '.join(SCORERS)}")
     if not isinstance(k, int) or k < 1:
         problems.append(f"{prefix}k must be a whole number of passages, at least 1 (got {k!r})")
-    if not isinstance(yes_bias, (int, float)) or not math.isfinite(yes_bias):
+    if yes_bias is not None and (isinstance(yes_bias, bool) or not isinstance(yes_bias, (int, float))
+                                 or not math.isfinite(yes_bias)):
         problems.append(f"{prefix}yes_bias must be a finite number (got {yes_bias!r})")
     return problems
 
@@ -68,13 +74,14 @@ class AssistantConfig:
     openai_base_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."})
     openai_base_urls: tuple[str, ...] = field(default=(), metadata={"help": "Several base URLs serving the same model (comma-separated): batch jobs send rows to whichever is free; single requests use the first."})
     openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
-    audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that judges audits (never with the summary adapter; see audit_adapter): the larger embedded model by default, measured better than the 0.5B on our labelled set."})
+    audit_judge: str = field(default="auto", metadata={"help": "What answers an audit's checks: auto (the shipped trained judge, a small cross-encoder: models/minilm-audit-judge), model (audit_model, a language model, by its next-token P(yes)), or a judge folder trained with python -m training.encoder_judge."})
+    audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Language model that judges audits when audit_judge is model (never with the summary adapter; see audit_adapter); also the support check's judge."})
     compile_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that writes, with no adapter: compiles prose rules into check plans (once per rule, at ingestion; the judge validates each plan) and answers follow-up questions about a conversation."})
-    audit_adapter: str | None = field(default="auto", metadata={"help": "auto (the shipped trained judge of audit_model, if any; else none), none (the model alone), a training run folder, a PEFT adapter folder (transformers) or a LoRA .gguf (llamacpp)."})
+    audit_adapter: str | None = field(default="auto", metadata={"help": "With audit_judge model: auto (a judge adapter registered for audit_model in SHIPPED_JUDGES, if any; else none), none (the model alone), a training run folder, a PEFT adapter folder (transformers) or a LoRA .gguf (llamacpp)."})
     # the audit's own settings (AuditSettings), flattened with an audit_ prefix so that YAML keys and CLI flags
     # are generated like every other field's
     audit_k: int = field(default=_AUDIT["k"].default, metadata=_AUDIT["k"].metadata)
-    audit_yes_bias: float = field(default=_AUDIT["yes_bias"].default, metadata=_AUDIT["yes_bias"].metadata)
+    audit_yes_bias: float | None = field(default=_AUDIT["yes_bias"].default, metadata=_AUDIT["yes_bias"].metadata)
     audit_scorer: str = field(default=_AUDIT["scorer"].default, metadata=_AUDIT["scorer"].metadata)
     support_check: bool = field(default=False, metadata={"help": "Check each summary sentence against the conversation with the audit judge (the chat marks doubted sentences; summarize --json lists them). Off by default: on hand-labelled sentences the zero-shot judges tell supported from unsupported barely better than chance (README, The support check)."})
     support_threshold: float = field(default=0.7771, metadata={"help": "A summary sentence whose support score (the judge's P(yes) that the conversation supports it) is below this is doubted. Chosen for the default judge (the 1.5B) on the dev half of eval/support_dev (python -m eval.support)."})
@@ -136,6 +143,18 @@ class AssistantConfig:
     def adapter_path(self) -> str | None:
         """The adapter the backend loads (``auto`` resolved to the shipped one), or None for the base model alone."""
         return resolve_adapter(self.adapter, self.model, self.backend)
+
+    def audit_judge_path(self) -> Path | None:
+        """The trained judge folder audits use (``audit_judge``: ``auto`` is the shipped one), or None when the
+        language model ``audit_model`` answers the checks. Raises ModelUnavailable when the folder is missing."""
+        if self.audit_judge == "model":
+            return None
+        folder = SHIPPED_JUDGE if self.audit_judge == "auto" else Path(self.audit_judge).expanduser()
+        if not folder.is_dir():
+            raise ModelUnavailable(
+                f"The audit judge {folder} is missing: restore it from git (the shipped one), train one with python -m "
+                "training.encoder_judge, or let the language model judge with --audit-judge model.")
+        return folder
 
     def audit_adapter_path(self) -> str | None:
         """The adapter the judge loads on ``audit_model`` (``auto`` resolved to the shipped judge, never to the

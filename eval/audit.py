@@ -3,6 +3,7 @@
     python -m eval.audit                                            # our dev set, the sample playbook, default model
     python -m eval.audit --labels my-labels.jsonl --guidelines my-playbook.md --model qwen2.5-coder-1.5b-instruct
     python -m eval.audit --limit 5 --out runs/audit/quick
+    python -m eval.audit --judge model --model qwen2.5-coder-1.5b-instruct   # a language model answers the checks
     python -m eval.audit --config configs/default.yaml --yes-bias 0.3 --scorer yes_no
 
 A labels file has one JSON object per line: ``conversation_id`` (a TweetSumm dialog, read from the data folder)
@@ -264,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", default=str(DEV_LABELS))
     parser.add_argument("--guidelines", nargs="+", default=[str(SAMPLE_GUIDELINES)], help="guideline files or folders")
     parser.add_argument("--config", default=None, help="YAML config whose audit settings (audit_*) apply")
+    parser.add_argument("--judge", "--audit-judge", dest="audit_judge", default=None, help=_help("audit_judge"))
     parser.add_argument("--model", "--audit-model", dest="audit_model", default=None, help=_help("audit_model"))
     parser.add_argument("--adapter", "--audit-adapter", dest="audit_adapter", default=None, help=_help("audit_adapter"))
     parser.add_argument("--compile-model", dest="compile_model", default=None, help=_help("compile_model"))
@@ -279,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config, audit_model=args.audit_model, audit_adapter=args.audit_adapter,
+        config = load_config(args.config, audit_judge=args.audit_judge, audit_model=args.audit_model,
+                             audit_adapter=args.audit_adapter,
                              compile_model=args.compile_model,
                              audit_k=args.audit_k, audit_yes_bias=args.audit_yes_bias, audit_scorer=args.audit_scorer)
     except SupportLensError as exc:
@@ -341,9 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines],
-              "overrides": portable(args.overrides) if args.overrides else None, "model": auditor.generator.model_name,
-              "adapter": config.audit_adapter_path(), "compile_model": config.compile_model,
-              "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.settings.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
+              "overrides": portable(args.overrides) if args.overrides else None, "model": auditor.model_name,
+              "judge": config.audit_judge, "adapter": config.audit_adapter_path(), "compile_model": config.compile_model,
+              "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "compile": {"rules": compiled, "seconds": round(compile_s, 1),
                           "plans": {r: {"origin": p.origin, "plan": p.describe(), "note": p.note} for r, p in plans.items()}},

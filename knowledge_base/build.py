@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(kb.build(args.paths, progress=tqdm_progress(), rebuild=args.rebuild).summary())
         if not args.no_compile and kb.rules():
-            # compiling needs the audit model: the one step of ingestion that reaches into the assistant layer
+            # compiling needs the writing model and the judge: the one step of ingestion that reaches into the assistant layer
             from assistant.audit_service import compile_knowledge_base
             from assistant.config import load_config
 

@@ -150,7 +150,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Assemble and verify the embedded summary and audit models (converted for transformers with --backend transformers)."""
+    """Assemble and verify the embedded summary and audit models (converted for transformers with --backend transformers)
+    and load the trained audit judge."""
     from assistant.models import resolve_model
 
     config = _config(args)
@@ -168,6 +169,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             else:
                 failed += 1
                 print(f"error: {outcome.message(cpu_info(), llama_build())}", file=sys.stderr)
+    judge = config.audit_judge_path()  # the trained audit judge: its encoder ships with the knowledge base's
+    if judge is not None:
+        from assistant.encoder_judge import EncoderJudge
+
+        print(f"{EncoderJudge(judge).model_name}: {judge} (trained audit judge)")
     return 3 if failed else 0
 
 

@@ -145,6 +145,11 @@ class AuditService:
                 self._generator = self._load(audit_config(self.config))
             return self._generator
 
+    def model_judge(self):  # noqa: ANN201 - Generator | None
+        """The language-model judge when audits use one (``audit_judge: model``), else None: the trained judge
+        needs no language model to audit."""
+        return None if self.config.audit_judge_path() is not None else self.generator()
+
     def writer(self):  # noqa: ANN201 - Generator
         """The shared writing generator (``compile_model``, no adapter), loaded on first use: it compiles prose
         rules and answers follow-up questions. The judge itself when that is the same model without an adapter."""
@@ -196,7 +201,7 @@ class AuditService:
         kb = self.knowledge_base(org)
         if not stale_rules(kb):
             return 0, len(kb.rule_texts())
-        generator = self.generator()
+        generator = self.model_judge()
         with self._run_lock:
             return compile_knowledge_base(kb, self.config, generator, progress, writer=self.writer)
 
@@ -233,7 +238,7 @@ class AuditService:
         """Findings for ``text`` against ``org``'s guidelines (an ``AuditReport``)."""
         from assistant.audit_service import build_auditor
 
-        auditor = build_auditor(self.knowledge_base(org), config=self.config, generator=self.generator(),
+        auditor = build_auditor(self.knowledge_base(org), config=self.config, generator=self.model_judge(),
                                 writer=self.writer)
         with self._run_lock:
             return auditor.audit(text, progress=progress)

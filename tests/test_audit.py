@@ -6,6 +6,7 @@ import json
 import pytest
 
 from assistant.audit import CHECK_ROOM, UNDETERMINED, Auditor, AuditSettings, Passage, group_guidelines
+from assistant.config import MODEL_YES_BIAS
 from assistant.conversation import parse_conversation
 from assistant.errors import ConfigError, InvalidConversation
 from tests.conftest import FakeGenerator
@@ -112,7 +113,7 @@ def test_checks_mode_not_applicable_violated_and_followed():
 def test_checks_yes_bias_moves_the_threshold():
     gen = ProbGenerator({("carry the agent's mark", None): 0.6})
     assert Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(UNSIGNED_LAST).findings[0].verdict == "followed"
-    assert AuditSettings().yes_bias > 0  # the default leans against yes
+    assert Auditor(gen, FakeRetriever(rules=CLAUSED)).yes_bias == MODEL_YES_BIAS > 0  # a model judge leans against yes
     strict = Auditor(gen, FakeRetriever(rules=CLAUSED), AuditSettings(yes_bias=0.85))  # logit(0.6) = 0.41 < 0.85
     assert strict.audit(UNSIGNED_LAST).findings[0].verdict == "violated"
 

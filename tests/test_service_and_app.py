@@ -129,7 +129,7 @@ def test_a_failing_model_gives_a_readable_error_and_the_app_keeps_serving(tmp_pa
 
     models = {"summary": BrokenModel()}
     svc = SummaryService(AssistantConfig(adapter="none"), factory=lambda config: models["summary"])
-    audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
+    audits = AuditService(AssistantConfig(audit_judge="model", adapter="none"), svc, kb_root=str(tmp_path),
                           factory=lambda config: BrokenModel(), embedder_factory=FakeEmbedder)
     demo = build_app(svc, [], audits=audits)
     fns = {d.api_name: d.fn for d in demo.fns.values() if d.api_name}
@@ -159,7 +159,7 @@ def test_follow_up_question_is_answered_from_the_conversation():
 
     svc = service(FakeGenerator())
     judge = FakeGenerator(reply="Yes: the agent wrote 'we will refund you'.")
-    demo = build_app(svc, [], audits=AuditService(AssistantConfig(adapter="none"), svc, factory=lambda c: judge,
+    demo = build_app(svc, [], audits=AuditService(AssistantConfig(audit_judge="model", adapter="none"), svc, factory=lambda c: judge,
                                                   embedder_factory=lambda: None))
     ask = next(d.fn for d in demo.fns.values() if d.api_name == "ask")
     conv = "Customer: my parcel is late\nAgent: sorry, we will refund you"
@@ -186,7 +186,7 @@ def test_chat_marks_the_sentences_the_support_check_doubts():
 
     svc = SummaryService(AssistantConfig(adapter="none", support_check=True),
                          factory=lambda config: FakeGenerator(reply=" reported a late parcel. The agent offered a refund."))
-    demo = build_app(svc, [], audits=AuditService(AssistantConfig(adapter="none"), svc, factory=lambda c: SupportJudge(),
+    demo = build_app(svc, [], audits=AuditService(AssistantConfig(audit_judge="model", adapter="none"), svc, factory=lambda c: SupportJudge(),
                                                   embedder_factory=lambda: None))
     summarize = next(d.fn for d in demo.fns.values() if d.api_name == "summarize")
     shown = [history[-1]["content"] for history, _, _ in summarize("Customer: my parcel is late\nAgent: sorry about that", [], "")]
@@ -228,7 +228,7 @@ def test_review_gives_the_summary_then_findings(tmp_path):
 
     KnowledgeBase("acme", FakeEmbedder(), root=tmp_path).build([PLAYBOOK])
     judge = PlaybookJudge()
-    audits = AuditService(AssistantConfig(adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
+    audits = AuditService(AssistantConfig(audit_judge="model", adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
                           factory=lambda config: judge, embedder_factory=FakeEmbedder)
     steps = []
     summary, report = audits.review("Customer: my parcel is late\nAgent: sorry! DM us ^JK", "acme",
@@ -250,7 +250,7 @@ def test_audit_and_knowledge_base_tabs(tmp_path):
 
     svc = service(FakeGenerator())
     judge = PlaybookJudge()
-    audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
+    audits = AuditService(AssistantConfig(audit_judge="model", adapter="none"), svc, kb_root=str(tmp_path),
                           factory=lambda config: judge, embedder_factory=FakeEmbedder)
     demo = build_app(svc, [], audits=audits)
     fns = {d.api_name: d.fn for d in demo.fns.values() if d.api_name}
@@ -349,7 +349,7 @@ def test_a_new_organisation_name_is_an_invitation_not_an_error(tmp_path):
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
     svc = service(FakeGenerator())
-    audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
+    audits = AuditService(AssistantConfig(audit_judge="model", adapter="none"), svc, kb_root=str(tmp_path),
                           factory=lambda config: FakeGenerator(), embedder_factory=FakeEmbedder)
     fns = {d.api_name: d.fn for d in build_app(svc, [], audits=audits).fns.values() if d.api_name}
     status, docs = fns["kb_documents"]("acme")  # typed before any upload
@@ -370,7 +370,7 @@ def test_the_manager_sees_and_corrects_each_rules_check_plan(tmp_path):
     from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 
     svc = service(FakeGenerator())
-    audits = AuditService(AssistantConfig(adapter="none"), svc, kb_root=str(tmp_path),
+    audits = AuditService(AssistantConfig(audit_judge="model", adapter="none"), svc, kb_root=str(tmp_path),
                           factory=lambda config: PlaybookJudge(), embedder_factory=FakeEmbedder)
     fns = {d.api_name: d.fn for d in build_app(svc, [], audits=audits).fns.values() if d.api_name}
     progress = lambda *a, **k: None  # noqa: E731 - stands in for gr.Progress
@@ -399,7 +399,7 @@ def test_audit_service_loads_the_judge_adapter_never_the_summary_one(tmp_path, m
     from supportlens.service import AuditService
 
     configs = []
-    audits = AuditService(AssistantConfig(), service(FakeGenerator()), kb_root=str(tmp_path),
+    audits = AuditService(AssistantConfig(audit_judge="model"), service(FakeGenerator()), kb_root=str(tmp_path),
                           factory=lambda config: configs.append(config) or PlaybookJudge())
     monkeypatch.delitem(models.SHIPPED_JUDGES, models.AUDIT_MODEL, raising=False)
     audits.generator()
@@ -408,11 +408,11 @@ def test_audit_service_loads_the_judge_adapter_never_the_summary_one(tmp_path, m
     run.mkdir()
     (run / "adapter.gguf").write_bytes(b"GGUF")
     monkeypatch.setitem(models.SHIPPED_JUDGES, models.AUDIT_MODEL, run)
-    audits = AuditService(AssistantConfig(audit_model=models.DEFAULT_MODEL), service(FakeGenerator()),
+    audits = AuditService(AssistantConfig(audit_judge="model", audit_model=models.DEFAULT_MODEL), service(FakeGenerator()),
                           kb_root=str(tmp_path), factory=lambda config: configs.append(config) or PlaybookJudge())
     audits.generator()
     assert (configs[1].model, configs[1].adapter) == (models.DEFAULT_MODEL, "none")  # not the TweetSumm adapter
-    audits = AuditService(AssistantConfig(), service(FakeGenerator()), kb_root=str(tmp_path),
+    audits = AuditService(AssistantConfig(audit_judge="model"), service(FakeGenerator()), kb_root=str(tmp_path),
                           factory=lambda config: configs.append(config) or PlaybookJudge())
     audits.generator()
     assert configs[2].adapter == str(run / "adapter.gguf")
@@ -433,14 +433,14 @@ def test_a_judge_adapter_gets_its_own_writer_for_questions_and_rules(tmp_path):
         made.append(FakeGenerator(reply="The customer asked about a refund."))
         return made[-1]
 
-    audits = AuditService(AssistantConfig(audit_model=models.DEFAULT_MODEL, audit_adapter=str(judge)),
+    audits = AuditService(AssistantConfig(audit_judge="model", audit_model=models.DEFAULT_MODEL, audit_adapter=str(judge)),
                           service(FakeGenerator()), kb_root=str(tmp_path), factory=factory)
     assert audits.writer() is not audits.generator()
     assert [(c.model, c.adapter) for c in configs] == [(models.AUDIT_MODEL, "none"), (models.DEFAULT_MODEL, str(judge))]
     *_, answer = audits.answer("Customer: Where is my refund?\nAgent: Checking.", "What did the customer ask?")
     assert answer == "The customer asked about a refund." and made[0].prompts and not made[1].prompts
     configs.clear()
-    shared = AuditService(AssistantConfig(audit_adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
+    shared = AuditService(AssistantConfig(audit_judge="model", audit_adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
                           factory=factory)
     assert shared.writer() is shared.generator() and len(configs) == 1
 
@@ -457,7 +457,7 @@ def test_a_judge_with_an_adapter_never_writes_plans_even_when_passed_alone(tmp_p
                         lambda config, progress=None: loaded.append(config) or writers.append(FakeGenerator(reply="{}"))
                         or writers[-1])
     judge = FakeGenerator()
-    config = AssistantConfig(audit_model=models.DEFAULT_MODEL, audit_adapter=str(judge_file))
+    config = AssistantConfig(audit_judge="model", audit_model=models.DEFAULT_MODEL, audit_adapter=str(judge_file))
     auditor = build_auditor(object(), config=config, generator=judge)
     assert isinstance(auditor.compiler, LazyCompiler) and not loaded  # nothing loaded before a rule needs it
     plan = auditor.compiler("R1", "Thanks", "Agents thank the customer.")
@@ -468,7 +468,7 @@ def test_a_judge_with_an_adapter_never_writes_plans_even_when_passed_alone(tmp_p
 def test_follow_up_questions_work_when_the_judge_adapter_is_missing(tmp_path):
     from supportlens.service import AuditService
 
-    audits = AuditService(AssistantConfig(audit_adapter=str(tmp_path / "gone.gguf")), service(FakeGenerator()),
+    audits = AuditService(AssistantConfig(audit_judge="model", audit_adapter=str(tmp_path / "gone.gguf")), service(FakeGenerator()),
                           kb_root=str(tmp_path), factory=lambda config: FakeGenerator(reply="It does not say."))
     *_, answer = audits.answer("Customer: Hi\nAgent: Hello", "Was a refund promised?")
     assert answer == "It does not say."

@@ -12,10 +12,9 @@ from assistant.errors import ConfigError
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A QLoRA/LoRA supervised fine-tuning run on TweetSumm: summaries, or the audit judge's yes/no checks."""
+    """A QLoRA/LoRA supervised fine-tuning run on TweetSumm summaries (the audit judge: training.encoder_judge)."""
 
     # what to train
-    task: str = field(default="summarize", metadata={"help": "summarize (TweetSumm summaries) or judge (the audit judge: yes/no checks built by training.judge_data)."})
     model: str = field(default="qwen2.5-coder-0.5b-instruct", metadata={"help": "Embedded model name, local folder or hub id."})
     prompt_format: str = field(default="auto", metadata={"help": "auto, llama2 (the seed's) or chat_template."})
     targets: str = field(default="first", metadata={"help": "first abstractive summary (the seed's) or all of them."})
@@ -23,16 +22,13 @@ class TrainConfig:
     limit_train: int | None = field(default=None, metadata={"help": "Use only the first N training dialogs (quick runs)."})
     limit_eval: int | None = field(default=None, metadata={"help": "Use only the first N validation dialogs for evaluation."})
     max_length: int = field(default=1024, metadata={"help": "Longest prompt+summary in tokens; longer examples are dropped (none in TweetSumm)."})
-    judge_examples: int = field(default=1000, metadata={"help": "task judge: training examples (labels by construction, balanced yes/no)."})
-    judge_valid_examples: int = field(default=100, metadata={"help": "task judge: validation examples, from dialogs never trained on."})
-    judge_full_share: float = field(default=0.1, metadata={"help": "task judge: share of examples showing the whole conversation (the rest show the asked message and the one before it)."})
     trainer: str = field(default="fast", metadata={"help": "fast (LM head on summary positions only; see training/fast.py) or trl (plain SFTTrainer)."})
     # quantization and adapter
     load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: 4-bit NF4 base weights with double quantization (bitsandbytes)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
-    lora_top_layers: int = field(default=0, metadata={"help": "Adapt only the top N decoder layers (0: all). Backpropagation stops at the lowest adapted layer, so a step costs much less (the judge's recipe)."})
+    lora_top_layers: int = field(default=0, metadata={"help": "Adapt only the top N decoder layers (0: all). Backpropagation stops at the lowest adapted layer, so a step costs much less."})
     lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj"), metadata={"help": "Module names that get LoRA adapters."})
     # optimisation (the seed's recipe by default)
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training set."})
@@ -61,14 +57,9 @@ class TrainConfig:
             problems.append(f"prompt_format {self.prompt_format!r}: use auto, llama2 or chat_template")
         if self.trainer not in ("fast", "trl"):
             problems.append(f"trainer {self.trainer!r}: use fast or trl")
-        if self.task not in ("summarize", "judge"):
-            problems.append(f"task {self.task!r}: use summarize or judge")
-        if not 0 <= self.judge_full_share <= 1:
-            problems.append("judge_full_share must be in [0, 1]")
         if self.targets not in ("first", "all"):
             problems.append(f"targets {self.targets!r}: use first or all")
-        for name in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "logging_steps", "max_length",
-                     "judge_examples", "judge_valid_examples"):
+        for name in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "logging_steps", "max_length"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
         for name in ("eval_ratio", "save_ratio"):

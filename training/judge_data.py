@@ -1,7 +1,7 @@
 """Training data for the audit judge: real TweetSumm messages, checks in many wordings, labels by construction.
 
-The audit asks its judge one yes/no question at a time about one message (or the whole conversation), in the prompt
-``assistant.prompts.check_messages`` builds. This module builds examples in exactly that prompt, from the TweetSumm
+The audit asks its judge one yes/no question at a time about one message (or the whole conversation), as the text
+pair ``assistant.encoder_judge.check_pair`` builds. This module builds examples in exactly that form, from the TweetSumm
 **train** split only (never validation or test), minus every dialog of a labelled evaluation set
 (``eval/audit_dev/**/*.jsonl``), so the judge never sees a conversation it is graded on.
 
@@ -20,13 +20,16 @@ A label is never a model's opinion; it comes from how the example was made (``Ru
 
 Most real verdicts are "not applicable", which the audit decides by a trigger question ("Does this message ask
 for a refund?"): trigger questions about customer and agent messages are rule types of their own, so the judge
-learns to answer "no" when the situation is absent. Questions come in several wordings, some negated ("Is this
-reply free of links?"), so the judge has to read the question rather than the rule's id.
+learns to answer "no" when the situation is absent. Questions come in several wordings, so the judge has to read
+the question rather than the rule's id. Training and validation ask only whether the rule type's property is present
+(``positive``); the judge answers property questions and the plan says what a yes means. The reversed wordings ("Is
+this reply free of links?") form their own split, ``reversed``, which measures how the judge takes them (the audit
+drops a negated check where its positive twin exists: ``assistant.judge.informative_checks``).
 
 ``HELD_BACK`` rule types never enter training: the held-back slice measures whether the judge reads a rule it has
 never seen (a generalisation probe on constructed data, never a quality figure: those come from human labels only).
 
-    python -m training.judge_data --out runs/judge-data            # writes train/valid/held_back jsonl + data card
+    python -m training.judge_data --out runs/judge-data   # writes train/valid/held_back/reversed jsonl + data card
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from assistant.conversation import Conversation, Turn
 from assistant.detectors import (
     URL, asks_question, has_email, has_link, has_phone, has_signature, names_private_channel, strip_tail,
 )
-from assistant.prompts import check_messages, render_prompt
+from assistant.encoder_judge import check_pair
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LABELLED_SETS = REPO_ROOT / "eval" / "audit_dev"
@@ -71,18 +74,19 @@ class RuleType:
 
 @dataclass(frozen=True)
 class JudgeExample:
-    """One check, its label and where it came from; ``prompt`` and ``completion`` are what the trainer sees."""
+    """One check, its label and where it came from; ``first`` and ``second`` are the text pair the judge reads."""
 
     conversation_id: str
     rule_type: str
     category: str
     turn: int | None
+    guideline: str
     question: str
     label: str  # yes | no
     how: str  # original | added | removed | inserted | swapped
     message: str  # the message asked about, as shown (edited or not); "" for a question about the conversation
-    prompt: str
-    completion: str
+    first: str
+    second: str
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (one line of a written split)."""
@@ -490,24 +494,21 @@ def conversation_label(rule: RuleType, conv: Conversation) -> bool:
     return any(rule.present(t.text) for t in conv.turns if t.speaker == speaker)
 
 
-def _window(conv: Conversation, turn: int, rng: random.Random, full_share: float) -> range | None:
-    """The turns shown: the whole conversation (a ``full_share`` of examples, as an audit shows it), else the asked
-    message and the one before it (what most checks need; a third of the tokens, so three times the examples)."""
-    if rng.random() < full_share or len(conv.turns) <= 2:
-        return None
-    return range(max(0, turn - 1), turn + 1)
+def questions(rule: RuleType, wording: str = "positive") -> tuple[tuple[str, bool], ...]:
+    """``rule``'s question wordings that ask whether its property is present (``positive``) or absent (``reversed``)."""
+    return tuple(q for q in rule.questions if q[1] == (wording == "positive"))
 
 
-def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Random, render: Callable[[list], str],
-                 donors: Sequence[str] = (), full_share: float = 0.1) -> JudgeExample | None:
+def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Random, donors: Sequence[str] = (),
+                 wording: str = "positive") -> JudgeExample | None:
     """One example of ``rule`` on ``conv`` whose answer is ``want`` (after the question's polarity), or None."""
-    question, polarity = rng.choice(rule.questions)
+    question, polarity = rng.choice(questions(rule, wording))
     guideline = rng.choice(rule.guidelines)
     prop = want if polarity else not want  # the property the message must (not) have for the answer to be ``want``
     if rule.speaker == "conversation":
         if conversation_label(rule, conv) != prop:
             return None
-        turn, shown, how, window, text = None, conv, "original", None, ""
+        turn, shown, how, text = None, conv, "original", ""
     else:
         turns = [i for i, t in enumerate(conv.turns) if t.speaker == rule.speaker]
         if rule.kind == "swap":
@@ -520,18 +521,16 @@ def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Ran
             return None
         text, how = variant
         shown = _with_turn(conv, turn, text)
-        window = _window(shown, turn, rng, full_share)
-    prompt = render(check_messages(shown, guideline, question, turn, window=window))
-    label = "yes" if want else "no"
-    return JudgeExample(conv.conversation_id or "", rule.name, rule.category, turn, question, label, how, text, prompt,
-                        label)
+    first, second = check_pair(shown, guideline, question, turn)
+    return JudgeExample(conv.conversation_id or "", rule.name, rule.category, turn, guideline, question,
+                        "yes" if want else "no", how, text, first, second)
 
 
-def build_examples(convs: Sequence[Conversation], rules: Iterable[RuleType], n: int, render: Callable[[list], str],
-                   seed: int = 0, full_share: float = 0.1) -> list[JudgeExample]:
+def build_examples(convs: Sequence[Conversation], rules: Iterable[RuleType], n: int, seed: int = 0,
+                   wording: str = "positive") -> list[JudgeExample]:
     """``n`` examples, rule types in turn, answers alternating yes / no (balanced), conversations drawn at random."""
     rng = random.Random(seed)
-    rules = list(rules)
+    rules = [r for r in rules if questions(r, wording)]
     donors = [t.text for c in convs for t in c.turns if t.speaker == "agent"]
     out: list[JudgeExample] = []
     for i in range(n):
@@ -539,7 +538,7 @@ def build_examples(convs: Sequence[Conversation], rules: Iterable[RuleType], n: 
         for _ in range(200):
             conv = rng.choice(convs)
             donor_pool = [d for d in rng.sample(donors, min(3, len(donors))) if d not in {t.text for t in conv.turns}]
-            ex = make_example(rule, conv, want, rng, render, donor_pool, full_share)
+            ex = make_example(rule, conv, want, rng, donor_pool, wording)
             if ex is not None:
                 out.append(ex)
                 break
@@ -559,21 +558,17 @@ def split_dialogs(convs: Sequence[Conversation], valid_share: float = 0.1, seed:
     return order[cut:], order[:cut]
 
 
-def renderer(tokenizer) -> Callable[[list], str]:  # noqa: ANN001 - a transformers tokenizer
-    """Check messages -> the prompt the audit sends this model (its chat template)."""
-    special = {"bos_token": tokenizer.bos_token or "", "eos_token": tokenizer.eos_token or ""}
-    return lambda messages: render_prompt(messages, "chat_template", template=tokenizer.chat_template, **special)
-
-
-def build_splits(convs: Sequence[Conversation], render: Callable[[list], str], n_train: int, n_valid: int,
-                 n_held_back: int = 0, seed: int = 0, full_share: float = 0.1) -> dict[str, list[JudgeExample]]:
-    """train / valid examples of the trained rule types on disjoint dialogs; held_back: the held-back types."""
+def build_splits(convs: Sequence[Conversation], n_train: int, n_valid: int, n_held_back: int = 0, seed: int = 0,
+                 n_reversed: int = 0) -> dict[str, list[JudgeExample]]:
+    """train / valid examples of the trained rule types on disjoint dialogs; held_back: the held-back types;
+    reversed: the trained types asked in their reversed wordings (on the validation dialogs)."""
     train_convs, valid_convs = split_dialogs(convs, seed=seed)
     trained = [r for r in RULE_TYPES if r.name not in HELD_BACK]
     held = [r for r in RULE_TYPES if r.name in HELD_BACK]
-    return {"train": build_examples(train_convs, trained, n_train, render, seed, full_share),
-            "valid": build_examples(valid_convs, trained, n_valid, render, seed + 1, full_share),
-            "held_back": build_examples(valid_convs, held, n_held_back, render, seed + 2, full_share)}
+    return {"train": build_examples(train_convs, trained, n_train, seed),
+            "valid": build_examples(valid_convs, trained, n_valid, seed + 1),
+            "held_back": build_examples(valid_convs, held, n_held_back, seed + 2),
+            "reversed": build_examples(valid_convs, trained, n_reversed, seed + 3, "reversed")}
 
 
 def data_card(splits: dict[str, list[JudgeExample]], seed: int) -> str:
@@ -595,8 +590,10 @@ def data_card(splits: dict[str, list[JudgeExample]], seed: int) -> str:
              "redirect rules insert both sides (with and without the timeframe or route).",
              "- **swap**: the real reply to the customer's message (yes) against an agent reply from another "
              "conversation (no).",
-             "- Questions come in several wordings, some negated (the answer flips with the polarity); answers are "
-             "balanced yes / no per rule type.", "",
+             "- Questions come in several wordings; training and validation ask whether the rule type's property is "
+             "present (the plan says what a yes means), the `reversed` split asks whether it is absent (\"Is this "
+             "reply free of links?\"), to measure how the judge takes such wordings. Answers are balanced yes / no "
+             "per rule type.", "",
              "| rule type | category | about | label made by | split | yes | no | edited |", "|---|---|---|---|---|---|---|---|"]
     for rule in RULE_TYPES:
         for split, examples in splits.items():
@@ -621,25 +618,20 @@ def write(splits: dict[str, list[JudgeExample]], out: Path, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m training.judge_data --out DIR [--train N --valid N --held-back N --seed S]``."""
+    """``python -m training.judge_data --out DIR [--train N --valid N --held-back N --reversed N --seed S]``."""
     parser = argparse.ArgumentParser(description="Build the audit judge's training data (labels by construction).")
     parser.add_argument("--out", default="runs/judge-data")
-    parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct", help="whose chat template renders prompts")
     parser.add_argument("--train", type=int, default=4000)
     parser.add_argument("--valid", type=int, default=400)
     parser.add_argument("--held-back", type=int, default=400)
     parser.add_argument("--seed", type=int, default=42, help="the trainer's seed (TrainConfig.seed) gives its data")
-    parser.add_argument("--full-share", type=float, default=0.1, help="share of examples showing the whole conversation")
+    parser.add_argument("--reversed", type=int, default=400, help="examples asked in reversed wordings")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    from transformers import AutoTokenizer
-
-    from assistant.models import resolve_model
     from training.tweetsumm import load_split
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(args.model, "transformers").path)
-    splits = build_splits(load_split("train", args.data_dir), renderer(tokenizer), args.train, args.valid,
-                          args.held_back, args.seed, args.full_share)
+    splits = build_splits(load_split("train", args.data_dir), args.train, args.valid, args.held_back, args.seed,
+                          args.reversed)
     write(splits, Path(args.out), args.seed)
     print(f"wrote {', '.join(f'{k} {len(v)}' for k, v in splits.items())} examples and DATA_CARD.md to {args.out}")
     return 0

@@ -121,29 +121,8 @@ def build_trainer(cfg: TrainConfig, model: Any, tokenizer: Any, train_cols: dict
                       callbacks=[MetricsCallback(Path(cfg.output_dir) / "metrics.jsonl"), *(callbacks or [])])
 
 
-def prepare_judge_data(cfg: TrainConfig, tokenizer: Any) -> tuple[dict, dict, dict[str, Any]]:
-    """The audit judge's tokenized train/validation columns (training.judge_data: one answer token per example,
-    labels by construction) and the prompt description, with the data card."""
-    from assistant.prompts import CHECK_SYSTEM_PROMPT
-    from training.judge_data import build_splits, data_card, renderer
-    from training.tweetsumm import load_split
-
-    splits = build_splits(load_split("train", cfg.data_dir, cfg.limit_train), renderer(tokenizer), cfg.judge_examples,
-                          cfg.judge_valid_examples, 0, cfg.seed, cfg.judge_full_share)
-    train, valid = splits["train"], splits["valid"]
-    prompt_info = {
-        "task": "judge", "format": "chat_template", "system_prompt": CHECK_SYSTEM_PROMPT,
-        "chat_template": getattr(tokenizer, "chat_template", None),
-        "example_prompt": train[0].prompt if train else "", "example_completion": train[0].completion if train else "",
-        "data_card": data_card({"train": train, "valid": valid}, cfg.seed),
-    }
-    return tokenize_examples(train, tokenizer, cfg.max_length), tokenize_examples(valid, tokenizer, cfg.max_length), prompt_info
-
-
 def prepare_data(cfg: TrainConfig, tokenizer: Any) -> tuple[dict, dict, dict[str, Any]]:
     """Tokenized train/validation columns and the prompt description saved with the run."""
-    if cfg.task == "judge":
-        return prepare_judge_data(cfg, tokenizer)
     from assistant.prompts import (
         CHAT_RESPONSE_PREFIX, SUMMARY_INSTRUCTION, SUMMARY_SYSTEM_PROMPT, default_format,
     )

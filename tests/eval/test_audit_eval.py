@@ -123,7 +123,7 @@ def test_eval_audit_end_to_end_with_fakes_and_a_managers_overrides(tmp_path, mon
     monkeypatch.setattr("assistant.backends.load_generator", lambda *a, **k: Judge(reply="not json"))
     out = tmp_path / "run"
     assert main(["--guidelines", str(REPO / "eval" / "audit_dev" / "brightline-prose-playbook.md"), "--limit", "2",
-                 "--overrides", str(REPO / "eval" / "audit_dev" / "brightline-prose-reviewed.json"),
+                 "--overrides", str(REPO / "eval" / "audit_dev" / "brightline-prose-reviewed.json"), "--judge", "model",
                  "--out", str(out), "--data-dir", str(tweetsumm_dir)]) == 0
     result = json.loads((out / "results.json").read_text())
     assert all(p["origin"] == "override" for p in result["compile"]["plans"].values())

@@ -12,10 +12,14 @@ from tests.knowledge_base.conftest import FakeEmbedder
 
 
 @pytest.fixture(autouse=True)
-def fake_model(monkeypatch):
-    """The fake embedder, and a compile model that writes no usable plan (prose rules keep the generic questions)."""
+def fake_model(monkeypatch, tmp_path):
+    """The fake embedder, and a compile model that writes no usable plan (prose rules keep the generic questions),
+    judged by the language-model path (the fake) rather than the shipped trained judge."""
     from tests.conftest import FakeGenerator
 
+    config = tmp_path / "config.yaml"
+    config.write_text("audit_judge: model\n")
+    monkeypatch.setenv("SUPPORTLENS_CONFIG", str(config))
     monkeypatch.setattr(embedder, "make_embedder", FakeEmbedder)
     monkeypatch.setattr("assistant.backends.load_generator", lambda *a, **k: FakeGenerator(reply="not json"))
 

@@ -1,19 +1,12 @@
-"""The audit judge's training data: labels by construction hold, splits never leak, and one training step runs."""
+"""The audit judge's training data: labels by construction hold, splits never leak."""
 
 import random
 
 import pytest
-import torch
 
 from assistant.conversation import Conversation, Turn
 from assistant.detectors import has_signature
 from training import judge_data as J
-from training.config import load_train_config
-from training.train import build_trainer, load_model_and_tokenizer, prepare_data
-
-
-def render(messages):
-    return "\n".join(m["content"] for m in messages)
 
 
 def conv(*texts, cid="c1"):
@@ -53,8 +46,8 @@ def test_every_message_label_holds_on_the_message_shown(tweetsumm_dir):
 
     convs = load_split("train", tweetsumm_dir, 120)
     rules = [r for r in J.RULE_TYPES if r.present is not None and r.speaker != "conversation"]
-    examples = J.build_examples(convs, rules, 400, render, seed=3)
-    assert len(examples) >= 380
+    examples = J.build_examples(convs, rules, 400, seed=3) + J.build_examples(convs, rules, 200, seed=4, wording="reversed")
+    assert len(examples) >= 570
     for e in examples:
         rule = J._BY_NAME[e.rule_type]
         polarity = dict(rule.questions)[e.question]
@@ -69,20 +62,21 @@ def test_every_message_label_holds_on_the_message_shown(tweetsumm_dir):
             assert (not J.RUDE.search(e.message)) == prop, e
         else:
             assert bool(rule.present(e.message)) == prop, e
-        assert f"<message>\n{e.message}" in e.prompt or e.message.replace("&", "") in e.prompt
+        assert e.second.startswith(f"{rule.speaker} message: {e.message}") and e.first.endswith(f"Question: {e.question}")
 
 
 def test_labels_are_balanced_and_every_trained_type_appears(tweetsumm_dir):
     from training.tweetsumm import load_split
 
-    splits = J.build_splits(load_split("train", tweetsumm_dir, 200), render, 300, 60, 40, seed=1)
+    splits = J.build_splits(load_split("train", tweetsumm_dir, 200), 300, 60, 40, seed=1, n_reversed=40)
     train = splits["train"]
     yes = sum(e.label == "yes" for e in train)
     assert abs(yes - len(train) / 2) <= len(train) * 0.05
     assert {e.rule_type for e in train} == {r.name for r in J.RULE_TYPES if r.name not in J.HELD_BACK}
     assert {e.rule_type for e in splits["held_back"]} <= set(J.HELD_BACK)
     assert len({r.name for r in J.RULE_TYPES}) - len(J.HELD_BACK) >= 20
-    assert all(e.completion == e.label for e in train)
+    assert all(dict(J._BY_NAME[e.rule_type].questions)[e.question] for e in train + splits["valid"])  # property questions
+    assert not any(dict(J._BY_NAME[e.rule_type].questions)[e.question] for e in splits["reversed"])
 
 
 def test_splits_never_use_labelled_or_validation_dialogs(tweetsumm_dir):
@@ -94,9 +88,9 @@ def test_splits_never_use_labelled_or_validation_dialogs(tweetsumm_dir):
     train, valid = J.split_dialogs(convs)
     assert not labelled & {c.conversation_id for c in train + valid}
     assert not {c.conversation_id for c in train} & {c.conversation_id for c in valid}
-    splits = J.build_splits(convs, render, 200, 40, 40, seed=0)
+    splits = J.build_splits(convs, 200, 40, 40, seed=0, n_reversed=40)
     train_ids = {e.conversation_id for e in splits["train"]}
-    assert not train_ids & {e.conversation_id for e in splits["valid"] + splits["held_back"]}
+    assert not train_ids & {e.conversation_id for e in splits["valid"] + splits["held_back"] + splits["reversed"]}
 
 
 def test_same_seed_same_data(tweetsumm_dir):
@@ -104,9 +98,9 @@ def test_same_seed_same_data(tweetsumm_dir):
 
     convs = load_split("train", tweetsumm_dir, 100)
     rules = J.RULE_TYPES[:6]
-    first = [e.prompt for e in J.build_examples(convs, rules, 50, render, seed=5)]
-    assert first == [e.prompt for e in J.build_examples(convs, rules, 50, render, seed=5)]
-    assert first != [e.prompt for e in J.build_examples(convs, rules, 50, render, seed=6)]
+    first = [(e.first, e.second) for e in J.build_examples(convs, rules, 50, seed=5)]
+    assert first == [(e.first, e.second) for e in J.build_examples(convs, rules, 50, seed=5)]
+    assert first != [(e.first, e.second) for e in J.build_examples(convs, rules, 50, seed=6)]
 
 
 def test_conversation_level_labels():
@@ -118,25 +112,6 @@ def test_conversation_level_labels():
 def test_a_signature_added_is_seen_by_the_detector():
     for seed in range(20):
         assert has_signature(J._sign("@1 Please restart the app.", random.Random(seed)))
-
-
-def test_judge_task_trains_one_answer_token(tiny_llama, tweetsumm_dir, tmp_path):
-    cfg = load_train_config(None, dict(
-        task="judge", model=str(tiny_llama), data_dir=str(tweetsumm_dir), limit_train=60, judge_examples=8,
-        judge_valid_examples=4, max_length=4096, batch_size=2, grad_accum=1, epochs=1, max_steps=2,
-        optim="adamw_torch", learning_rate=1e-2, lr_scheduler="constant", warmup_ratio=0.0, eval_ratio=0.5,
-        save_ratio=0.5, logging_steps=1, lora_r=4, lora_alpha=8, output_dir=str(tmp_path), seed=7))
-    model, tok, _ = load_model_and_tokenizer(cfg)
-    train, valid, info = prepare_data(cfg, tok)
-    assert info["task"] == "judge" and "labels by construction" in info["data_card"]
-    for ids, mask in zip(train["input_ids"], train["completion_mask"]):
-        assert tok.decode([i for i, m in zip(ids, mask) if m]) in ("yes", "no")
-        assert "Answer yes or no." in tok.decode([i for i, m in zip(ids, mask) if not m])
-    trainer = build_trainer(cfg, model, tok, train, valid)
-    lora = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_B" in n}
-    trainer.train()
-    after = dict(trainer.model.named_parameters())
-    assert any(not torch.equal(lora[n], after[n].detach()) for n in lora)
 
 
 @pytest.mark.parametrize("name, text, expected", [
