@@ -1,9 +1,8 @@
 """Wiring for audits: the organisation's knowledge base as the retriever, and the audit's judge.
 
-Checks are answered by the trained judge (``audit_judge``: ``auto`` is the shipped cross-encoder,
-``assistant.encoder_judge``), or, with ``audit_judge: model``, by ``audit_model`` (the larger embedded language
-model by default) without the summary adapter: the TweetSumm LoRA was trained to write summaries, not to judge
-guidelines. ``audit_adapter`` may give that language model a judge adapter of its own. Prose rules are compiled into
+Checks are answered by ``audit_model`` (``audit_judge: model``, the default: the larger embedded language model)
+without the summary adapter (the TweetSumm LoRA was trained to write summaries, not to judge guidelines), or by a
+trained judge (``audit_judge: trained`` is the shipped cross-encoder, ``assistant.encoder_judge``). ``audit_adapter`` may give that language model a judge adapter of its own. Prose rules are compiled into
 check plans by ``compile_model`` (a writing model), validated by whichever judge will apply them.
 """
 

@@ -74,7 +74,7 @@ class AssistantConfig:
     openai_base_url: str | None = field(default=None, metadata={"help": "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."})
     openai_base_urls: tuple[str, ...] = field(default=(), metadata={"help": "Several base URLs serving the same model (comma-separated): batch jobs send rows to whichever is free; single requests use the first."})
     openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
-    audit_judge: str = field(default="auto", metadata={"help": "What answers an audit's checks: auto (the shipped trained judge, a small cross-encoder: models/minilm-audit-judge), model (audit_model, a language model, by its next-token P(yes)), or a judge folder trained with python -m training.encoder_judge."})
+    audit_judge: str = field(default="model", metadata={"help": "What answers an audit's checks: model (audit_model, a language model, by its next-token P(yes); the default), trained (the shipped trained judge, a small cross-encoder, models/minilm-audit-judge: about 20x faster, as good on prose playbooks, worse on clause playbooks; see README), or a judge folder trained with python -m training.encoder_judge."})
     audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Language model that judges audits when audit_judge is model (never with the summary adapter; see audit_adapter); also the support check's judge."})
     compile_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that writes, with no adapter: compiles prose rules into check plans (once per rule, at ingestion; the judge validates each plan) and answers follow-up questions about a conversation."})
     audit_adapter: str | None = field(default="auto", metadata={"help": "With audit_judge model: auto (a judge adapter registered for audit_model in SHIPPED_JUDGES, if any; else none), none (the model alone), a training run folder, a PEFT adapter folder (transformers) or a LoRA .gguf (llamacpp)."})
@@ -145,11 +145,11 @@ class AssistantConfig:
         return resolve_adapter(self.adapter, self.model, self.backend)
 
     def audit_judge_path(self) -> Path | None:
-        """The trained judge folder audits use (``audit_judge``: ``auto`` is the shipped one), or None when the
+        """The trained judge folder audits use (``audit_judge``: ``trained`` is the shipped one), or None when the
         language model ``audit_model`` answers the checks. Raises ModelUnavailable when the folder is missing."""
         if self.audit_judge == "model":
             return None
-        folder = SHIPPED_JUDGE if self.audit_judge == "auto" else Path(self.audit_judge).expanduser()
+        folder = SHIPPED_JUDGE if self.audit_judge == "trained" else Path(self.audit_judge).expanduser()
         if not folder.is_dir():
             raise ModelUnavailable(
                 f"The audit judge {folder} is missing: restore it from git (the shipped one), train one with python -m "

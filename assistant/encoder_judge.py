@@ -16,6 +16,7 @@ import json
 import threading
 from pathlib import Path
 
+from assistant.clauses import as_question
 from assistant.conversation import Conversation
 from assistant.errors import ModelUnavailable, require
 from assistant.judge import across_windows
@@ -37,9 +38,12 @@ def _clip(text: str, limit: int) -> str:
 
 def check_pair(conv: Conversation, guideline: str, statement: str, turn: int | None) -> tuple[str, str]:
     """What the judge reads for one check: (the guideline and the question, the message asked about with the one
-    before it), or the whole conversation when ``turn`` is None. The asked message comes first, so an input cut to
-    the judge's length loses context, never the message."""
-    first = f"{_clip(guideline, GUIDELINE_CHARS)} Question: {_clip(statement, GUIDELINE_CHARS // 2)}"
+    before it), or the whole conversation when ``turn`` is None. A clause's statement ("this reply carries a
+    signature") is asked as the direct question the judge was trained on ("Does this reply carry a signature?").
+    The asked message comes first, so an input cut to the judge's length loses context, never the message."""
+    statement = statement.strip()
+    question = statement if statement.endswith("?") else as_question(statement) or statement
+    first = f"{_clip(guideline, GUIDELINE_CHARS)} Question: {_clip(question, GUIDELINE_CHARS // 2)}"
     if turn is None:
         return first, " ".join(f"{t.speaker}: {t.text}" for t in conv.turns)
     asked = conv.turns[turn]

@@ -208,7 +208,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_ADAPTERS: dict[str, Path] = {
     DEFAULT_MODEL: REPO_ROOT / "models" / "qwen2.5-coder-0.5b-tweetsumm-lora",
 }
-# The trained audit judge that ships in the repo (``audit_judge: auto``; assistant.encoder_judge).
+# The trained audit judge that ships in the repo (``audit_judge: trained``; assistant.encoder_judge).
 SHIPPED_JUDGE = REPO_ROOT / "models" / "minilm-audit-judge"
 # Trained judge adapters that ship in the repo, used by default on top of the audit model (``audit_adapter: auto``):
 # model name -> training run folder, laid out like SHIPPED_ADAPTERS' (adapter/ and adapter.gguf). None ships yet:

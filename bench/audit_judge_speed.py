@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=3, help="dialogs audited with each judge")
     parser.add_argument("--model", default=None, help="the language-model judge (default: audit_model)")
-    parser.add_argument("--judge", default="auto", help="the trained judge (default: the shipped one)")
+    parser.add_argument("--judge", default="trained", help="the trained judge (default: the shipped one)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     dialogs = [c for _, c in zip(range(args.n + 1), iter_split("valid", args.data_dir))]

@@ -150,8 +150,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Assemble and verify the embedded summary and audit models (converted for transformers with --backend transformers)
-    and load the trained audit judge."""
+    """Assemble and verify the embedded summary and audit models (converted for transformers with --backend transformers),
+    and the trained audit judge when audits use it."""
     from assistant.models import resolve_model
 
     config = _config(args)

@@ -90,7 +90,8 @@ def test_bad_judge_folders_are_refused_with_the_fix(tmp_path, tiny_judge):
 def test_config_names_the_missing_judge_and_model_means_no_trained_judge(tmp_path):
     from assistant.config import AssistantConfig
 
-    assert AssistantConfig(audit_judge="model").audit_judge_path() is None
+    assert AssistantConfig().audit_judge_path() is None  # the language model judges by default
+    assert AssistantConfig(audit_judge="trained").audit_judge_path().name == "minilm-audit-judge"
     with pytest.raises(ModelUnavailable, match="--audit-judge model"):
         AssistantConfig(audit_judge=str(tmp_path / "nope")).audit_judge_path()
 
@@ -158,7 +159,7 @@ def test_the_shipped_judge_answers_a_fenced_check():
     message it reads."""
     from assistant.config import AssistantConfig
 
-    judge = EncoderJudge(AssistantConfig().audit_judge_path())
+    judge = EncoderJudge(AssistantConfig(audit_judge="trained").audit_judge_path())
     conv = parse_conversation("Customer: how do I reset my router?\n"
                               "Agent: @1 The steps are here: https://help.example.com/reset ^JK\n"
                               "Customer: thanks\n"
