@@ -69,13 +69,14 @@ _JUDGES_LOCK = threading.Lock()
 def load_judge(config: AssistantConfig | None = None) -> EncoderJudge | None:
     """The trained judge ``config.audit_judge`` names (loaded once per process), or None when the language model
     ``audit_model`` answers the checks (``audit_judge: model``)."""
-    folder = (config or AssistantConfig()).audit_judge_path()
+    config = config or AssistantConfig()
+    folder = config.audit_judge_path()
     if folder is None:
         return None
     key = str(folder.resolve())
     with _JUDGES_LOCK:
         if key not in _JUDGES:
-            _JUDGES[key] = EncoderJudge(folder, threads=(config or AssistantConfig()).n_threads)
+            _JUDGES[key] = EncoderJudge(folder, threads=config.n_threads)
         return _JUDGES[key]
 
 

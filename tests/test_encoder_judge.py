@@ -32,7 +32,7 @@ def tiny_encoder(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from assistant.encoder_judge import EMBEDDED_ENCODER, encoder_path
+    from assistant.models import EMBEDDED_ENCODER, encoder_path
 
     out = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(encoder_path(EMBEDDED_ENCODER))
@@ -145,7 +145,6 @@ def test_training_a_judge_runs_writes_a_judge_folder_and_resumes(tiny_encoder, t
     # a run killed after its first checkpoint continues from it; other settings are refused
     import torch
 
-    from training.encoder_judge import RECIPE_KEYS  # noqa: F401 - the fingerprint covers the recipe
     (out / "checkpoint").mkdir()
     state = {"model": {}, "optimizer": None, "scheduler": None, "step": 2, "fingerprint": "other", "recipe": {}}
     torch.save(state, out / "checkpoint" / "state.pt")

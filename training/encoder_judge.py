@@ -28,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.encoder_judge import EMBEDDED_ENCODER, JUDGE_FILE, PAIR_FORMAT, encoder_path
+from assistant.encoder_judge import JUDGE_FILE, PAIR_FORMAT, encode_pairs
+from assistant.models import EMBEDDED_ENCODER, encoder_path
 
 RECIPE_KEYS = ("base", "examples", "valid", "held_back", "reversed", "epochs", "batch", "lr", "max_length", "seed",
                "limit_dialogs")
@@ -181,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / "metrics.jsonl").unlink()
 
     def encode(batch: list):  # noqa: ANN202
-        return tokenizer([e.first for e in batch], [e.second for e in batch], truncation="only_second",
-                         max_length=args.max_length, padding=True, return_tensors="pt")
+        return encode_pairs(tokenizer, [(e.first, e.second) for e in batch], args.max_length)
 
     model.train()
     started, smoothed = time.time(), None
