@@ -80,6 +80,34 @@ def load_judge(config: AssistantConfig | None = None) -> EncoderJudge | None:
         return _JUDGES[key]
 
 
+def load_support_judge(config: AssistantConfig):  # noqa: ANN201 - an EncoderJudge or None
+    """The trained support judge ``config.support_judge`` names (loaded once per process), or None when the language
+    model ``audit_model`` scores the support check (``support_judge: model``)."""
+    folder = config.support_judge_path()
+    if folder is None:
+        return None
+    key = f"support:{folder.resolve()}"
+    with _JUDGES_LOCK:
+        if key not in _JUDGES:
+            _JUDGES[key] = EncoderJudge(folder, threads=config.n_threads, task="support")
+        return _JUDGES[key]
+
+
+def support_checker(config: AssistantConfig, generator=None, progress=None):  # noqa: ANN001, ANN201 - SupportChecker
+    """The support check ``config`` asks for: its trained support judge, else the language-model judge (``generator``
+    when given: the caller's shared audit model; else ``audit_model`` loaded now), with ``support_threshold``."""
+    from assistant.support import SupportChecker
+
+    judge = load_support_judge(config)
+    if judge is None:
+        if generator is None:
+            from assistant.backends import load_generator
+
+            generator = load_generator(audit_config(config), progress)
+        judge = generator
+    return SupportChecker(judge, config.support_threshold, config.audit_scorer)
+
+
 def _audit_generator(config: AssistantConfig, generator):  # noqa: ANN001, ANN202 - Generator
     if generator is None:
         from assistant.backends import load_generator

@@ -37,6 +37,9 @@ class AuditSettings:
 
 #: The language-model judge's yes-bias (``audit_judge: model``), chosen for the 1.5B on the dev sets.
 MODEL_YES_BIAS = 1.0
+#: The language-model support check's threshold (``support_judge: model``), chosen for the 1.5B on the dev half of
+#: eval/support_dev.
+MODEL_SUPPORT_THRESHOLD = 0.7771
 
 
 def audit_problems(k: int, yes_bias: float | None, scorer: str, prefix: str = "") -> list[str]:
@@ -83,8 +86,9 @@ class AssistantConfig:
     audit_k: int = field(default=_AUDIT["k"].default, metadata=_AUDIT["k"].metadata)
     audit_yes_bias: float | None = field(default=_AUDIT["yes_bias"].default, metadata=_AUDIT["yes_bias"].metadata)
     audit_scorer: str = field(default=_AUDIT["scorer"].default, metadata=_AUDIT["scorer"].metadata)
-    support_check: bool = field(default=False, metadata={"help": "Check each summary sentence against the conversation with the audit judge (the chat marks doubted sentences; summarize --json lists them). Off by default: on hand-labelled sentences the zero-shot judges tell supported from unsupported barely better than chance (README, The support check)."})
-    support_threshold: float = field(default=0.7771, metadata={"help": "A summary sentence whose support score (the judge's P(yes) that the conversation supports it) is below this is doubted. Chosen for the default judge (the 1.5B) on the dev half of eval/support_dev (python -m eval.support)."})
+    support_check: bool = field(default=False, metadata={"help": "Check each summary sentence against the conversation with the support judge (support_judge; the chat marks doubted sentences; summarize --json lists them). Off by default: see README, The support check, for how well each judge tells supported from unsupported sentences."})
+    support_judge: str = field(default="model", metadata={"help": "What scores the support check: model (audit_model, a language model, by its next-token P(yes)) or a support judge folder trained with python -m training.encoder_judge --task support (a small cross-encoder; none ships yet: the first one trained here did not learn, see README)."})
+    support_threshold: float | None = field(default=None, metadata={"help": "A summary sentence whose support score (the judge's P(yes) that the conversation supports it) is below this is doubted. Default: the judge's own, chosen on the dev half of eval/support_dev by python -m eval.support (0.7771 for the 1.5B language model; a trained judge's is in its judge.json)."})
     clean: bool = field(default=True, metadata={"help": "Clean the conversation (URLs, @handles, signatures) before summarizing, as in training."})
     redact: bool = field(default=False, metadata={"help": "Also replace e-mails, phone and card numbers with tags."})
     max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})
@@ -105,8 +109,8 @@ class AssistantConfig:
         if self.n_ctx < 256:
             problems.append("n_ctx must be at least 256 tokens")
         problems += audit_problems(self.audit_k, self.audit_yes_bias, self.audit_scorer, prefix="audit_")
-        if isinstance(self.support_threshold, bool) or not (
-                isinstance(self.support_threshold, (int, float)) and 0 <= self.support_threshold <= 1):
+        if self.support_threshold is not None and (isinstance(self.support_threshold, bool) or not (
+                isinstance(self.support_threshold, (int, float)) and 0 <= self.support_threshold <= 1)):
             problems.append(f"support_threshold must be between 0 and 1 (got {self.support_threshold!r})")
         if problems:
             raise ConfigError("Invalid configuration:\n- " + "\n- ".join(problems))
@@ -154,6 +158,18 @@ class AssistantConfig:
             raise ModelUnavailable(
                 f"The audit judge {folder} is missing: restore it from git (the shipped one), train one with python -m "
                 "training.encoder_judge, or let the language model judge with --audit-judge model.")
+        return folder
+
+    def support_judge_path(self) -> Path | None:
+        """The trained support judge folder the support check uses (``support_judge``), or None when the language
+        model ``audit_model`` scores it. Raises ModelUnavailable when the folder is missing."""
+        if self.support_judge == "model":
+            return None
+        folder = Path(self.support_judge).expanduser()
+        if not folder.is_dir():
+            raise ModelUnavailable(
+                f"The support judge {folder} is missing: train one with python -m training.encoder_judge --task support "
+                "--out FOLDER, or let the language model judge with --support-judge model.")
         return folder
 
     def audit_adapter_path(self) -> str | None:

@@ -17,6 +17,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
+from assistant.cleaning import clean_text
+from assistant.config import MODEL_SUPPORT_THRESHOLD
 from assistant.conversation import Conversation
 from assistant.prompts import Message, _about_raw_conversation, neutralize
 
@@ -57,6 +59,16 @@ def support_messages(conv: Conversation, sentence: str, system: str = SUPPORT_SY
     return _about_raw_conversation(conv, ask, system)
 
 
+def support_pair(conv: Conversation, sentence: str) -> tuple[str, str]:
+    """What a trained support judge reads (in training and in checks alike): (the summary sentence as a question,
+    the conversation speaker by speaker, cleaned as for summarizing: links, @handles and signatures say nothing a
+    summary states, and the judge's 512 tokens are better spent on words). A long conversation is cut into parts
+    by the judge's windows."""
+    turns = ((t.speaker, clean_text(t.text)) for t in conv.turns)
+    return (f"Does the conversation support this summary sentence? {' '.join(sentence.split())}",
+            " ".join(f"{speaker}: {text}" for speaker, text in turns if text))
+
+
 @dataclass(frozen=True)
 class SentenceSupport:
     """One summary sentence and the judge's P(yes) that the conversation supports it."""
@@ -75,7 +87,7 @@ class SupportReport:
     """A summary's support check: its sentences, or why it was not checked (``skipped``)."""
 
     model: str
-    threshold: float
+    threshold: float | None  # None only in a report that was skipped before its judge loaded
     sentences: tuple[SentenceSupport, ...] = ()
     skipped: str | None = None
 
@@ -91,45 +103,59 @@ class SupportReport:
 
 
 class SupportChecker:
-    """The support check with a judge generator (the audit judge: ``audit_model``, its judge adapter, if any) and
-    the configured threshold; ``check`` scores a summary's sentences, ``score`` one sentence."""
+    """The support check with its judge and threshold; ``check`` scores a summary's sentences, ``score`` one sentence.
 
-    def __init__(self, judge, threshold: float, scorer: str = "auto") -> None:  # noqa: ANN001 - a Generator
-        from assistant.judge import make_scorer
-        from assistant.prompts import renderer_for
+    The judge is either a language model (a Generator: asked the fenced conversation and the sentence, answering by
+    next-token P(yes) through ``scorer``) or a trained support judge (``assistant.encoder_judge.EncoderJudge`` with
+    ``task == "support"``: reads ``support_pair``). ``threshold`` None is the judge's own: a trained judge's from its
+    judge.json, ``MODEL_SUPPORT_THRESHOLD`` for a language model."""
 
+    def __init__(self, judge, threshold: float | None = None, scorer: str = "auto") -> None:  # noqa: ANN001
         self.judge = judge
-        self.threshold = threshold
-        self._scorer = make_scorer(judge, scorer)
-        self.scorer_name = type(self._scorer).__name__
-        self._render = renderer_for(judge)
+        self.trained = getattr(judge, "task", None) == "support"
+        if self.trained:
+            own = judge.threshold
+            self.scorer_name = type(judge).__name__
+        else:
+            from assistant.judge import make_scorer
+            from assistant.prompts import renderer_for
+
+            own = MODEL_SUPPORT_THRESHOLD
+            self._scorer = make_scorer(judge, scorer)
+            self.scorer_name = type(self._scorer).__name__
+            self._render = renderer_for(judge)
+        self.threshold = own if threshold is None else threshold
 
     @property
     def fingerprint(self) -> str:
         """What a cached score depends on besides the sentence and its conversation: the judge, how it answers and
-        the prompt (rendered for a placeholder conversation and sentence). The threshold is not part of it."""
+        what it reads (the prompt or pair for a placeholder conversation and sentence). Not the threshold."""
         import hashlib
 
         from assistant.conversation import from_turns
 
         probe = from_turns([{"speaker": "customer", "text": "a"}, {"speaker": "agent", "text": "b"}])
-        prompt = self._render(support_messages(probe, "s"))
-        return f"{self.judge.model_name}|{self.scorer_name}|{hashlib.sha256(prompt.encode()).hexdigest()[:12]}"
+        shown = "\n".join(support_pair(probe, "s")) if self.trained else self._render(support_messages(probe, "s"))
+        return f"{self.judge.model_name}|{self.scorer_name}|{hashlib.sha256(shown.encode()).hexdigest()[:12]}"
 
     def score(self, conv: Conversation, sentence: str) -> float:
         """The judge's P(yes) that ``conv`` supports ``sentence`` (0.0 when the judge gave no answer: doubted)."""
+        if self.trained:
+            return float(self.judge.p_support(conv, sentence))
         p = self._scorer.p_yes(self._render(support_messages(conv, sentence)))
         return 0.0 if p is None else float(p)
 
     def check(self, conv: Conversation, summary: str) -> SupportReport:
-        """Each sentence of ``summary`` with its support score, doubted below the threshold; not checked (with the
-        reason) when the conversation does not fit the judge's context whole."""
-        probe = self._render(support_messages(conv, summary))
-        limit = getattr(self.judge, "context_length", None)
-        count = getattr(self.judge, "count_tokens", None)
-        if limit and count and count(probe) >= limit - 16:  # room for the answer (a yes/no scorer generates)
-            return SupportReport(self.judge.model_name, self.threshold,
-                                 skipped=f"the conversation is longer than the judge's context ({limit} tokens)")
+        """Each sentence of ``summary`` with its support score, doubted below the threshold; with a language model,
+        not checked (with the reason) when the conversation does not fit its context whole (a trained judge reads
+        a long conversation part by part)."""
+        if not self.trained:
+            probe = self._render(support_messages(conv, summary))
+            limit = getattr(self.judge, "context_length", None)
+            count = getattr(self.judge, "count_tokens", None)
+            if limit and count and count(probe) >= limit - 16:  # room for the answer (a yes/no scorer generates)
+                return SupportReport(self.judge.model_name, self.threshold,
+                                     skipped=f"the conversation is longer than the judge's context ({limit} tokens)")
         scores = [(sentence, self.score(conv, sentence)) for sentence in split_sentences(summary)]
         return SupportReport(self.judge.model_name, self.threshold, tuple(
             SentenceSupport(text, round(score, 4), score < self.threshold) for text, score in scores))

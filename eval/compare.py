@@ -287,20 +287,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap samples for the intervals")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--support", action="store_true", help="also run the support check on every summary (the "
-                        "default config's audit judge and support_threshold): share of sentences kept per system")
+                        "default config's support judge and its threshold): share of sentences kept per system")
+    parser.add_argument("--support-judge", default=None, help="with --support: model or a support judge folder")
     args = parser.parse_args(argv)
     try:
         systems = [parse_system(s) for s in (args.system or DEFAULT_SYSTEMS)]
         out = Path(args.out or f"runs/eval/{args.split}-{args.limit or 'all'}")
         checker = None
         if args.support:
-            from assistant.audit_service import audit_config
-            from assistant.backends import load_generator
+            from assistant.audit_service import support_checker
             from assistant.config import load_config
-            from assistant.support import SupportChecker
 
-            config = load_config(None)
-            checker = SupportChecker(load_generator(audit_config(config)), config.support_threshold, config.audit_scorer)
+            checker = support_checker(load_config(None, support_judge=args.support_judge))
         results = run(systems, out, split=args.split, data_dir=args.data_dir, limit=args.limit,
                       use_stemmer=not args.no_stemmer, bert=not args.no_bertscore, samples=args.bootstrap, seed=args.seed,
                       support=checker)

@@ -123,24 +123,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Validate the summary support check on hand-labelled sentences.")
     parser.add_argument("--labels", default=str(LABELS))
     parser.add_argument("--config", default=None)
-    parser.add_argument("--model", default=None, help="the judge (default: the config's audit_model)")
+    parser.add_argument("--judge", "--support-judge", dest="support_judge", default=None,
+                        help="model (a language model: --model) or a support judge folder (training.encoder_judge --task support)")
+    parser.add_argument("--model", default=None, help="the language-model judge (default: the config's audit_model)")
     parser.add_argument("--out", default="runs/support/default")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
-    from assistant.audit_service import audit_config
-    from assistant.backends import load_generator
+    from assistant.audit_service import audit_config, support_checker
     from assistant.config import load_config
     from assistant.errors import SupportLensError
-    from assistant.support import SupportChecker
     from training.tweetsumm import find_dialogs
 
     rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
     try:
-        config = audit_config(load_config(args.config, **({"audit_model": args.model} if args.model else {})))
-        judge = load_generator(config)
-        checker = SupportChecker(judge, config.support_threshold, config.audit_scorer)
+        config = audit_config(load_config(args.config, audit_model=args.model, support_judge=args.support_judge))
+        checker = support_checker(config)
+        judge = checker.judge
         wanted = {r["id"] for r in rows}
         convs = find_dialogs(wanted, args.data_dir)
         missing = wanted - convs.keys()
@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from eval.compare import git_commit, library_versions
 
-    report = {"model": judge.model_name, "adapter": config.adapter_path(), "scorer": config.audit_scorer,
+    report = {"model": judge.model_name, "judge": config.support_judge,
+              "adapter": None if checker.trained else config.adapter_path(), "scorer": checker.scorer_name,
               "git_commit": git_commit(), "versions": library_versions(), "labels": portable(args.labels),
               **evaluate(rows),
               "seconds_per_dialog": round(seconds / len({r["id"] for r in rows}), 2)}

@@ -96,15 +96,15 @@ def cmd_summarize(args: argparse.Namespace) -> int:
               file=sys.stderr)
     support = None
     if config.support_check:
-        from assistant.audit_service import audit_config
+        from assistant.audit_service import support_checker
         from assistant.errors import SupportLensError
-        from assistant.support import SupportChecker, SupportReport
+        from assistant.support import SupportReport
 
         try:
-            judge = load_generator(audit_config(config), _progress)
-            support = SupportChecker(judge, config.support_threshold, config.audit_scorer).check(conv, summary.text)
+            support = support_checker(config, progress=_progress).check(conv, summary.text)
         except SupportLensError as exc:  # the summary stands; the check says why it did not run
-            support = SupportReport(config.audit_model, config.support_threshold, skipped=str(exc))
+            judge = config.audit_model if config.support_judge == "model" else config.support_judge
+            support = SupportReport(judge, config.support_threshold, skipped=str(exc))
     if args.json:
         print(json.dumps({**summary.to_dict(), **({"support": support.to_dict()} if support else {})},
                          ensure_ascii=False, indent=2))
@@ -151,7 +151,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Assemble and verify the embedded summary and audit models (converted for transformers with --backend transformers),
-    and the trained audit judge when audits use it."""
+    and the trained judges the config uses (audit; support when the support check is on)."""
     from assistant.models import resolve_model
 
     config = _config(args)
@@ -169,11 +169,13 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             else:
                 failed += 1
                 print(f"error: {outcome.message(cpu_info(), llama_build())}", file=sys.stderr)
-    judge = config.audit_judge_path()  # the trained audit judge: its encoder ships with the knowledge base's
-    if judge is not None:
-        from assistant.encoder_judge import EncoderJudge
+    # the trained judges: their encoder ships with the knowledge base's
+    for folder, task in ((config.audit_judge_path(), "audit"),
+                         (config.support_judge_path() if config.support_check else None, "support")):
+        if folder is not None:
+            from assistant.encoder_judge import EncoderJudge
 
-        print(f"{EncoderJudge(judge).model_name}: {judge} (trained audit judge)")
+            print(f"{EncoderJudge(folder, task=task).model_name}: {folder} (trained {task} judge)")
     return 3 if failed else 0
 
 

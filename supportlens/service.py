@@ -251,10 +251,13 @@ class AuditService:
             yield from answer_question(generator, text, question)
 
     def support(self, conv: Conversation, summary: str):  # noqa: ANN201 - assistant.support.SupportReport
-        """The support check of ``summary``'s sentences against ``conv``, with the shared audit judge."""
+        """The support check of ``summary``'s sentences against ``conv``, with the trained support judge, or else
+        the shared language-model audit judge (``support_judge``)."""
+        from assistant.audit_service import load_support_judge
         from assistant.support import SupportChecker
 
-        checker = SupportChecker(self.generator(), self.config.support_threshold, self.config.audit_scorer)
+        judge = load_support_judge(self.config) or self.generator()
+        checker = SupportChecker(judge, self.config.support_threshold, self.config.audit_scorer)
         with self._run_lock:
             return checker.check(conv, summary)
 

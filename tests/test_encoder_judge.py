@@ -67,7 +67,7 @@ def test_a_long_conversation_is_asked_in_parts_that_fit(tiny_judge):
     judge = EncoderJudge(tiny_judge)  # 64 tokens: a few short messages per part
     long = Conversation(tuple(Turn("customer" if i % 2 == 0 else "agent", f"message number {i} about my late parcel")
                               for i in range(12)))
-    parts = judge.windows(long, "Refunds.", "Does the customer ask for a refund?")
+    parts = judge.windows(long, check_pair(long, "Refunds.", "Does the customer ask for a refund?", None)[0])
     assert len(parts) > 1 and [t for p in parts for t in p.turns] == list(long.turns)
     p = judge.p_yes(long, "Refunds.", "Does the customer ask for a refund?", None)
     scores = [judge.p_yes(part, "Refunds.", "Does the customer ask for a refund?", None) for part in parts]
@@ -82,6 +82,9 @@ def test_bad_judge_folders_are_refused_with_the_fix(tmp_path, tiny_judge):
     (other / JUDGE_FILE).write_text(json.dumps({"pair_format": PAIR_FORMAT + 1}))
     with pytest.raises(ModelUnavailable, match="retrain"):
         read_judge_card(other)
+    (other / JUDGE_FILE).write_text(json.dumps({"pair_format": PAIR_FORMAT, "task": "support"}))
+    with pytest.raises(ModelUnavailable, match="for the support task, not for the audit task"):
+        read_judge_card(other)  # an audit reads only an audit judge (and the support check only a support judge)
     (other / JUDGE_FILE).write_text("{not json")
     with pytest.raises(ModelUnavailable, match="not valid JSON"):
         EncoderJudge(other)
@@ -187,3 +190,67 @@ def test_a_rule_with_clauses_never_loads_the_writer():
     rule = "Agents sign.\n\n- Followed: every agent reply carries the agent's mark.\n- Violated: a reply has no mark."
     plan = LazyCompiler(AssistantConfig(audit_judge="model"), FixedJudge(), writer)("G4", "G4: Sign", rule)
     assert plan.origin == "clauses"
+
+
+@pytest.fixture(scope="session")
+def tiny_support_judge(tiny_encoder, tmp_path_factory) -> Path:
+    """A support judge folder on the tiny encoder (task support, its own threshold)."""
+    from training.encoder_judge import build_model
+
+    out = tmp_path_factory.mktemp("tiny-support-judge")
+    build_model(str(tiny_encoder), 4).save_pretrained(str(out))
+    (out / JUDGE_FILE).write_text(json.dumps({"name": "tiny-support", "task": "support", "base": str(tiny_encoder),
+                                              "max_length": 64, "pair_format": PAIR_FORMAT, "threshold": 0.3}))
+    return out
+
+
+def test_a_support_judge_reads_a_long_conversation_part_by_part(tiny_support_judge):
+    from assistant.support import support_pair
+
+    judge = EncoderJudge(tiny_support_judge, task="support")
+    long = Conversation(tuple(Turn("customer" if i % 2 == 0 else "agent", f"message number {i} about my late parcel")
+                              for i in range(12)))
+    sentence = "The customer reports a late parcel."
+    parts = judge.windows(long, support_pair(long, sentence)[0])
+    assert len(parts) > 1 and judge.threshold == 0.3
+    assert judge.p_support(long, sentence) == pytest.approx(max(judge.p_yes_many([support_pair(p, sentence) for p in parts])))
+    with pytest.raises(ModelUnavailable, match="--task audit"):
+        EncoderJudge(tiny_support_judge)  # an audit never runs on a support judge
+
+
+def test_the_support_check_runs_on_a_trained_support_judge(tiny_support_judge):
+    from assistant.support import SupportChecker
+
+    judge = EncoderJudge(tiny_support_judge, task="support")
+    checker = SupportChecker(judge)  # no threshold given: the judge's own
+    report = checker.check(CONV, "The customer's parcel never came. The agent promised a refund.")
+    assert checker.trained and report.threshold == 0.3 and report.model == "tiny-support"
+    assert [s.sentence for s in report.sentences] == ["The customer's parcel never came.", "The agent promised a refund."]
+    assert all(s.doubted == (s.support < 0.3) for s in report.sentences)
+    assert SupportChecker(judge, 0.99).check(CONV, "Anything.").sentences[0].doubted
+    assert checker.fingerprint.startswith("tiny-support|EncoderJudge|")
+
+
+def test_config_names_the_missing_support_judge(tmp_path):
+    from assistant.config import AssistantConfig
+
+    assert AssistantConfig().support_judge_path() is None and AssistantConfig().support_threshold is None
+    assert AssistantConfig(support_judge=str(tmp_path)).support_judge_path() == tmp_path
+    with pytest.raises(ModelUnavailable, match="--support-judge model"):
+        AssistantConfig(support_judge=str(tmp_path / "nope")).support_judge_path()
+
+
+def test_training_a_support_judge_writes_a_support_judge_folder(tiny_encoder, tweetsumm_dir, tmp_path):
+    from assistant.support import SupportChecker
+    from training.encoder_judge import main
+
+    out = tmp_path / "support-judge"
+    assert main(["--task", "support", "--out", str(out), "--base", str(tiny_encoder), "--examples", "16", "--valid",
+                 "8", "--batch", "8", "--max-length", "64", "--limit-dialogs", "60", "--data-dir", str(tweetsumm_dir),
+                 "--rank", "4"]) == 0
+    card = read_judge_card(out, "support")
+    assert card["task"] == "support" and card["threshold"] == 0.5 and "yes_bias" not in card
+    assert set(json.loads((out / "metrics.json").read_text())) >= {"valid"}
+    assert "Support judge training data" in (out / "DATA_CARD.md").read_text()
+    report = SupportChecker(EncoderJudge(out, task="support")).check(CONV, "The parcel never came.")
+    assert 0.0 < report.sentences[0].support < 1.0
