@@ -17,6 +17,7 @@ A judge folder holds ``judge.json`` (base encoder, task, input length, pair form
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -125,6 +126,8 @@ class EncoderJudge:
             raise ModelUnavailable(f"Could not load the judge {self.folder} on {base}: {exc}") from exc
         finally:
             transformers.logging.set_verbosity(verbosity)
+        weights = self.folder / "adapter_model.safetensors"
+        self.weights_sha256 = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else ""
         self._torch = torch
         self._lock = threading.Lock()  # one judge serves every audit of a process (batch workers, app users)
         self._cache: dict[tuple[str, str], float] = {}
@@ -177,7 +180,8 @@ class EncoderJudge:
     def p_support(self, conv: Conversation, sentence: str) -> float:
         """P(yes) that ``conv`` supports the summary sentence (``assistant.support.support_pair``); a long
         conversation is read part by part and the best-supported part counts."""
-        from assistant.support import support_pair
+        from assistant.support import cleaned_turns, support_pair
 
-        parts = self.windows(conv, support_pair(conv, sentence)[0])
+        cleaned = cleaned_turns(conv)  # parts measured on the text the judge reads
+        parts = self.windows(cleaned, support_pair(cleaned, sentence)[0])
         return max(self.p_yes_many([support_pair(p, sentence) for p in parts]))

@@ -14,7 +14,7 @@ reports the scorer's AUC on the other half.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 from assistant.cleaning import clean_text
@@ -64,9 +64,15 @@ def support_pair(conv: Conversation, sentence: str) -> tuple[str, str]:
     the conversation speaker by speaker, cleaned as for summarizing: links, @handles and signatures say nothing a
     summary states, and the judge's 512 tokens are better spent on words). A long conversation is cut into parts
     by the judge's windows."""
-    turns = ((t.speaker, clean_text(t.text)) for t in conv.turns)
     return (f"Does the conversation support this summary sentence? {' '.join(sentence.split())}",
-            " ".join(f"{speaker}: {text}" for speaker, text in turns if text))
+            " ".join(f"{t.speaker}: {t.text}" for t in cleaned_turns(conv).turns))
+
+
+def cleaned_turns(conv: Conversation) -> Conversation:
+    """``conv`` as a trained support judge reads it: each turn cleaned as for summarizing (signatures stripped from
+    agent turns only), turns left empty dropped."""
+    turns = tuple(replace(t, text=clean_text(t.text, signatures=t.speaker == "agent")) for t in conv.turns)
+    return replace(conv, turns=tuple(t for t in turns if t.text.strip()) or conv.turns[:1])
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,10 @@ class SupportChecker:
         from assistant.conversation import from_turns
 
         probe = from_turns([{"speaker": "customer", "text": "a"}, {"speaker": "agent", "text": "b"}])
-        shown = "\n".join(support_pair(probe, "s")) if self.trained else self._render(support_messages(probe, "s"))
+        if self.trained:  # the judge's weights too: a judge retrained into the same folder is another judge
+            shown = "\n".join(support_pair(probe, "s")) + self.judge.weights_sha256
+        else:
+            shown = self._render(support_messages(probe, "s"))
         return f"{self.judge.model_name}|{self.scorer_name}|{hashlib.sha256(shown.encode()).hexdigest()[:12]}"
 
     def score(self, conv: Conversation, sentence: str) -> float:

@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     from training.tweetsumm import find_dialogs
 
     rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.model and args.support_judge not in (None, "model"):
+        print("error: --model names a language-model judge; give it or --judge FOLDER, not both", file=sys.stderr)
+        return 2
     try:
         config = audit_config(load_config(args.config, audit_model=args.model, support_judge=args.support_judge))
         checker = support_checker(config)

@@ -103,8 +103,13 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         try:
             support = support_checker(config, progress=_progress).check(conv, summary.text)
         except SupportLensError as exc:  # the summary stands; the check says why it did not run
-            judge = config.audit_model if config.support_judge == "model" else config.support_judge
-            support = SupportReport(judge, config.support_threshold, skipped=str(exc))
+            from assistant.config import MODEL_SUPPORT_THRESHOLD
+
+            if config.support_judge == "model":
+                judge, threshold = config.audit_model, config.support_threshold or MODEL_SUPPORT_THRESHOLD
+            else:
+                judge, threshold = config.support_judge, config.support_threshold
+            support = SupportReport(judge, threshold, skipped=str(exc))
     if args.json:
         print(json.dumps({**summary.to_dict(), **({"support": support.to_dict()} if support else {})},
                          ensure_ascii=False, indent=2))

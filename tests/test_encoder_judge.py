@@ -205,15 +205,21 @@ def tiny_support_judge(tiny_encoder, tmp_path_factory) -> Path:
 
 
 def test_a_support_judge_reads_a_long_conversation_part_by_part(tiny_support_judge):
-    from assistant.support import support_pair
+    from assistant.support import cleaned_turns, support_pair
 
     judge = EncoderJudge(tiny_support_judge, task="support")
-    long = Conversation(tuple(Turn("customer" if i % 2 == 0 else "agent", f"message number {i} about my late parcel")
-                              for i in range(12)))
+    long = Conversation(tuple(Turn("customer" if i % 2 == 0 else "agent", f"message number {i} about my late parcel"
+                                   + (" https://t.co/abc ^JK" if i % 2 else "")) for i in range(12))
+                        + (Turn("customer", "https://t.co/only-a-link"),))
     sentence = "The customer reports a late parcel."
-    parts = judge.windows(long, support_pair(long, sentence)[0])
-    assert len(parts) > 1 and judge.threshold == 0.3
+    cleaned = cleaned_turns(long)
+    assert len(cleaned.turns) == 12 and "https" not in cleaned.to_text() and "^JK" not in cleaned.to_text()
+    parts = judge.windows(cleaned, support_pair(cleaned, sentence)[0])
+    assert len(parts) > 1 and [t for p in parts for t in p.turns] == list(cleaned.turns)
+    for part in parts:  # every part fits beside the sentence: nothing the judge reads is cut off
+        assert len(judge.tokenizer(*support_pair(part, sentence))["input_ids"]) <= judge.max_length
     assert judge.p_support(long, sentence) == pytest.approx(max(judge.p_yes_many([support_pair(p, sentence) for p in parts])))
+    assert judge.threshold == 0.3
     with pytest.raises(ModelUnavailable, match="--task audit"):
         EncoderJudge(tiny_support_judge)  # an audit never runs on a support judge
 

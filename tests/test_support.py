@@ -58,6 +58,13 @@ def test_sentences_below_the_threshold_are_doubted():
                                                         ("The agent refunded the customer.", True)]
 
 
+def test_a_language_model_judge_uses_its_own_threshold_unless_told():
+    from assistant.config import MODEL_SUPPORT_THRESHOLD
+
+    assert SupportChecker(ScriptedJudge({})).threshold == MODEL_SUPPORT_THRESHOLD
+    assert SupportChecker(ScriptedJudge({}), 0.25).threshold == 0.25
+
+
 def test_no_answer_is_doubted():
     found = SupportChecker(SilentJudge(reply="maybe"), threshold=0.5).check(CONV, "The agent apologised.").sentences
     assert found[0].doubted and found[0].support == 0.0

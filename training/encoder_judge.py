@@ -8,17 +8,18 @@ Two jobs, one trainer: ``--task audit`` (the default) trains the audit judge on 
 ``--task support`` trains the summary support check's judge on ``training.support_data``'s sentences (a summary
 sentence against its conversation, 512 tokens).
 
-The examples come from ``training.judge_data`` (TweetSumm train dialogs minus every labelled evaluation dialog;
-labels by construction). The judge reads (guideline + question, message) pairs (``assistant.encoder_judge``) and
-is trained with cross-entropy on yes / no: every linear weight of the encoder's layers, the pooler and a fresh
-yes/no head (embeddings, layer norms and biases stay as shipped). What ships is small: each weight's change is cut
+The examples come from ``training.judge_data`` for an audit judge, ``training.support_data`` for a support judge
+(TweetSumm train dialogs minus every labelled evaluation dialog; labels by construction). The audit judge reads
+(guideline + question, message) pairs (``assistant.encoder_judge.check_pair``), the support judge (sentence,
+conversation) pairs (``assistant.support.support_pair``); either is trained with cross-entropy on yes / no:
+every linear weight of the encoder's layers, the pooler and a fresh yes/no head (embeddings, layer norms and biases stay as shipped). What ships is small: each weight's change is cut
 to its best rank-``--rank`` approximation (SVD) and written as a PEFT LoRA adapter, with the pooler and head whole
 (a few MB). Measured here: LoRA trained directly did not learn on this budget (loss at chance after 180 steps at lr
 1e-3, slowly at 5e-4), while the full fine-tune did. The output folder is a judge folder (``judge.json`` and the
-adapter) that ``--audit-judge FOLDER`` uses, with ``metrics.json`` (AUC of the shipped adapter, and of the full
-fine-tune it was cut from, on the
-validation, held-back and reversed-wording splits, per rule type), ``metrics.jsonl`` (the training loss) and the
-data card. A checkpoint is written every ``--save-every`` steps; ``--resume`` continues from it and refuses when the
+adapter) that ``--audit-judge FOLDER`` (or ``--support-judge FOLDER``) uses, with ``metrics.json`` (AUC of the
+shipped adapter, and of the full fine-tune it was cut from, on every split but training: validation, and for an
+audit judge the held-back and reversed-wording splits; per rule type or kind), ``metrics.jsonl`` (the training
+loss) and the data card. A checkpoint is written every ``--save-every`` steps; ``--resume`` continues from it and refuses when the
 data or the recipe changed. Constructed data chooses the recipe; the audit's quality is measured by ``eval.audit``
 on human labels only.
 """
@@ -128,7 +129,7 @@ def portable_base(adapter_config: Path, base: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train a judge (a cross-encoder, shipped in LoRA form) on examples labelled by construction.")
     parser.add_argument("--task", default="audit", choices=TASKS, help="audit: the audit judge; support: the support check's")
-    parser.add_argument("--out", default="runs/train/minilm-audit-judge")
+    parser.add_argument("--out", default=None, help="judge folder (default: runs/train/minilm-TASK-judge)")
     parser.add_argument("--base", default=EMBEDDED_ENCODER, help="encoder: the embedded all-MiniLM-L6-v2, a folder or a hub id")
     parser.add_argument("--examples", type=int, default=10000, help="training checks (balanced yes / no)")
     parser.add_argument("--valid", type=int, default=400)
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from training.tweetsumm import load_split
 
+    args.out = args.out or f"runs/train/minilm-{args.task}-judge"
     if args.max_length is None:
         args.max_length = 512 if args.task == "support" else 320
     if args.threads:

@@ -9,18 +9,23 @@ A label is never a model's opinion; it comes from how the example was made (``ki
 
 - ``human`` (yes): a sentence of one of the dialog's human abstractive summaries, as written (people summarised what
   they read; a rare annotator slip is the only noise).
-- ``party`` (no): the same sentence with its one party named the other ("Agent is complaining that ..." for "Customer
-  is complaining that ..."), or, in a sentence that names both, one mention changed to the other party: the errors
-  summaries make most (actions or words given to the wrong side).
+- ``party`` (no): the same sentence with the parties' roles exchanged ("Agent is complaining that ..." for "Customer
+  is complaining that ...", "The customer asked the agent ..." for "The agent asked the customer ..."): the errors
+  summaries make most (actions or words given to the wrong side). Never for something either party does (thanking,
+  talking, replying), where the exchanged sentence may still be true.
 - ``negation`` (no): the sentence's first auxiliary negated ("is" -> "is not", "will" -> "will not"); only sentences
-  without any negation are used, so the result contradicts what the annotator read.
+  without any negation are used, never an auxiliary inside an embedded question ("asks whether it is free") and
+  never "may / might / could", so the result contradicts what the annotator read.
 - ``invented`` (no): an action or outcome appended to a real sentence or stated alone ("The agent offered a full
   refund.") that the conversation cannot hold: each comes with a lexicon, and it is used only on conversations where
   the lexicon finds nothing (no refund word anywhere, no escalation word, ...).
 - ``detail`` (no): a number in the sentence changed, or a capitalised name replaced by one from another dialog's
   summaries; kept only if the new number or name appears nowhere in the conversation.
-- ``elsewhere`` (no): a summary sentence of another dialog about the same party, kept only if few of its content
-  words occur in this conversation (under a quarter).
+- ``elsewhere`` (no): a summary sentence of another dialog about the same party with at least four content words,
+  kept only if under a quarter of them occur in this conversation (compared on their first five letters), and never
+  a stock sentence about thanking or replying that could be true anywhere.
+
+No negative is ever one of the dialog's own summary sentences.
 
 Answers are balanced yes / no; the negative kinds share the no side in turn. Validation examples come from dialogs
 never trained on. Generated data trains and selects checkpoints; it never grades: the check's quality is measured on
@@ -50,11 +55,11 @@ NEGATIVE_KINDS = KINDS[1:]
 
 GUARANTEES = {
     "human": "a sentence of the dialog's own human abstractive summary, as written",
-    "party": "the sentence's party swapped (its only party, or one of two mentions) to the other one",
-    "negation": "the first auxiliary of a sentence without any negation, negated",
+    "party": "the parties' roles exchanged (never for an action either party does: thanking, talking, replying)",
+    "negation": "the first auxiliary of a sentence without any negation (not in an embedded question), negated",
     "invented": "an action or outcome whose lexicon finds nothing in the conversation, appended or stated alone",
     "detail": "a number or capitalised name replaced by one that occurs nowhere in the conversation",
-    "elsewhere": "another dialog's summary sentence about the same party, under a quarter of its content words here",
+    "elsewhere": "another dialog's sentence about the same party: 4+ content words, under a quarter of them here",
 }
 
 
@@ -80,7 +85,12 @@ class SupportExample:
 _PARTY = re.compile(r"\b(customer|agent)\b", re.I)
 _BOTH_TOGETHER = re.compile(r"\b(?:customer|agent)s?\s+and\s+(?:the\s+)?(?:customer|agent)s?\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|no|never|nothing|none|nobody|cannot|without|unable|\w+n't)\b", re.I)
-_AUXILIARY = re.compile(r"\b(is|are|was|were|will|can|could|would|should|has|have|had|does|did|may|might|must)\b", re.I)
+_AUXILIARY = re.compile(r"\b(is|are|was|were|will|can|would|should|has|have|had|does|did|must)\b", re.I)
+_EMBEDDED = re.compile(r"\b(?:if|whether|when|why|how|what|which|where|who)\b", re.I)  # "asks if he is eligible"
+#: Actions either party does: giving one to the other party may still be true.
+_BOTH_DO = re.compile(r"\b(?:thank\w*|greet\w*|talk\w*|discuss\w*|chat\w*|convers\w*|communicat\w*|interact\w*|"
+                      r"welcom\w*|respond\w*|repl\w*)", re.I)
+_MIN_CONTENT_WORDS = 4
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]\d)")
 _NAME = re.compile(r"(?<=[a-z,] )[A-Z][a-zA-Z]{2,}\b")
 _NOT_NAMES = {"Customer", "Agent", "The", "They", "He", "She", "DM", "This", "That", "It", "I", "Also", "And", "But"}
@@ -111,20 +121,15 @@ INVENTED = (
 )
 
 
-def swap_party(sentence: str, rng: random.Random) -> str | None:
-    """The sentence with its party changed (see the module docstring), or None when it names no party or names them
-    together ("customer and agent")."""
-    mentions = list(_PARTY.finditer(sentence))
-    if not mentions or _BOTH_TOGETHER.search(sentence):
+def swap_party(sentence: str, rng: random.Random | None = None) -> str | None:
+    """The sentence with the parties' roles exchanged ("The agent asked the customer for ..." -> "The customer asked
+    the agent for ..."), or None when it names no party, names them together ("customer and agent"), or tells of
+    something either party does (thanking, talking: the exchanged sentence may still be true)."""
+    if not _PARTY.search(sentence) or _BOTH_TOGETHER.search(sentence) or _BOTH_DO.search(sentence):
         return None
-    roles = {m.group(1).lower() for m in mentions}
-    # one party named throughout: name the other one throughout; both named: one mention becomes the other party
-    picked = {m.start() for m in mentions} if len(roles) == 1 else {rng.choice(mentions).start()}
     other = {"customer": "agent", "agent": "customer"}
 
     def repl(m: re.Match) -> str:
-        if m.start() not in picked:
-            return m.group(0)
         word = other[m.group(1).lower()]
         return word.capitalize() if m.group(1)[0].isupper() else word
 
@@ -133,11 +138,13 @@ def swap_party(sentence: str, rng: random.Random) -> str | None:
 
 
 def negate(sentence: str) -> str | None:
-    """The sentence with its first auxiliary negated; None when it already holds a negation or has no auxiliary."""
+    """The sentence with its first auxiliary negated; None when it already holds a negation, has no auxiliary, or
+    that auxiliary sits in an embedded question ("asks whether it is free": negated, still what was asked). Modal
+    "may / might / could" are never used: their negation can be as true as the sentence."""
     if _NEGATION.search(sentence):
         return None
     m = _AUXILIARY.search(sentence)
-    if not m:
+    if not m or _EMBEDDED.search(sentence[:m.start()]):
         return None
     word = m.group(1)
     negated = "cannot" if word.lower() == "can" else f"{word} not"
@@ -209,7 +216,7 @@ def corrupt(kind: str, sentence: str, conv: Conversation, pool: Sequence[tuple[s
     """A sentence of ``kind`` (a negative kind) made from ``sentence`` for ``conv``, or None when it cannot be."""
     text = _conversation_text(conv)
     if kind == "party":
-        return swap_party(sentence, rng)
+        return swap_party(sentence)
     if kind == "negation":
         return negate(sentence)
     if kind == "invented":
@@ -218,12 +225,12 @@ def corrupt(kind: str, sentence: str, conv: Conversation, pool: Sequence[tuple[s
         return change_detail(sentence, text, names, rng)
     if kind == "elsewhere":
         party = party_of(sentence)
-        here = content_words(text)
+        here = {w[:5] for w in content_words(text)}  # a crude stem: "assist" finds "assistance"
         for _ in range(20):
             cid, other = rng.choice(pool)
-            words = content_words(other)
-            if cid != conv.conversation_id and party_of(other) == party and words and \
-                    len(words & here) / len(words) < 0.25:
+            words = {w[:5] for w in content_words(other)}
+            if cid != conv.conversation_id and party_of(other) == party and len(words) >= _MIN_CONTENT_WORDS and \
+                    not _BOTH_DO.search(other) and len(words & here) / len(words) < 0.25:
                 return other
         return None
     raise ValueError(f"unknown kind {kind!r}")
@@ -241,13 +248,16 @@ def build_examples(convs: Sequence[Conversation], n: int, seed: int = 0) -> list
         kind = "human" if i % 2 == 0 else NEGATIVE_KINDS[(i // 2) % len(NEGATIVE_KINDS)]
         for _ in range(200):
             conv = rng.choice(convs)
-            sentence = rng.choice(human_sentences(conv))
+            own = human_sentences(conv)
+            sentence = rng.choice(own)
             made = sentence if kind == "human" else corrupt(kind, sentence, conv, pool, names, rng)
-            if made:
+            if made and (kind == "human" or made not in own):  # a no is never one of the dialog's own sentences
                 first, second = support_pair(conv, made)
                 out.append(SupportExample(conv.conversation_id, kind, made, "yes" if kind == "human" else "no",
                                           first, second))
                 break
+        else:
+            raise ValueError(f"no {kind} example could be made from these {len(convs)} dialogs: give more dialogs")
     rng.shuffle(out)
     return out
 

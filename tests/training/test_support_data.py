@@ -16,17 +16,13 @@ CONV = Conversation((Turn("customer", "@Brand my parcel is 3 days late, order fr
 
 @pytest.mark.parametrize("sentence, expected", [
     ("Customer is complaining that the customer's parcel is late.", "Agent is complaining that the agent's parcel is late."),
-    ("The customer and agent talked about a parcel.", None),  # named together: no clean swap
+    ("The agent asked the customer for the order number.", "The customer asked the agent for the order number."),
+    ("The customer and agent looked into a parcel.", None),  # named together: no clean swap
+    ("Agent thanked the customer for the patience.", None),  # either party thanks: the swap may be true
     ("It is late.", None),  # no party
 ])
-def test_a_sentence_about_one_party_is_given_to_the_other(sentence, expected):
-    assert S.swap_party(sentence, random.Random(0)) == expected
-
-
-def test_a_sentence_naming_both_parties_gets_one_mention_changed():
-    made = {S.swap_party("The agent asked the customer for the order number.", random.Random(seed)) for seed in range(20)}
-    assert made == {"The customer asked the customer for the order number.",
-                    "The agent asked the agent for the order number."}
+def test_party_swaps_exchange_the_roles(sentence, expected):
+    assert S.swap_party(sentence) == expected
 
 
 @pytest.mark.parametrize("sentence, expected", [
@@ -34,6 +30,8 @@ def test_a_sentence_naming_both_parties_gets_one_mention_changed():
     ("Agent can send a new one.", "Agent cannot send a new one."),
     ("Agent did not reply.", None),  # already negated: negating again could make it true
     ("Agent apologized.", None),  # no auxiliary to negate
+    ("Customer asks whether the plan is free.", None),  # in an embedded question the negation is what was asked
+    ("Agent could help with it.", None),  # "could" is never negated: "could not" may be as true
 ])
 def test_negations(sentence, expected):
     assert S.negate(sentence) == expected
@@ -57,20 +55,38 @@ def test_a_changed_detail_never_appears_in_the_conversation():
     assert S.change_detail("The order is late.", "order", ["Bristol"], rng) is None  # nothing to change
 
 
+def test_another_dialogs_sentence_must_share_few_words_and_say_enough():
+    rng = random.Random(0)
+    pool = [("c9", "Customer says the router keeps dropping the wifi signal at night."),
+            ("c8", "Customer thanked the agent."),  # either party's stock sentence: never used
+            ("c7", "Customer is complaining that the parcel is late and damaged.")]  # overlaps CONV: never used
+    made = {S.corrupt("elsewhere", "Customer is complaining that the parcel is 3 days late.", CONV, pool, [], rng)
+            for _ in range(10)}
+    assert made == {"Customer says the router keeps dropping the wifi signal at night."}
+
+
 def test_examples_are_balanced_labelled_by_kind_and_read_as_the_check_reads():
     other = Conversation((Turn("customer", "my router keeps dropping wifi"), Turn("agent", "Restart the router.")),
                          "c2", {"abstractive_summaries": ["Customer says the router keeps dropping the wifi signal. "
                                                           "Agent suggested restarting the router."]})
-    examples = S.build_examples([CONV, other], 24, seed=1)
+    third = Conversation((Turn("customer", "my train to Leeds was cancelled at 9am"), Turn("agent", "Sorry, it was.")),
+                         "c3", {"abstractive_summaries": ["Customer is angry that the Leeds train was cancelled at 9am "
+                                                          "without notice. Agent apologised for the cancellation."]})
+    examples = S.build_examples([CONV, other, third], 24, seed=1)
     assert len(examples) == 24 and sum(e.label == "yes" for e in examples) == 12
     assert {e.rule_type for e in examples if e.label == "yes"} == {"human"}
     for e in examples:
-        conv = CONV if e.conversation_id == "c1" else other
+        conv = {"c1": CONV, "c2": other, "c3": third}[e.conversation_id]
         assert (e.first, e.second) == support_pair(conv, e.sentence)
         if e.label == "yes":
             assert e.sentence in S.human_sentences(conv)
         else:
             assert e.sentence not in S.human_sentences(conv)
+
+
+def test_a_kind_that_cannot_be_made_is_an_error_not_a_silent_gap():
+    with pytest.raises(ValueError, match="no elsewhere example"):
+        S.build_examples([CONV], 12, seed=0)  # one dialog: no other dialog's sentence to borrow
 
 
 def test_the_pair_reads_the_cleaned_conversation():
