@@ -607,14 +607,14 @@ def data_card(splits: dict[str, list[JudgeExample]], seed: int) -> str:
     return "\n".join(lines)
 
 
-def write(splits: dict[str, list[JudgeExample]], out: Path, seed: int) -> None:
-    """Each split as jsonl, and the data card, under ``out``."""
+def write_splits(splits: dict[str, list], out: Path, card: str) -> None:
+    """Each split as jsonl (its examples' ``to_dict``), and the data card ``card``, under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     for split, examples in splits.items():
         with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
             for e in examples:
                 f.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
-    (out / "DATA_CARD.md").write_text(data_card(splits, seed))
+    (out / "DATA_CARD.md").write_text(card, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -632,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = build_splits(load_split("train", args.data_dir), args.train, args.valid, args.held_back, args.seed,
                           args.reversed)
-    write(splits, Path(args.out), args.seed)
+    write_splits(splits, Path(args.out), data_card(splits, args.seed))
     print(f"wrote {', '.join(f'{k} {len(v)}' for k, v in splits.items())} examples and DATA_CARD.md to {args.out}")
     return 0
 

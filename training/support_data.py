@@ -37,7 +37,6 @@ hand-labelled sentences by ``eval.support``.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
@@ -48,7 +47,7 @@ from typing import Sequence
 
 from assistant.conversation import Conversation
 from assistant.support import split_sentences, support_pair
-from training.judge_data import split_dialogs
+from training.judge_data import split_dialogs, write_splits
 
 KINDS = ("human", "party", "negation", "invented", "detail", "elsewhere")
 NEGATIVE_KINDS = KINDS[1:]
@@ -297,14 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.tweetsumm import load_split
 
     splits = build_splits(load_split("train", args.data_dir), args.train, args.valid, args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for split, examples in splits.items():
-        with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
-            for e in examples:
-                f.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
-    (out / "DATA_CARD.md").write_text(data_card(splits, args.seed), encoding="utf-8")
-    print(f"wrote {', '.join(f'{k} {len(v)}' for k, v in splits.items())} examples and DATA_CARD.md to {out}")
+    write_splits(splits, Path(args.out), data_card(splits, args.seed))
+    print(f"wrote {', '.join(f'{k} {len(v)}' for k, v in splits.items())} examples and DATA_CARD.md to {args.out}")
     return 0
 
 
