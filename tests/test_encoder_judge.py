@@ -260,3 +260,34 @@ def test_training_a_support_judge_writes_a_support_judge_folder(tiny_encoder, tw
     assert "Support judge training data" in (out / "DATA_CARD.md").read_text()
     report = SupportChecker(EncoderJudge(out, task="support")).check(CONV, "The parcel never came.")
     assert 0.0 < report.sentences[0].support < 1.0
+
+
+def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder, tweetsumm_dir, tmp_path, monkeypatch):
+    """Same data order, optimizer, schedule and dropout draws after a resume: the same judge, bit for bit."""
+    import torch
+    from safetensors.torch import load_file
+
+    from training.encoder_judge import main
+
+    def args(out):
+        return ["--out", str(out), "--base", str(tiny_encoder), "--examples", "32", "--valid", "8", "--held-back", "4",
+                "--reversed", "4", "--batch", "8", "--max-length", "64", "--limit-dialogs", "80", "--data-dir",
+                str(tweetsumm_dir), "--save-every", "2", "--lr", "1e-2", "--rank", "4"]
+
+    assert main(args(tmp_path / "whole")) == 0
+    real_step, calls = torch.optim.AdamW.step, []
+
+    def dies_at_the_third_step(self, *a, **k):  # noqa: ANN001, ANN202
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", dies_at_the_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        main(args(tmp_path / "broken"))
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    assert main(args(tmp_path / "broken") + ["--resume"]) == 0
+    whole = load_file(tmp_path / "whole" / "adapter_model.safetensors")
+    resumed = load_file(tmp_path / "broken" / "adapter_model.safetensors")
+    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)

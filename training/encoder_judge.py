@@ -197,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(state["model"], strict=False)  # the trained parameters; the rest is the base
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if "torch_rng" in state:  # dropout continues as it would have: a resumed run is the run
+            torch.set_rng_state(state["torch_rng"])
         step = state["step"]
+        log_path = out / "metrics.jsonl"
+        if log_path.exists():  # lines written after the checkpoint are written again by the resumed steps
+            kept = [line for line in log_path.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and json.loads(line)["step"] <= step]
+            log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         print(f"resumed at step {step} of {total}", file=sys.stderr)
     elif (out / "metrics.jsonl").exists():
         (out / "metrics.jsonl").unlink()
@@ -233,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                 checkpoint.mkdir(exist_ok=True)
                 trained = {k: v for k, v in model.state_dict().items() if k in names}
                 torch.save({"model": trained, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                            "step": step, "fingerprint": fingerprint, "recipe": recipe}, checkpoint / "state.pt.tmp")
+                            "step": step, "fingerprint": fingerprint, "recipe": recipe,
+                            "torch_rng": torch.get_rng_state()}, checkpoint / "state.pt.tmp")
                 (checkpoint / "state.pt.tmp").replace(checkpoint / "state.pt")
     bar.close()
 
