@@ -2,8 +2,9 @@
 
 Checks are answered by ``audit_model`` (``audit_judge: model``, the default: the larger embedded language model)
 without the summary adapter (the TweetSumm LoRA was trained to write summaries, not to judge guidelines), or by a
-trained judge (``audit_judge: trained`` is the shipped cross-encoder, ``assistant.encoder_judge``). ``audit_adapter`` may give that language model a judge adapter of its own. Prose rules are compiled into
-check plans by ``compile_model`` (a writing model), validated by whichever judge will apply them.
+trained judge (``audit_judge: trained`` is the shipped cross-encoder, ``assistant.encoder_judge``).
+``audit_adapter`` may give that language model a judge adapter of its own. Prose rules are compiled into check plans
+by ``compile_model`` (a writing model), validated by whichever judge will apply them.
 """
 
 from __future__ import annotations
@@ -62,49 +63,48 @@ def audit_config(config: AssistantConfig | None = None) -> AssistantConfig:
     return replace(config, model=config.audit_model, adapter=config.audit_adapter_path() or "none")
 
 
-_JUDGES: dict[str, EncoderJudge] = {}
+_JUDGES: dict[tuple[str, str], EncoderJudge] = {}
 _JUDGES_LOCK = threading.Lock()
+
+
+def _loaded_judge(folder, task: str, threads: int | None) -> EncoderJudge | None:  # noqa: ANN001 - a Path or None
+    """The trained judge in ``folder`` for ``task``, loaded once per process (None for no folder)."""
+    if folder is None:
+        return None
+    key = (task, str(folder.resolve()))
+    with _JUDGES_LOCK:
+        if key not in _JUDGES:
+            _JUDGES[key] = EncoderJudge(folder, threads=threads, task=task)
+        return _JUDGES[key]
 
 
 def load_judge(config: AssistantConfig | None = None) -> EncoderJudge | None:
     """The trained judge ``config.audit_judge`` names (loaded once per process), or None when the language model
     ``audit_model`` answers the checks (``audit_judge: model``)."""
     config = config or AssistantConfig()
-    folder = config.audit_judge_path()
-    if folder is None:
-        return None
-    key = str(folder.resolve())
-    with _JUDGES_LOCK:
-        if key not in _JUDGES:
-            _JUDGES[key] = EncoderJudge(folder, threads=config.n_threads)
-        return _JUDGES[key]
+    return _loaded_judge(config.audit_judge_path(), "audit", config.n_threads)
 
 
-def load_support_judge(config: AssistantConfig):  # noqa: ANN201 - an EncoderJudge or None
+def load_support_judge(config: AssistantConfig) -> EncoderJudge | None:
     """The trained support judge ``config.support_judge`` names (loaded once per process), or None when the language
     model ``audit_model`` scores the support check (``support_judge: model``)."""
-    folder = config.support_judge_path()
-    if folder is None:
-        return None
-    key = f"support:{folder.resolve()}"
-    with _JUDGES_LOCK:
-        if key not in _JUDGES:
-            _JUDGES[key] = EncoderJudge(folder, threads=config.n_threads, task="support")
-        return _JUDGES[key]
+    return _loaded_judge(config.support_judge_path(), "support", config.n_threads)
 
 
-def support_checker(config: AssistantConfig, generator=None, progress=None):  # noqa: ANN001, ANN201 - SupportChecker
-    """The support check ``config`` asks for: its trained support judge, else the language-model judge (``generator``
-    when given: the caller's shared audit model; else ``audit_model`` loaded now), with ``support_threshold``."""
+def support_checker(config: AssistantConfig, load_model: Callable[[], object] | None = None):  # noqa: ANN201
+    """The support check ``config`` asks for (a SupportChecker with ``support_threshold``): its trained support judge,
+    else the language-model judge, which ``load_model`` gives (the caller's shared audit model; default:
+    ``audit_model`` loaded now). Nothing is loaded that the check does not use."""
     from assistant.support import SupportChecker
 
     judge = load_support_judge(config)
     if judge is None:
-        if generator is None:
+        if load_model is None:
             from assistant.backends import load_generator
 
-            generator = load_generator(audit_config(config), progress)
-        judge = generator
+            judge = load_generator(audit_config(config))
+        else:
+            judge = load_model()
     return SupportChecker(judge, config.support_threshold, config.audit_scorer)
 
 

@@ -151,26 +151,12 @@ class AssistantConfig:
     def audit_judge_path(self) -> Path | None:
         """The trained judge folder audits use (``audit_judge``: ``trained`` is the shipped one), or None when the
         language model ``audit_model`` answers the checks. Raises ModelUnavailable when the folder is missing."""
-        if self.audit_judge == "model":
-            return None
-        folder = SHIPPED_JUDGE if self.audit_judge == "trained" else Path(self.audit_judge).expanduser()
-        if not folder.is_dir():
-            raise ModelUnavailable(
-                f"The audit judge {folder} is missing: restore it from git (the shipped one), train one with python -m "
-                "training.encoder_judge, or let the language model judge with --audit-judge model.")
-        return folder
+        return _judge_folder(self.audit_judge, "audit", shipped=SHIPPED_JUDGE)
 
     def support_judge_path(self) -> Path | None:
         """The trained support judge folder the support check uses (``support_judge``), or None when the language
         model ``audit_model`` scores it. Raises ModelUnavailable when the folder is missing."""
-        if self.support_judge == "model":
-            return None
-        folder = Path(self.support_judge).expanduser()
-        if not folder.is_dir():
-            raise ModelUnavailable(
-                f"The support judge {folder} is missing: train one with python -m training.encoder_judge --task support "
-                "--out FOLDER, or let the language model judge with --support-judge model.")
-        return folder
+        return _judge_folder(self.support_judge, "support")
 
     def audit_adapter_path(self) -> str | None:
         """The adapter the judge loads on ``audit_model`` (``auto`` resolved to the shipped judge, never to the
@@ -183,6 +169,20 @@ class AssistantConfig:
         if self.adapter is None or self.adapter.lower() in NO_ADAPTER or self.backend == "openai":
             return False
         return self.adapter != "auto" or self.model in SHIPPED_ADAPTERS
+
+
+def _judge_folder(value: str, task: str, shipped: Path | None = None) -> Path | None:
+    """The trained ``task`` judge folder a setting names (``trained``: the ``shipped`` one), or None for ``model``
+    (the language model judges). Raises ModelUnavailable, with the ways out, when the folder is missing."""
+    if value == "model":
+        return None
+    folder = shipped if value == "trained" and shipped is not None else Path(value).expanduser()
+    if not folder.is_dir():
+        restore = "restore it from git (the shipped one), " if shipped is not None else ""
+        raise ModelUnavailable(
+            f"The {task} judge {folder} is missing: {restore}train one with python -m training.encoder_judge --task "
+            f"{task} --out FOLDER, or let the language model judge with --{task}-judge model.")
+    return folder
 
 
 def coerce_field(kind: str, name: str, value: Any) -> Any:

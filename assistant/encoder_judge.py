@@ -17,6 +17,7 @@ A judge folder holds ``judge.json`` (base encoder, task, input length, pair form
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -50,13 +51,18 @@ def check_pair(conv: Conversation, guideline: str, statement: str, turn: int | N
     question = statement if statement.endswith("?") else as_question(statement) or statement
     first = f"{_clip(guideline, GUIDELINE_CHARS)} Question: {_clip(question, GUIDELINE_CHARS // 2)}"
     if turn is None:
-        return first, " ".join(f"{t.speaker}: {t.text}" for t in conv.turns)
+        return first, spoken(conv)
     asked = conv.turns[turn]
     second = f"{asked.speaker} message: {asked.text}"
     if turn > 0:
         before = conv.turns[turn - 1]
         second += f" [before it, {before.speaker}: {before.text}]"
     return first, second
+
+
+def spoken(conv: Conversation) -> str:
+    """A conversation as a judge reads it whole: "speaker: text" for each turn, on one line."""
+    return " ".join(f"{t.speaker}: {t.text}" for t in conv.turns)
 
 
 def fit_first(tokenizer, first: str, max_length: int) -> str:  # noqa: ANN001 - a transformers tokenizer
@@ -126,12 +132,16 @@ class EncoderJudge:
             raise ModelUnavailable(f"Could not load the judge {self.folder} on {base}: {exc}") from exc
         finally:
             transformers.logging.set_verbosity(verbosity)
-        weights = self.folder / "adapter_model.safetensors"
-        self.weights_sha256 = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else ""
         self._torch = torch
         self._lock = threading.Lock()  # one judge serves every audit of a process (batch workers, app users)
         self._cache: dict[tuple[str, str], float] = {}
         self._cache_size = cache_size
+
+    @functools.cached_property
+    def weights_sha256(self) -> str:
+        """Hash of the adapter's weights (for cache keys: a judge retrained into the same folder is another judge)."""
+        weights = self.folder / "adapter_model.safetensors"
+        return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else ""
 
     def p_yes_many(self, pairs: list[tuple[str, str]], batch_size: int = 16) -> list[float]:
         """P(yes) of each (guideline and question, text) pair; repeated pairs are scored once."""
@@ -180,8 +190,8 @@ class EncoderJudge:
     def p_support(self, conv: Conversation, sentence: str) -> float:
         """P(yes) that ``conv`` supports the summary sentence (``assistant.support.support_pair``); a long
         conversation is read part by part and the best-supported part counts."""
-        from assistant.support import cleaned_turns, support_pair
+        from assistant.support import cleaned_turns, support_question
 
-        cleaned = cleaned_turns(conv)  # parts measured on the text the judge reads
-        parts = self.windows(cleaned, support_pair(cleaned, sentence)[0])
-        return max(self.p_yes_many([support_pair(p, sentence) for p in parts]))
+        question = support_question(sentence)
+        parts = self.windows(cleaned_turns(conv), question)  # cleaned once: parts measured on the text read
+        return max(self.p_yes_many([(question, spoken(p)) for p in parts]))

@@ -17,9 +17,10 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
-from assistant.cleaning import clean_text
+from assistant.cleaning import clean_conversation
 from assistant.config import MODEL_SUPPORT_THRESHOLD
 from assistant.conversation import Conversation
+from assistant.encoder_judge import spoken
 from assistant.prompts import Message, _about_raw_conversation, neutralize
 
 SUPPORT_SYSTEM_PROMPT = (
@@ -64,15 +65,19 @@ def support_pair(conv: Conversation, sentence: str) -> tuple[str, str]:
     the conversation speaker by speaker, cleaned as for summarizing: links, @handles and signatures say nothing a
     summary states, and the judge's 512 tokens are better spent on words). A long conversation is cut into parts
     by the judge's windows."""
-    return (f"Does the conversation support this summary sentence? {' '.join(sentence.split())}",
-            " ".join(f"{t.speaker}: {t.text}" for t in cleaned_turns(conv).turns))
+    return support_question(sentence), spoken(cleaned_turns(conv))
+
+
+def support_question(sentence: str) -> str:
+    """The first text of a support judge's pair: the summary sentence as a question."""
+    return f"Does the conversation support this summary sentence? {' '.join(sentence.split())}"
 
 
 def cleaned_turns(conv: Conversation) -> Conversation:
-    """``conv`` as a trained support judge reads it: each turn cleaned as for summarizing (signatures stripped from
-    agent turns only), turns left empty dropped."""
-    turns = tuple(replace(t, text=clean_text(t.text, signatures=t.speaker == "agent")) for t in conv.turns)
-    return replace(conv, turns=tuple(t for t in turns if t.text.strip()) or conv.turns[:1])
+    """``conv`` as a trained support judge reads it: cleaned as for summarizing (``clean_conversation``), or its
+    first turn as written when cleaning leaves nothing (a conversation of bare links)."""
+    cleaned = clean_conversation(conv)
+    return cleaned if cleaned.turns else replace(conv, turns=conv.turns[:1])
 
 
 @dataclass(frozen=True)

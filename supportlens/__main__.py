@@ -101,7 +101,13 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         from assistant.support import SupportReport
 
         try:
-            support = support_checker(config, progress=_progress).check(conv, summary.text)
+            from functools import partial
+
+            from assistant.audit_service import audit_config
+
+            # the language-model judge is loaded only if the check needs it (no trained support judge)
+            support = support_checker(config, partial(load_generator, audit_config(config), _progress)).check(
+                conv, summary.text)
         except SupportLensError as exc:  # the summary stands; the check says why it did not run
             from assistant.config import MODEL_SUPPORT_THRESHOLD
 

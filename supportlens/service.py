@@ -253,11 +253,9 @@ class AuditService:
     def support(self, conv: Conversation, summary: str):  # noqa: ANN201 - assistant.support.SupportReport
         """The support check of ``summary``'s sentences against ``conv``, with the trained support judge, or else
         the shared language-model audit judge (``support_judge``)."""
-        from assistant.audit_service import load_support_judge
-        from assistant.support import SupportChecker
+        from assistant.audit_service import support_checker
 
-        judge = load_support_judge(self.config) or self.generator()
-        checker = SupportChecker(judge, self.config.support_threshold, self.config.audit_scorer)
+        checker = support_checker(self.config, self.generator)
         with self._run_lock:
             return checker.check(conv, summary)
 

@@ -291,3 +291,18 @@ def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder
     whole = load_file(tmp_path / "whole" / "adapter_model.safetensors")
     resumed = load_file(tmp_path / "broken" / "adapter_model.safetensors")
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_the_support_check_loads_the_language_model_only_when_no_trained_judge_scores_it(tiny_support_judge):
+    from assistant.audit_service import support_checker
+    from assistant.config import AssistantConfig
+    from tests.test_support import ScriptedJudge
+
+    def never():
+        raise AssertionError("the language model was loaded beside a trained support judge")
+
+    trained = support_checker(AssistantConfig(support_judge=str(tiny_support_judge)), never)
+    assert trained.trained and trained.judge.task == "support"
+    assert support_checker(AssistantConfig(support_judge=str(tiny_support_judge)), never).judge is trained.judge  # once
+    model = support_checker(AssistantConfig(), lambda: ScriptedJudge({}))
+    assert not model.trained and isinstance(model.judge, ScriptedJudge)

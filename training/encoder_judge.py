@@ -11,17 +11,17 @@ sentence against its conversation, 512 tokens).
 The examples come from ``training.judge_data`` for an audit judge, ``training.support_data`` for a support judge
 (TweetSumm train dialogs minus every labelled evaluation dialog; labels by construction). The audit judge reads
 (guideline + question, message) pairs (``assistant.encoder_judge.check_pair``), the support judge (sentence,
-conversation) pairs (``assistant.support.support_pair``); either is trained with cross-entropy on yes / no:
-every linear weight of the encoder's layers, the pooler and a fresh yes/no head (embeddings, layer norms and biases stay as shipped). What ships is small: each weight's change is cut
-to its best rank-``--rank`` approximation (SVD) and written as a PEFT LoRA adapter, with the pooler and head whole
-(a few MB). Measured here: LoRA trained directly did not learn on this budget (loss at chance after 180 steps at lr
-1e-3, slowly at 5e-4), while the full fine-tune did. The output folder is a judge folder (``judge.json`` and the
-adapter) that ``--audit-judge FOLDER`` (or ``--support-judge FOLDER``) uses, with ``metrics.json`` (AUC of the
-shipped adapter, and of the full fine-tune it was cut from, on every split but training: validation, and for an
-audit judge the held-back and reversed-wording splits; per rule type or kind), ``metrics.jsonl`` (the training
-loss) and the data card. A checkpoint is written every ``--save-every`` steps; ``--resume`` continues from it and refuses when the
-data or the recipe changed. Constructed data chooses the recipe; the audit's quality is measured by ``eval.audit``
-on human labels only.
+conversation) pairs (``assistant.support.support_pair``); either is trained with cross-entropy on yes / no: every
+linear weight of the encoder's layers, the pooler and a fresh yes/no head (embeddings, layer norms and biases stay
+as shipped). What ships is small: each weight's change is cut to its best rank-``--rank`` approximation (SVD) and
+written as a PEFT LoRA adapter, with the pooler and head whole (a few MB). Measured here: LoRA trained directly did
+not learn on this budget (loss at chance after 180 steps at lr 1e-3, slowly at 5e-4), while the full fine-tune did.
+The output folder is a judge folder (``judge.json`` and the adapter) that ``--audit-judge FOLDER`` (or
+``--support-judge FOLDER``) uses, with ``metrics.json`` (AUC of the shipped adapter, and of the full fine-tune it
+was cut from, on every split but training: validation, and for an audit judge the held-back and reversed-wording
+splits; per rule type or kind), ``metrics.jsonl`` (the training loss) and the data card. A checkpoint is written
+every ``--save-every`` steps; ``--resume`` continues from it and refuses when the data or the recipe changed.
+Constructed data chooses the recipe; the audit's quality is measured by ``eval.audit`` on human labels only.
 """
 
 from __future__ import annotations
