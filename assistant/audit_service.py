@@ -63,18 +63,18 @@ def audit_config(config: AssistantConfig | None = None) -> AssistantConfig:
     return replace(config, model=config.audit_model, adapter=config.audit_adapter_path() or "none")
 
 
-_JUDGES: dict[tuple[str, str], EncoderJudge] = {}
+_JUDGES: dict[str, EncoderJudge] = {}
 _JUDGES_LOCK = threading.Lock()
 
 
-def _loaded_judge(folder, task: str, threads: int | None) -> EncoderJudge | None:  # noqa: ANN001 - a Path or None
-    """The trained judge in ``folder`` for ``task``, loaded once per process (None for no folder)."""
+def _loaded_judge(folder, threads: int | None) -> EncoderJudge | None:  # noqa: ANN001 - a Path or None
+    """The trained judge in ``folder``, loaded once per process (None for no folder)."""
     if folder is None:
         return None
-    key = (task, str(folder.resolve()))
+    key = str(folder.resolve())
     with _JUDGES_LOCK:
         if key not in _JUDGES:
-            _JUDGES[key] = EncoderJudge(folder, threads=threads, task=task)
+            _JUDGES[key] = EncoderJudge(folder, threads=threads)
         return _JUDGES[key]
 
 
@@ -82,30 +82,7 @@ def load_judge(config: AssistantConfig | None = None) -> EncoderJudge | None:
     """The trained judge ``config.audit_judge`` names (loaded once per process), or None when the language model
     ``audit_model`` answers the checks (``audit_judge: model``)."""
     config = config or AssistantConfig()
-    return _loaded_judge(config.audit_judge_path(), "audit", config.n_threads)
-
-
-def load_support_judge(config: AssistantConfig) -> EncoderJudge | None:
-    """The trained support judge ``config.support_judge`` names (loaded once per process), or None when the language
-    model ``audit_model`` scores the support check (``support_judge: model``)."""
-    return _loaded_judge(config.support_judge_path(), "support", config.n_threads)
-
-
-def support_checker(config: AssistantConfig, load_model: Callable[[], object] | None = None):  # noqa: ANN201
-    """The support check ``config`` asks for (a SupportChecker with ``support_threshold``): its trained support judge,
-    else the language-model judge, which ``load_model`` gives (the caller's shared audit model; default:
-    ``audit_model`` loaded now). Nothing is loaded that the check does not use."""
-    from assistant.support import SupportChecker
-
-    judge = load_support_judge(config)
-    if judge is None:
-        if load_model is None:
-            from assistant.backends import load_generator
-
-            judge = load_generator(audit_config(config))
-        else:
-            judge = load_model()
-    return SupportChecker(judge, config.support_threshold, config.audit_scorer)
+    return _loaded_judge(config.audit_judge_path(), config.n_threads)
 
 
 def _audit_generator(config: AssistantConfig, generator):  # noqa: ANN001, ANN202 - Generator

@@ -37,9 +37,9 @@ class AuditSettings:
 
 #: The language-model judge's yes-bias (``audit_judge: model``), chosen for the 1.5B on the dev sets.
 MODEL_YES_BIAS = 1.0
-#: The language-model support check's threshold (``support_judge: model``), chosen for the 1.5B on the dev half of
-#: eval/support_dev.
-MODEL_SUPPORT_THRESHOLD = 0.7771
+#: The support check's threshold (a sentence scoring below it is doubted), chosen on the dev half of eval/support_dev
+#: by ``python -m eval.support``.
+SUPPORT_THRESHOLD = 0.477
 
 
 def audit_problems(k: int, yes_bias: float | None, scorer: str, prefix: str = "") -> list[str]:
@@ -78,7 +78,7 @@ class AssistantConfig:
     openai_base_urls: tuple[str, ...] = field(default=(), metadata={"help": "Several base URLs serving the same model (comma-separated): batch jobs send rows to whichever is free; single requests use the first."})
     openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."})
     audit_judge: str = field(default="model", metadata={"help": "What answers an audit's checks: model (audit_model, a language model, by its next-token P(yes); the default), trained (the shipped trained judge, a small cross-encoder, models/minilm-audit-judge: about 20x faster, as good on prose playbooks, worse on clause playbooks; see README), or a judge folder trained with python -m training.encoder_judge."})
-    audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Language model that judges audits when audit_judge is model (never with the summary adapter; see audit_adapter); also the support check's judge."})
+    audit_model: str = field(default=AUDIT_MODEL, metadata={"help": "Language model that judges audits when audit_judge is model (never with the summary adapter; see audit_adapter)."})
     compile_model: str = field(default=AUDIT_MODEL, metadata={"help": "Model that writes, with no adapter: compiles prose rules into check plans (once per rule, at ingestion; the judge validates each plan) and answers follow-up questions about a conversation."})
     audit_adapter: str | None = field(default="auto", metadata={"help": "With audit_judge model: auto (a judge adapter registered for audit_model in SHIPPED_JUDGES, if any; else none), none (the model alone), a training run folder, a PEFT adapter folder (transformers) or a LoRA .gguf (llamacpp)."})
     # the audit's own settings (AuditSettings), flattened with an audit_ prefix so that YAML keys and CLI flags
@@ -86,9 +86,8 @@ class AssistantConfig:
     audit_k: int = field(default=_AUDIT["k"].default, metadata=_AUDIT["k"].metadata)
     audit_yes_bias: float | None = field(default=_AUDIT["yes_bias"].default, metadata=_AUDIT["yes_bias"].metadata)
     audit_scorer: str = field(default=_AUDIT["scorer"].default, metadata=_AUDIT["scorer"].metadata)
-    support_check: bool = field(default=False, metadata={"help": "Check each summary sentence against the conversation with the support judge (support_judge; the chat marks doubted sentences; summarize --json lists them). Off by default: see README, The support check, for how well each judge tells supported from unsupported sentences."})
-    support_judge: str = field(default="model", metadata={"help": "What scores the support check: model (audit_model, a language model, by its next-token P(yes)) or a support judge folder trained with python -m training.encoder_judge --task support (a small cross-encoder; none ships yet: the first one trained here did not learn, see README)."})
-    support_threshold: float | None = field(default=None, metadata={"help": "A summary sentence whose support score (the judge's P(yes) that the conversation supports it) is below this is doubted. Default: the judge's own, chosen on the dev half of eval/support_dev by python -m eval.support (0.7771 for the 1.5B language model; a trained judge's is in its judge.json)."})
+    support_check: bool = field(default=True, metadata={"help": "Check each summary sentence against the conversation: does what it gives the customer or the agent match that party's own messages? The chat marks doubted sentences; summarize --json lists them (--no-support-check: off). See README, The support check, for how well it tells supported from unsupported sentences."})
+    support_threshold: float | None = field(default=None, metadata={"help": "A summary sentence whose support score is below this is doubted. Default: SUPPORT_THRESHOLD, chosen on the dev half of eval/support_dev by python -m eval.support."})
     clean: bool = field(default=True, metadata={"help": "Clean the conversation (URLs, @handles, signatures) before summarizing, as in training."})
     redact: bool = field(default=False, metadata={"help": "Also replace e-mails, phone and card numbers with tags."})
     max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})
@@ -151,12 +150,7 @@ class AssistantConfig:
     def audit_judge_path(self) -> Path | None:
         """The trained judge folder audits use (``audit_judge``: ``trained`` is the shipped one), or None when the
         language model ``audit_model`` answers the checks. Raises ModelUnavailable when the folder is missing."""
-        return _judge_folder(self.audit_judge, "audit", shipped=SHIPPED_JUDGE)
-
-    def support_judge_path(self) -> Path | None:
-        """The trained support judge folder the support check uses (``support_judge``), or None when the language
-        model ``audit_model`` scores it. Raises ModelUnavailable when the folder is missing."""
-        return _judge_folder(self.support_judge, "support")
+        return _judge_folder(self.audit_judge, SHIPPED_JUDGE)
 
     def audit_adapter_path(self) -> str | None:
         """The adapter the judge loads on ``audit_model`` (``auto`` resolved to the shipped judge, never to the
@@ -171,17 +165,17 @@ class AssistantConfig:
         return self.adapter != "auto" or self.model in SHIPPED_ADAPTERS
 
 
-def _judge_folder(value: str, task: str, shipped: Path | None = None) -> Path | None:
-    """The trained ``task`` judge folder a setting names (``trained``: the ``shipped`` one), or None for ``model``
-    (the language model judges). Raises ModelUnavailable, with the ways out, when the folder is missing."""
+def _judge_folder(value: str, shipped: Path) -> Path | None:
+    """The trained audit judge folder a setting names (``trained``: the ``shipped`` one), or None for ``model`` (the
+    language model judges). Raises ModelUnavailable, with the ways out, when the folder is missing."""
     if value == "model":
         return None
-    folder = shipped if value == "trained" and shipped is not None else Path(value).expanduser()
+    folder = shipped if value == "trained" else Path(value).expanduser()
     if not folder.is_dir():
-        restore = "restore it from git (the shipped one), " if shipped is not None else ""
+        restore = "restore it from git (the shipped one), " if value == "trained" else ""
         raise ModelUnavailable(
-            f"The {task} judge {folder} is missing: {restore}train one with python -m training.encoder_judge --task "
-            f"{task} --out FOLDER, or let the language model judge with --{task}-judge model.")
+            f"The audit judge {folder} is missing: {restore}train one with python -m training.encoder_judge --out "
+            "FOLDER, or let the language model judge with --audit-judge model.")
     return folder
 
 

@@ -7,11 +7,7 @@ An audit asks it every model check of a compiled plan (``assistant.audit.Auditor
 writing model. It answers *property* questions ("Does this reply apologise?"); what a yes means (followed or
 violated) is the plan's business, which is why the judge is never trained on negated wordings.
 
-The same kind of judge can be trained for the summary support check (``--task support``: it reads
-``assistant.support.support_pair``, and ``p_support`` answers); ``judge.json`` records the task, and a folder is
-only loaded for the task it was trained for.
-
-A judge folder holds ``judge.json`` (base encoder, task, input length, pair format, training record) and the PEFT adapter
+A judge folder holds ``judge.json`` (base encoder, input length, pair format, training record) and the PEFT adapter
 (``adapter_config.json``, ``adapter_model.safetensors``: the LoRA, the pooler and the yes/no head).
 """
 
@@ -79,9 +75,8 @@ def encode_pairs(tokenizer, pairs, max_length: int):  # noqa: ANN001, ANN201 - t
                      truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
 
 
-def read_judge_card(folder: str | Path, task: str = "audit") -> dict:
-    """``judge.json`` of a judge folder trained for ``task`` (audit | support); raises ModelUnavailable when the
-    folder is not a usable judge for it."""
+def read_judge_card(folder: str | Path) -> dict:
+    """``judge.json`` of an audit judge folder; raises ModelUnavailable when the folder is not a usable judge."""
     folder = Path(folder).expanduser()
     card = folder / JUDGE_FILE
     if not card.is_file():
@@ -94,32 +89,27 @@ def read_judge_card(folder: str | Path, task: str = "audit") -> dict:
     if meta.get("pair_format") != PAIR_FORMAT:
         raise ModelUnavailable(f"{folder} was trained on judge input format {meta.get('pair_format')!r}, this version "
                                f"reads format {PAIR_FORMAT}: retrain it with python -m training.encoder_judge.")
-    trained_for = meta.get("task", "audit")
-    if trained_for != task:
-        raise ModelUnavailable(f"{folder} is a judge for the {trained_for} task, not for the {task} task: give a folder "
-                               f"trained with python -m training.encoder_judge --task {task}.")
+    if meta.get("task", "audit") != "audit":  # a support judge of an earlier version: it answers another question
+        raise ModelUnavailable(f"{folder} is a judge for the {meta['task']} task, not an audit judge: give a folder "
+                               "trained with python -m training.encoder_judge.")
     return meta
 
 
 class EncoderJudge:
-    """P(yes) from a trained cross-encoder judge folder (see the module docstring): of audit checks (``p_yes``) for
-    an audit judge, of summary sentences (``p_support``) for a support judge (``task``)."""
+    """P(yes) of audit checks (``p_yes``) from a trained cross-encoder judge folder (see the module docstring)."""
 
     graded = True  # answers are probabilities
 
-    def __init__(self, folder: str | Path, threads: int | None = None, cache_size: int = 4096,
-                 task: str = "audit") -> None:
+    def __init__(self, folder: str | Path, threads: int | None = None, cache_size: int = 4096) -> None:
         torch = require("torch")
         transformers = require("transformers")
         peft = require("peft")
         self.folder = Path(folder).expanduser()
-        meta = read_judge_card(self.folder, task)
-        self.task = task
+        meta = read_judge_card(self.folder)
         base = encoder_path(meta.get("base", EMBEDDED_ENCODER))
         self.max_length = int(meta.get("max_length", 320))
         self.model_name = meta.get("name", self.folder.name)
         self.yes_bias = float(meta.get("yes_bias", 0.0))  # chosen on the dev sets (eval.audit --calibrate)
-        self.threshold = float(meta.get("threshold", 0.5))  # a support judge's, chosen by eval.support
         if threads:
             torch.set_num_threads(threads)
         verbosity = transformers.logging.get_verbosity()
@@ -186,12 +176,3 @@ class EncoderJudge:
             return self.p_yes_many([check_pair(conv, guideline, statement, turn)])[0]
         parts = self.windows(conv, check_pair(conv, guideline, statement, None)[0])
         return across_windows(statement, self.p_yes_many([check_pair(p, guideline, statement, None) for p in parts]))
-
-    def p_support(self, conv: Conversation, sentence: str) -> float:
-        """P(yes) that ``conv`` supports the summary sentence (``assistant.support.support_pair``); a long
-        conversation is read part by part and the best-supported part counts."""
-        from assistant.support import cleaned_turns, support_question
-
-        question = support_question(sentence)
-        parts = self.windows(cleaned_turns(conv), question)  # cleaned once: parts measured on the text read
-        return max(self.p_yes_many([(question, spoken(p)) for p in parts]))

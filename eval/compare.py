@@ -84,11 +84,11 @@ def add_bertscore(rows: list[dict], setup: BertScoreSetup) -> None:
 
 
 def add_support(rows: list[dict], dialogs: list, cache: Path, checker, quiet: bool = False) -> None:  # noqa: ANN001
-    """Each row's support check (``assistant.support``: the summary's sentences scored by the judge) as
+    """Each row's support check (``assistant.support``: the summary's sentences scored against the conversation) as
     ``row["support"]``: the sentences with their scores, doubted below the checker's threshold, and the share kept.
 
-    Scores are cached in ``cache`` (jsonl) under a key of the dialog, the system, the summary, the judge and the
-    support prompt, so an interrupted run resumes and a rerun asks nothing; the threshold is applied when read, so
+    Scores are cached in ``cache`` (jsonl) under a key of the dialog, the system, the summary and the check's
+    fingerprint, so an interrupted run resumes and a rerun scores nothing; the threshold is applied when read, so
     changing it never reuses stale verdicts."""
     import hashlib
 
@@ -223,8 +223,7 @@ def run(systems: list[System], out: Path, *, split: str = "test", data_dir: str 
     t0 = time.perf_counter()
     aggregates = aggregate(rows, names, samples=samples, seed=seed, bertscore_encoder=setup.encoder_name if setup else None)
     if support is not None:
-        aggregates["support"] = {"model": support.judge.model_name, "threshold": support.threshold,
-                                 "scorer": support.scorer_name,
+        aggregates["support"] = {"checker": support.name, "threshold": support.threshold,
                                  **aggregate_support(rows, names, samples=samples, seed=seed)}
     timings["bootstrap_s"] = time.perf_counter() - t0
     results = {
@@ -286,19 +285,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bertscore", action="store_true", help="skip BERTScore")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap samples for the intervals")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--support", action="store_true", help="also run the support check on every summary (the "
-                        "default config's support judge and its threshold): share of sentences kept per system")
-    parser.add_argument("--support-judge", default=None, help="with --support: model or a support judge folder")
+    parser.add_argument("--support", action="store_true", help="also run the support check on every summary (its "
+                        "default threshold): share of sentences kept per system")
     args = parser.parse_args(argv)
     try:
         systems = [parse_system(s) for s in (args.system or DEFAULT_SYSTEMS)]
         out = Path(args.out or f"runs/eval/{args.split}-{args.limit or 'all'}")
         checker = None
         if args.support:
-            from assistant.audit_service import support_checker
-            from assistant.config import load_config
+            from assistant.support import SupportChecker
+            from knowledge_base.embedder import make_embedder
 
-            checker = support_checker(load_config(None, support_judge=args.support_judge))
+            checker = SupportChecker(make_embedder())
         results = run(systems, out, split=args.split, data_dir=args.data_dir, limit=args.limit,
                       use_stemmer=not args.no_stemmer, bert=not args.no_bertscore, samples=args.bootstrap, seed=args.seed,
                       support=checker)

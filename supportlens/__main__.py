@@ -96,26 +96,15 @@ def cmd_summarize(args: argparse.Namespace) -> int:
               file=sys.stderr)
     support = None
     if config.support_check:
-        from assistant.audit_service import support_checker
         from assistant.errors import SupportLensError
-        from assistant.support import SupportReport
+        from assistant.support import SupportChecker, SupportReport
+        from knowledge_base import embedder
 
+        checker = SupportChecker(embedder.make_embedder(), config.support_threshold)
         try:
-            from functools import partial
-
-            from assistant.audit_service import audit_config
-
-            # the language-model judge is loaded only if the check needs it (no trained support judge)
-            support = support_checker(config, partial(load_generator, audit_config(config), _progress)).check(
-                conv, summary.text)
-        except SupportLensError as exc:  # the summary stands; the check says why it did not run
-            from assistant.config import MODEL_SUPPORT_THRESHOLD
-
-            if config.support_judge == "model":
-                judge, threshold = config.audit_model, config.support_threshold or MODEL_SUPPORT_THRESHOLD
-            else:
-                judge, threshold = config.support_judge, config.support_threshold
-            support = SupportReport(judge, threshold, skipped=str(exc))
+            support = checker.check(conv, summary.text)
+        except SupportLensError as exc:  # the summary stands (the embedder would not load); the check says why
+            support = SupportReport(checker.name, checker.threshold, skipped=str(exc))
     if args.json:
         print(json.dumps({**summary.to_dict(), **({"support": support.to_dict()} if support else {})},
                          ensure_ascii=False, indent=2))
@@ -180,13 +169,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             else:
                 failed += 1
                 print(f"error: {outcome.message(cpu_info(), llama_build())}", file=sys.stderr)
-    # the trained judges: their encoder ships with the knowledge base's
-    for folder, task in ((config.audit_judge_path(), "audit"),
-                         (config.support_judge_path() if config.support_check else None, "support")):
-        if folder is not None:
-            from assistant.encoder_judge import EncoderJudge
+    folder = config.audit_judge_path()  # a trained judge: its encoder ships with the knowledge base's
+    if folder is not None:
+        from assistant.encoder_judge import EncoderJudge
 
-            print(f"{EncoderJudge(folder, task=task).model_name}: {folder} (trained {task} judge)")
+        print(f"{EncoderJudge(folder).model_name}: {folder} (trained audit judge)")
     return 3 if failed else 0
 
 

@@ -251,13 +251,11 @@ class AuditService:
             yield from answer_question(generator, text, question)
 
     def support(self, conv: Conversation, summary: str):  # noqa: ANN201 - assistant.support.SupportReport
-        """The support check of ``summary``'s sentences against ``conv``, with the trained support judge, or else
-        the shared language-model audit judge (``support_judge``)."""
-        from assistant.audit_service import support_checker
+        """The support check of ``summary``'s sentences against ``conv`` (``assistant.support``) with the shared
+        knowledge-base embedder: no language model, so it never waits for an audit or a summary."""
+        from assistant.support import SupportChecker
 
-        checker = support_checker(self.config, self.generator)
-        with self._run_lock:
-            return checker.check(conv, summary)
+        return SupportChecker(self.embedder(), self.config.support_threshold).check(conv, summary)
 
     def review(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None):  # noqa: ANN201
         """(summary text, AuditReport): the summary first, then the findings."""

@@ -81,53 +81,50 @@ def test_a_conversation_longer_than_the_context_prints_part_progress(tmp_path, c
     assert "summarizing part 1/" in err and "parts: the conversation is longer" in err
 
 
-class SupportJudge(FakeGenerator):
-    """Says the conversation supports a statement unless it mentions a refund."""
-
-    def choice_probabilities(self, prompt, choices):
-        p = 0.1 if "refund" in prompt.rsplit("<conversation>", 1)[-1].split("</conversation>")[-1] else 0.9
-        return [p, 1 - p]
-
-
 def test_summarize_json_lists_each_sentence_with_its_support(tmp_path, capsys, monkeypatch):
-    writer = FakeGenerator(reply=" reported a late order. The agent promised a refund.")
-    judge = SupportJudge(model_name="fake-judge")
+    from tests.test_support import WordsEmbedder
+
     monkeypatch.setattr("assistant.backends.load_generator",
-                        lambda config, progress=None: judge if config.model == config.audit_model else writer)
+                        lambda config, progress=None: FakeGenerator(reply=" asked where the order is. The agent asked where the order is."))
+    monkeypatch.setattr("knowledge_base.embedder.make_embedder", WordsEmbedder)
     path = tmp_path / "c.txt"
     path.write_text("Customer: where is my order?\nAgent: it ships today")
     assert cli.main(["summarize", str(path), "--json", "--adapter", "none", "--support-check", "--support-threshold", "0.5"]) == 0
     out = capsys.readouterr()
     support = json.loads(out.out)["support"]
-    assert support["model"] == "fake-judge" and support["threshold"] == 0.5
+    assert support["model"] == "attribution-1 (words)" and support["threshold"] == 0.5
     assert [(s["sentence"], s["doubted"]) for s in support["sentences"]] == [
-        ("The customer reported a late order.", False), ("The agent promised a refund.", True)]
-    assert "[support 0.10] The agent promised a refund." in out.err
+        ("The customer asked where the order is.", False), ("The agent asked where the order is.", True)]
+    assert "The agent asked where the order is." in out.err.split("not clearly supported")[1]
 
 
-def test_summarize_without_the_support_check_loads_no_judge(tmp_path, capsys, monkeypatch):  # the default
-    loaded = []
-    monkeypatch.setattr("assistant.backends.load_generator",
-                        lambda config, progress=None: loaded.append(config.model) or FakeGenerator())
+def test_summarize_without_the_support_check_loads_no_embedder(tmp_path, capsys, monkeypatch):
+    def never():
+        raise AssertionError("the support check's embedder was made")
+
+    monkeypatch.setattr("assistant.backends.load_generator", lambda config, progress=None: FakeGenerator())
+    monkeypatch.setattr("knowledge_base.embedder.make_embedder", never)
     path = tmp_path / "c.txt"
     path.write_text("Customer: where is my order?\nAgent: it ships today")
-    assert cli.main(["summarize", str(path), "--json"]) == 0
-    assert "support" not in json.loads(capsys.readouterr().out) and len(loaded) == 1
+    assert cli.main(["summarize", str(path), "--json", "--no-support-check"]) == 0
+    assert "support" not in json.loads(capsys.readouterr().out)
 
 
 def test_a_support_check_that_cannot_run_keeps_the_summary(tmp_path, capsys, monkeypatch):
     from assistant.errors import ModelUnavailable
 
-    def load(config, progress=None):
-        if config.model == config.audit_model:
-            raise ModelUnavailable("the audit model is missing")
-        return FakeGenerator()
+    class Missing:
+        name = "missing"
 
-    monkeypatch.setattr("assistant.backends.load_generator", load)
+        def embed(self, texts):  # noqa: ANN001, ANN201
+            raise ModelUnavailable("the embedding model is missing")
+
+    monkeypatch.setattr("assistant.backends.load_generator", lambda config, progress=None: FakeGenerator())
+    monkeypatch.setattr("knowledge_base.embedder.make_embedder", Missing)
     path = tmp_path / "c.txt"
     path.write_text("Customer: where is my order?\nAgent: it ships today")
     assert cli.main(["summarize", str(path), "--json", "--support-check"]) == 0
     out = capsys.readouterr()
     data = json.loads(out.out)
-    assert data["text"] and data["support"]["skipped"] == "the audit model is missing"
+    assert data["text"] and data["support"]["skipped"] == "the embedding model is missing"
     assert "support check skipped" in out.err

@@ -83,8 +83,8 @@ def test_bad_judge_folders_are_refused_with_the_fix(tmp_path, tiny_judge):
     with pytest.raises(ModelUnavailable, match="retrain"):
         read_judge_card(other)
     (other / JUDGE_FILE).write_text(json.dumps({"pair_format": PAIR_FORMAT, "task": "support"}))
-    with pytest.raises(ModelUnavailable, match="for the support task, not for the audit task"):
-        read_judge_card(other)  # an audit reads only an audit judge (and the support check only a support judge)
+    with pytest.raises(ModelUnavailable, match="for the support task, not an audit judge"):
+        read_judge_card(other)  # a support judge of an earlier version answers another question
     (other / JUDGE_FILE).write_text("{not json")
     with pytest.raises(ModelUnavailable, match="not valid JSON"):
         EncoderJudge(other)
@@ -192,76 +192,6 @@ def test_a_rule_with_clauses_never_loads_the_writer():
     assert plan.origin == "clauses"
 
 
-@pytest.fixture(scope="session")
-def tiny_support_judge(tiny_encoder, tmp_path_factory) -> Path:
-    """A support judge folder on the tiny encoder (task support, its own threshold)."""
-    from training.encoder_judge import build_model
-
-    out = tmp_path_factory.mktemp("tiny-support-judge")
-    build_model(str(tiny_encoder), 4).save_pretrained(str(out))
-    (out / JUDGE_FILE).write_text(json.dumps({"name": "tiny-support", "task": "support", "base": str(tiny_encoder),
-                                              "max_length": 64, "pair_format": PAIR_FORMAT, "threshold": 0.3}))
-    return out
-
-
-def test_a_support_judge_reads_a_long_conversation_part_by_part(tiny_support_judge):
-    from assistant.support import cleaned_turns, support_pair
-
-    judge = EncoderJudge(tiny_support_judge, task="support")
-    long = Conversation(tuple(Turn("customer" if i % 2 == 0 else "agent", f"message number {i} about my late parcel"
-                                   + (" https://t.co/abc ^JK" if i % 2 else "")) for i in range(12))
-                        + (Turn("customer", "https://t.co/only-a-link"),))
-    sentence = "The customer reports a late parcel."
-    cleaned = cleaned_turns(long)
-    assert len(cleaned.turns) == 12 and "https" not in cleaned.to_text() and "^JK" not in cleaned.to_text()
-    parts = judge.windows(cleaned, support_pair(cleaned, sentence)[0])
-    assert len(parts) > 1 and [t for p in parts for t in p.turns] == list(cleaned.turns)
-    for part in parts:  # every part fits beside the sentence: nothing the judge reads is cut off
-        assert len(judge.tokenizer(*support_pair(part, sentence))["input_ids"]) <= judge.max_length
-    assert judge.p_support(long, sentence) == pytest.approx(max(judge.p_yes_many([support_pair(p, sentence) for p in parts])))
-    assert judge.threshold == 0.3
-    with pytest.raises(ModelUnavailable, match="--task audit"):
-        EncoderJudge(tiny_support_judge)  # an audit never runs on a support judge
-
-
-def test_the_support_check_runs_on_a_trained_support_judge(tiny_support_judge):
-    from assistant.support import SupportChecker
-
-    judge = EncoderJudge(tiny_support_judge, task="support")
-    checker = SupportChecker(judge)  # no threshold given: the judge's own
-    report = checker.check(CONV, "The customer's parcel never came. The agent promised a refund.")
-    assert checker.trained and report.threshold == 0.3 and report.model == "tiny-support"
-    assert [s.sentence for s in report.sentences] == ["The customer's parcel never came.", "The agent promised a refund."]
-    assert all(s.doubted == (s.support < 0.3) for s in report.sentences)
-    assert SupportChecker(judge, 0.99).check(CONV, "Anything.").sentences[0].doubted
-    assert checker.fingerprint.startswith("tiny-support|EncoderJudge|")
-
-
-def test_config_names_the_missing_support_judge(tmp_path):
-    from assistant.config import AssistantConfig
-
-    assert AssistantConfig().support_judge_path() is None and AssistantConfig().support_threshold is None
-    assert AssistantConfig(support_judge=str(tmp_path)).support_judge_path() == tmp_path
-    with pytest.raises(ModelUnavailable, match="--support-judge model"):
-        AssistantConfig(support_judge=str(tmp_path / "nope")).support_judge_path()
-
-
-def test_training_a_support_judge_writes_a_support_judge_folder(tiny_encoder, tweetsumm_dir, tmp_path):
-    from assistant.support import SupportChecker
-    from training.encoder_judge import main
-
-    out = tmp_path / "support-judge"
-    assert main(["--task", "support", "--out", str(out), "--base", str(tiny_encoder), "--examples", "16", "--valid",
-                 "8", "--batch", "8", "--max-length", "64", "--limit-dialogs", "60", "--data-dir", str(tweetsumm_dir),
-                 "--rank", "4"]) == 0
-    card = read_judge_card(out, "support")
-    assert card["task"] == "support" and card["threshold"] == 0.5 and "yes_bias" not in card
-    assert set(json.loads((out / "metrics.json").read_text())) >= {"valid"}
-    assert "Support judge training data" in (out / "DATA_CARD.md").read_text()
-    report = SupportChecker(EncoderJudge(out, task="support")).check(CONV, "The parcel never came.")
-    assert 0.0 < report.sentences[0].support < 1.0
-
-
 def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder, tweetsumm_dir, tmp_path, monkeypatch):
     """Same data order, optimizer, schedule and dropout draws after a resume: the same judge, bit for bit."""
     import torch
@@ -291,18 +221,3 @@ def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder
     whole = load_file(tmp_path / "whole" / "adapter_model.safetensors")
     resumed = load_file(tmp_path / "broken" / "adapter_model.safetensors")
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
-
-
-def test_the_support_check_loads_the_language_model_only_when_no_trained_judge_scores_it(tiny_support_judge):
-    from assistant.audit_service import support_checker
-    from assistant.config import AssistantConfig
-    from tests.test_support import ScriptedJudge
-
-    def never():
-        raise AssertionError("the language model was loaded beside a trained support judge")
-
-    trained = support_checker(AssistantConfig(support_judge=str(tiny_support_judge)), never)
-    assert trained.trained and trained.judge.task == "support"
-    assert support_checker(AssistantConfig(support_judge=str(tiny_support_judge)), never).judge is trained.judge  # once
-    model = support_checker(AssistantConfig(), lambda: ScriptedJudge({}))
-    assert not model.trained and isinstance(model.judge, ScriptedJudge)

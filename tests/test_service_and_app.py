@@ -172,27 +172,20 @@ def test_follow_up_question_is_answered_from_the_conversation():
         list(ask("  ", [], conv))
 
 
-class SupportJudge(FakeGenerator):
-    """Doubts any summary sentence about a refund."""
-
-    def choice_probabilities(self, prompt, choices):  # noqa: ANN001, ANN201
-        p = 0.1 if "refund" in prompt.split("</conversation>")[-1] else 0.9
-        return [p, 1 - p]
-
-
 def test_chat_marks_the_sentences_the_support_check_doubts():
     from app import build_app
     from supportlens.service import AuditService
+    from tests.test_support import WordsEmbedder
 
     svc = SummaryService(AssistantConfig(adapter="none", support_check=True),
-                         factory=lambda config: FakeGenerator(reply=" reported a late parcel. The agent offered a refund."))
-    demo = build_app(svc, [], audits=AuditService(AssistantConfig(audit_judge="model", adapter="none"), svc, factory=lambda c: SupportJudge(),
-                                                  embedder_factory=lambda: None))
+                         factory=lambda config: FakeGenerator(reply=" said the parcel is late. The agent said the parcel is late."))
+    demo = build_app(svc, [], audits=AuditService(AssistantConfig(audit_judge="model", adapter="none"), svc,
+                                                  factory=lambda c: FakeGenerator(), embedder_factory=WordsEmbedder))
     summarize = next(d.fn for d in demo.fns.values() if d.api_name == "summarize")
     shown = [history[-1]["content"] for history, _, _ in summarize("Customer: my parcel is late\nAgent: sorry about that", [], "")]
     assert "Checking each sentence" in shown[-2]  # the summary shows while it is checked
     final = shown[-1]
-    assert final.startswith("The customer reported a late parcel. The agent offered a refund. [? support 0.10]")
+    assert final.startswith("The customer said the parcel is late. The agent said the parcel is late. [? support 0.")
     assert "1 of 2 sentences not clearly supported" in final
 
 

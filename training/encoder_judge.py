@@ -1,27 +1,22 @@
-"""Train a judge: the all-MiniLM-L6-v2 cross-encoder fine-tuned on examples labelled by construction.
+"""Train the audit judge: the all-MiniLM-L6-v2 cross-encoder fine-tuned on checks labelled by construction.
 
     python -m training.encoder_judge --out runs/train/minilm-audit-judge            # about 35 min on 2 cores
     python -m training.encoder_judge --out runs/train/minilm-audit-judge --resume   # continue a killed run
-    python -m training.encoder_judge --task support --out runs/train/minilm-support-judge --examples 3000
 
-Two jobs, one trainer: ``--task audit`` (the default) trains the audit judge on ``training.judge_data``'s checks;
-``--task support`` trains the summary support check's judge on ``training.support_data``'s sentences (a summary
-sentence against its conversation, 512 tokens).
-
-The examples come from ``training.judge_data`` for an audit judge, ``training.support_data`` for a support judge
-(TweetSumm train dialogs minus every labelled evaluation dialog; labels by construction). The audit judge reads
-(guideline + question, message) pairs (``assistant.encoder_judge.check_pair``), the support judge (sentence,
-conversation) pairs (``assistant.support.support_pair``); either is trained with cross-entropy on yes / no: every
-linear weight of the encoder's layers, the pooler and a fresh yes/no head (embeddings, layer norms and biases stay
-as shipped). What ships is small: each weight's change is cut to its best rank-``--rank`` approximation (SVD) and
-written as a PEFT LoRA adapter, with the pooler and head whole (a few MB). Measured here: LoRA trained directly did
-not learn on this budget (loss at chance after 180 steps at lr 1e-3, slowly at 5e-4), while the full fine-tune did.
-The output folder is a judge folder (``judge.json`` and the adapter) that ``--audit-judge FOLDER`` (or
-``--support-judge FOLDER``) uses, with ``metrics.json`` (AUC of the shipped adapter, and of the full fine-tune it
-was cut from, on every split but training: validation, and for an audit judge the held-back and reversed-wording
-splits; per rule type or kind), ``metrics.jsonl`` (the training loss) and the data card. A checkpoint is written
-every ``--save-every`` steps; ``--resume`` continues from it and refuses when the data or the recipe changed.
-Constructed data chooses the recipe; the audit's quality is measured by ``eval.audit`` on human labels only.
+The examples come from ``training.judge_data`` (TweetSumm train dialogs minus every labelled evaluation dialog;
+labels by construction). The judge reads (guideline + question, message) pairs (``assistant.encoder_judge.check_pair``)
+and is trained with cross-entropy on yes / no: every linear weight of the encoder's layers, the pooler and a fresh
+yes/no head (embeddings, layer norms and biases stay as shipped). What ships is small: each weight's change is cut
+to its best rank-``--rank`` approximation (SVD) and written as a PEFT LoRA adapter, with the pooler and head whole (a
+few MB). Measured here: LoRA trained directly did not learn on this budget (loss at chance after 180 steps at lr
+1e-3, slowly at 5e-4), while the full fine-tune did; the loss stays at chance for the first 100-150 steps (the
+shipped encoder's pooler output hardly varies), so a run of fewer steps learns nothing.
+The output folder is a judge folder (``judge.json`` and the adapter) that ``--audit-judge FOLDER`` uses, with
+``metrics.json`` (AUC of the shipped adapter, and of the full fine-tune it was cut from, on every split but training:
+validation, held-back and reversed-wording; per rule type), ``metrics.jsonl`` (the training loss) and the data card.
+A checkpoint is written every ``--save-every`` steps; ``--resume`` continues from it and refuses when the data or the
+recipe changed. Constructed data chooses the recipe; the audit's quality is measured by ``eval.audit`` on human labels
+only.
 """
 
 from __future__ import annotations
@@ -37,9 +32,8 @@ from pathlib import Path
 from assistant.encoder_judge import JUDGE_FILE, PAIR_FORMAT, encode_pairs
 from assistant.models import EMBEDDED_ENCODER, encoder_path
 
-RECIPE_KEYS = ("task", "base", "examples", "valid", "held_back", "reversed", "epochs", "batch", "lr", "max_length", "seed",
+RECIPE_KEYS = ("base", "examples", "valid", "held_back", "reversed", "epochs", "batch", "lr", "max_length", "seed",
                "limit_dialogs")
-TASKS = ("audit", "support")
 TARGETS = ("query", "key", "value", "dense")  # every linear layer of a BERT encoder layer
 
 
@@ -54,14 +48,11 @@ def auc(labels: list[bool], scores: list[float]) -> float | None:
 
 
 def summarize_split(examples: list, scores: list[float]) -> dict:
-    """AUC and accuracy at 0.5 over a split, and AUC per rule type (a type whose examples all have one answer:
-    against every example with the other answer)."""
+    """AUC and accuracy at 0.5 over a split, and AUC per rule type."""
     labels = [e.label == "yes" for e in examples]
     per_rule = {}
     for rule in sorted({e.rule_type for e in examples}):
         idx = [i for i, e in enumerate(examples) if e.rule_type == rule]
-        if len({labels[i] for i in idx}) == 1:  # a kind with one answer (support data): against the other answer's
-            idx += [i for i, y in enumerate(labels) if y != labels[idx[0]]]
         value = auc([labels[i] for i in idx], [scores[i] for i in idx])
         if value is not None:
             per_rule[rule] = round(value, 3)
@@ -127,9 +118,8 @@ def portable_base(adapter_config: Path, base: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train a judge (a cross-encoder, shipped in LoRA form) on examples labelled by construction.")
-    parser.add_argument("--task", default="audit", choices=TASKS, help="audit: the audit judge; support: the support check's")
-    parser.add_argument("--out", default=None, help="judge folder (default: runs/train/minilm-TASK-judge)")
+    parser = argparse.ArgumentParser(description="Train the audit judge (a cross-encoder, shipped in LoRA form) on checks labelled by construction.")
+    parser.add_argument("--out", default="runs/train/minilm-audit-judge", help="judge folder")
     parser.add_argument("--base", default=EMBEDDED_ENCODER, help="encoder: the embedded all-MiniLM-L6-v2, a folder or a hub id")
     parser.add_argument("--examples", type=int, default=10000, help="training checks (balanced yes / no)")
     parser.add_argument("--valid", type=int, default=400)
@@ -139,8 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--rank", type=int, default=32, help="rank of the shipped adapter cut from the fine-tune")
-    parser.add_argument("--max-length", dest="max_length", type=int, default=None,
-                        help="tokens the judge reads (default: 320 audit, 512 support, the encoder's limit)")
+    parser.add_argument("--max-length", dest="max_length", type=int, default=320, help="tokens the judge reads")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--limit-dialogs", dest="limit_dialogs", type=int, default=None, help="first N train dialogs (tests)")
     parser.add_argument("--save-every", dest="save_every", type=int, default=100, help="steps between checkpoints")
@@ -153,25 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
     from transformers import AutoTokenizer
 
+    from training.judge_data import build_splits, data_card
     from training.tweetsumm import load_split
 
-    args.out = args.out or f"runs/train/minilm-{args.task}-judge"
-    if args.max_length is None:
-        args.max_length = 512 if args.task == "support" else 320
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     recipe = {k: getattr(args, k) for k in RECIPE_KEYS}
     convs = load_split("train", args.data_dir, args.limit_dialogs)
-    if args.task == "support":
-        from training.support_data import build_splits, data_card
-
-        splits = build_splits(convs, args.examples, args.valid, args.seed)
-    else:
-        from training.judge_data import build_splits, data_card
-
-        splits = build_splits(convs, args.examples, args.valid, args.held_back, args.seed, args.reversed)
+    splits = build_splits(convs, args.examples, args.valid, args.held_back, args.seed, args.reversed)
     fingerprint = hashlib.sha256(json.dumps(
         [recipe, [(e.first, e.second, e.label) for e in splits["train"]]], sort_keys=True).encode()).hexdigest()[:16]
     (out / "DATA_CARD.md").write_text(data_card(splits, args.seed), encoding="utf-8")
@@ -266,21 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     adapter.half().save_pretrained(str(out))  # fp16: half the size; loaded back into the fp32 encoder
     (out / "README.md").unlink(missing_ok=True)  # peft's template model card; judge.json and metrics.json say it all
     portable_base(out / "adapter_config.json", args.base)
-    card = {"name": out.name, "task": args.task, "base": args.base, "max_length": args.max_length, "pair_format": PAIR_FORMAT,
+    card = {"name": out.name, "base": args.base, "max_length": args.max_length, "pair_format": PAIR_FORMAT,
             "trained_by": "python -m training.encoder_judge " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "constructed_auc": {k: metrics[k]["auc"] for k in measured}}
-    if args.task == "audit":
-        card["yes_bias"] = 0.0  # set to the one eval.audit --calibrate chooses on the labelled dev sets
-    else:
-        card["threshold"] = 0.5  # set to the one eval.support chooses on the dev half of the hand-labelled sentences
+            "constructed_auc": {k: metrics[k]["auc"] for k in measured},
+            "yes_bias": 0.0}  # set to the one eval.audit --calibrate chooses on the labelled dev sets
     (out / JUDGE_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     if checkpoint.is_dir():
         for f in checkpoint.iterdir():
             f.unlink()
         checkpoint.rmdir()
-    use = "--support-judge" if args.task == "support" else "--audit-judge"
-    print(f"judge written to {out} (use it with {use} {out})")
+    print(f"judge written to {out} (use it with --audit-judge {out})")
     return 0
 
 

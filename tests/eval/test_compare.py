@@ -132,40 +132,44 @@ def test_end_to_end_limit_2_on_a_tiny_model(tmp_path, tiny_llama, tweetsumm_dir,
     assert again["timings"]["systems"]["tiny"]["generated"] == 0 and again["timings"]["systems"]["tiny"]["reused"] == 2
 
 
-class DoubtsWatchlist(FakeGenerator):
-    """A judge that doubts any summary sentence about the watchlist."""
+class DoubtsRefunds:
+    """A support check (SupportChecker's interface) that scores a sentence 0.1 when it mentions a refund, else 0.9."""
 
-    def choice_probabilities(self, prompt, choices):  # noqa: ANN001, ANN201
-        self.prompts.append(prompt)
-        p = 0.1 if "watchlist" in prompt.split("</conversation>")[-1] else 0.9
-        return [p, 1 - p]
+    name = "doubts-refunds"
+    fingerprint = "doubts-refunds|1"
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold, self.checked = threshold, 0
+
+    def check(self, conv, summary):  # noqa: ANN001, ANN201
+        from assistant.support import SentenceSupport, SupportReport, split_sentences
+
+        self.checked += 1
+        scores = [(s, 0.1 if "refund" in s else 0.9) for s in split_sentences(summary)]
+        return SupportReport(self.name, self.threshold, tuple(SentenceSupport(s, p, p < self.threshold) for s, p in scores))
 
 
 def test_support_share_per_system_is_cached_and_reported(tmp_path, tweetsumm_dir):
-    from assistant.support import SupportChecker
-
     systems = [System("base", AssistantConfig(adapter="none")), System("tuned", AssistantConfig())]
 
     def factory(config):
-        reply = "Customer is complaining about the watchlist. Agent asks to check the show page."
-        return factory_for(" wanted help." if config.adapter == "none" else reply)(config)
+        return factory_for(" wanted help." if config.adapter == "none" else " wanted help. The agent offered a refund.")(config)
 
-    judge = DoubtsWatchlist(model_name="fake-judge")
-    checker = SupportChecker(judge, threshold=0.5)
+    checker = DoubtsRefunds(threshold=0.5)
     results = compare.run(systems, tmp_path, data_dir=tweetsumm_dir, limit=4, bert=False, samples=200, factory=factory,
                           quiet=True, support=checker)
     support = results["aggregates"]["support"]
-    assert support["model"] == "fake-judge" and support["kept"]["base"]["mean"] == 1.0
+    assert support["checker"] == "doubts-refunds" and support["kept"]["base"]["mean"] == 1.0
     assert support["kept"]["tuned"]["mean"] == 0.5  # one of its two sentences is doubted in every summary
     assert support["paired"]["tuned"]["diff"]["mean"] == pytest.approx(-0.5)
     assert "Support check" in (tmp_path / "report.md").read_text()
-    asked = len(judge.prompts)
-    assert asked == 12  # 4 base summaries of one sentence, 4 tuned of two
+    assert checker.checked == 8
     checks = len([line for line in (tmp_path / "support.jsonl").read_text().splitlines() if line])
     compare.run(systems, tmp_path, data_dir=tweetsumm_dir, limit=4, bert=False, samples=200, factory=factory,
                 quiet=True, support=checker)
-    assert checks == 8 and len(judge.prompts) == asked  # the rerun asked the judge nothing
-    strict = SupportChecker(judge, threshold=0.95)  # a new threshold re-decides the cached scores
+    assert checks == 8 and checker.checked == 8  # the rerun checked nothing
+    strict = DoubtsRefunds(threshold=0.95)  # a new threshold re-decides the cached scores
     again = compare.run(systems, tmp_path, data_dir=tweetsumm_dir, limit=4, bert=False, samples=200, factory=factory,
                         quiet=True, support=strict)
-    assert len(judge.prompts) == asked and again["aggregates"]["support"]["kept"]["base"]["mean"] == 0.0
+    assert strict.checked == 0 and again["aggregates"]["support"]["kept"]["base"]["mean"] == 0.0
+
