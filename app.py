@@ -180,7 +180,8 @@ def with_support(summary: str, report) -> str:  # noqa: ANN001 - assistant.suppo
     if report.skipped:
         return f"{summary}\n\n*Support check skipped: {report.skipped}.*"
     if not report.doubted:
-        return f"{summary}\n\n*Every sentence is supported by the conversation (support check: {report.model}).*"
+        return (f"{summary}\n\n*Support check: {len(report.checked)} of {len(report.sentences)} sentences name the "
+                f"customer or the agent and match what that party wrote; none doubted ({report.model}).*")
     return (f"{marked(summary, report.sentences)}\n\n*[?]: {len(report.doubted)} of {len(report.sentences)} sentences "
             f"not clearly supported by the conversation (support score below {report.threshold:.2f}, "
             f"checked by {report.model}). Read them against the conversation.*")

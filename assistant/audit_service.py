@@ -103,7 +103,7 @@ def writer_config(config: AssistantConfig | None = None) -> AssistantConfig:
 def writer_is_judge(config: AssistantConfig) -> bool:
     """Whether the writer and the language-model judge are one model: ``compile_model`` is ``audit_model`` and that
     judge has no adapter (a judge whose adapter is missing is not: that is the audit's error, never the writer's).
-    The app then loads it once, for writing, support checks and ``audit_judge: model`` audits alike."""
+    The app then loads it once, for writing and ``audit_judge: model`` audits alike."""
     try:
         return audit_config(config) == writer_config(config)
     except ModelUnavailable:

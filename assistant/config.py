@@ -39,7 +39,7 @@ class AuditSettings:
 MODEL_YES_BIAS = 1.0
 #: The support check's threshold (a sentence scoring below it is doubted), chosen on the dev half of eval/support_dev
 #: by ``python -m eval.support``.
-SUPPORT_THRESHOLD = 0.477
+SUPPORT_THRESHOLD = 0.4771
 
 
 def audit_problems(k: int, yes_bias: float | None, scorer: str, prefix: str = "") -> list[str]:

@@ -5,11 +5,11 @@ summaries is content given to the wrong party (the customer's complaint told as 
 inventions. So each sentence's claims ("the customer ...", "the agent ...": ``claims``) are checked against what
 that party actually wrote: a claim's sentence embedding against each cleaned message's (all-MiniLM-L6-v2, the
 knowledge base's embedder), the claimed party's best match minus the other party's (``attribution_scores``). A claim
-that matches the other party's words better, or nobody's, scores low.
+that matches the other party's words better scores low; a sentence that names no party is not checked.
 
 Measured on hand-labelled sentences (``eval/support_dev``, ``python -m eval.support``): AUC 0.80 on the test half,
 against 0.62 for the 1.5B language model asked by next-token P(yes) (that scorer, and a cross-encoder trained for
-it that never learned, are in git history; the README cites the commits), in milliseconds rather than seconds. It
+it that never learned, are in git history; the README cites the commits), in a fraction of a second per summary. It
 does not see a planted negation or a swapped name: it checks who said what, not what exactly was said.
 
 A sentence scoring below ``threshold`` is *doubted*: the app marks it and ``summarize --json`` lists it. The
@@ -59,10 +59,14 @@ def cleaned_turns(conv: Conversation) -> Conversation:
 
 
 # A clause that names a party ("the customer ...", "the agent ..."); a sentence "The customer asked X, but the agent
-# said Y" is two claims, each checked against its own party's messages.
-_PARTY = re.compile(r"\b(?:the\s+)?(customer|client|user|agent|representative|support|they)\b", re.I)
-_CLAUSES = re.compile(r",?\s+(?:but|and|while|whereas|so)\s+(?=(?:the\s+)?(?:customer|agent)\b)|;\s*", re.I)
+# said Y" is two claims, each checked against its own party's messages. "Customer service / support / care" is the
+# company's side, never the customer.
+_PARTIES = (r"customer\s+(?:service|support|care)(?:\s+(?:team|desk|agents?))?|customer|client|user|agent|"
+            r"representative|rep|support|staff|team")
+_PARTY = re.compile(rf"\b(?:the\s+)?({_PARTIES})\b", re.I)
+_CLAUSES = re.compile(rf",?\s+(?:but|and|while|whereas|so|then|and then)\s+(?=(?:the\s+)?(?:{_PARTIES})\b)|;\s*", re.I)
 _CUSTOMER_WORDS = ("customer", "client", "user")
+_COMPANY_SPEAKERS = ("agent", "bot")  # what a bot or a system notice says is the company's side too
 # Words that say who did what, not what was done: a claim needs two other words to be checked.
 _FILLER = frozenset(
     "the a an to of and or but in on at for with that this is was were be been it its their they them he she his her "
@@ -82,7 +86,7 @@ def claims(sentence: str) -> list[tuple[str, str]]:
     out = []
     for part in _CLAUSES.split(sentence):
         m = _PARTY.search(part)
-        if m is None or m.group(1).lower() == "they":
+        if m is None:
             continue
         said = part[m.end():]
         if len(_content_words(said)) >= 2:
@@ -90,35 +94,40 @@ def claims(sentence: str) -> list[tuple[str, str]]:
     return out
 
 
-def attribution_scores(conv: Conversation, sentences: Sequence[str], embedder) -> list[float]:  # noqa: ANN001
+def attribution_scores(conv: Conversation, sentences: Sequence[str], embedder) -> list[float | None]:  # noqa: ANN001
     """For each sentence, how well what it gives each party matches that party's own messages rather than the
     other's: its claims' embeddings against the cleaned messages' (cosine), the claimed party's best match minus the
-    other party's best, the worst claim's margin mapped to [0, 1] (0.5: no claim to check, or no difference)."""
-    turns = [t for t in cleaned_turns(conv).turns if t.speaker in ("customer", "agent")]
+    other party's best, the worst claim's margin mapped to [0, 1]. A claim given to the wrong party scores low; one
+    that matches nobody's words scores near 0.5, so an invention is doubted only when it borrows the other party's
+    words. None: nothing to check (the sentence names no party, or the conversation has no message of the two
+    parties after cleaning)."""
+    turns = [("customer" if t.speaker == "customer" else "agent", t.text) for t in cleaned_turns(conv).turns
+             if t.speaker == "customer" or t.speaker in _COMPANY_SPEAKERS]
     found = [claims(s) for s in sentences]
     said = [text for cs in found for _, text in cs]
-    if not turns or not said:
-        return [0.5] * len(sentences)
-    vectors = embedder.embed([t.text for t in turns] + said)
+    if {party for party, _ in turns} != {"customer", "agent"} or not said:
+        return [None] * len(sentences)
+    vectors = embedder.embed([text for _, text in turns] + said)
     sims = iter((vectors[len(turns):] @ vectors[:len(turns)].T).tolist())
-    scores = []
+    scores: list[float | None] = []
     for cs in found:
         margins = []
         for party, _ in cs:
             best = {"customer": 0.0, "agent": 0.0}
-            for turn, sim in zip(turns, next(sims)):
-                best[turn.speaker] = max(best[turn.speaker], sim)
+            for (speaker, _), sim in zip(turns, next(sims)):
+                best[speaker] = max(best[speaker], sim)
             margins.append(best[party] - best["agent" if party == "customer" else "customer"])
-        scores.append((1 + min(margins)) / 2 if margins else 0.5)
+        scores.append((1 + min(margins)) / 2 if margins else None)
     return scores
 
 
 @dataclass(frozen=True)
 class SentenceSupport:
-    """One summary sentence, its support score (``attribution_scores``) and whether the check doubts it."""
+    """One summary sentence, its support score (``attribution_scores``; None: nothing in it to check) and whether the
+    check doubts it."""
 
     sentence: str
-    support: float
+    support: float | None
     doubted: bool
 
     def to_dict(self) -> dict:
@@ -131,7 +140,7 @@ class SupportReport:
     """A summary's support check: its sentences, or why it was not checked (``skipped``)."""
 
     model: str
-    threshold: float | None  # None only in a report that was skipped before its judge loaded
+    threshold: float
     sentences: tuple[SentenceSupport, ...] = ()
     skipped: str | None = None
 
@@ -139,6 +148,11 @@ class SupportReport:
     def doubted(self) -> list[SentenceSupport]:
         """The sentences the check doubts."""
         return [s for s in self.sentences if s.doubted]
+
+    @property
+    def checked(self) -> list[SentenceSupport]:
+        """The sentences the check could score (those naming the customer or the agent)."""
+        return [s for s in self.sentences if s.support is not None]
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (what ``summarize --json`` prints under ``support``)."""
@@ -152,7 +166,7 @@ class SupportChecker:
     on the dev half of eval/support_dev)."""
 
     #: Bump when the scoring changes: cached scores of another version are not reused.
-    VERSION = "attribution-1"
+    VERSION = "attribution-2"
 
     def __init__(self, embedder, threshold: float | None = None) -> None:  # noqa: ANN001 - an Embedder
         self.embedder = embedder
@@ -165,13 +179,17 @@ class SupportChecker:
 
     @property
     def fingerprint(self) -> str:
-        """What a cached score depends on besides the sentence and its conversation: the method and the embedder
-        (its vector of a probe text, so another model under the same name is another check). Not the threshold."""
-        probe = self.embedder.embed(["the agent asked for the order number"])
-        return f"{self.name}|{hashlib.sha256(probe.round(4).tobytes()).hexdigest()[:12]}"
+        """What a cached score depends on besides the sentence and its conversation: the method (its version and
+        patterns) and the embedder (its vector of a probe text, to three decimals, so another model under the same
+        name is another check). Not the threshold."""
+        import numpy as np
 
-    def score(self, conv: Conversation, sentence: str) -> float:
-        """The support score of one sentence against ``conv`` (0.5: nothing in it to check)."""
+        probe = np.rint(self.embedder.embed(["the agent asked for the order number"]) * 1e3).astype(np.int16)
+        method = "|".join((self.VERSION, _PARTY.pattern, _CLAUSES.pattern, ",".join(sorted(_FILLER))))
+        return f"{self.name}|{hashlib.sha256(method.encode() + probe.tobytes()).hexdigest()[:12]}"
+
+    def score(self, conv: Conversation, sentence: str) -> float | None:
+        """The support score of one sentence against ``conv`` (None: nothing in it to check)."""
         return attribution_scores(conv, [sentence], self.embedder)[0]
 
     def check(self, conv: Conversation, summary: str) -> SupportReport:
@@ -180,7 +198,8 @@ class SupportChecker:
         sentences = split_sentences(summary)
         scores = attribution_scores(conv, sentences, self.embedder)
         return SupportReport(self.name, self.threshold, tuple(
-            SentenceSupport(text, round(score, 4), score < self.threshold) for text, score in zip(sentences, scores)))
+            SentenceSupport(text, None if score is None else round(score, 4), score is not None and score < self.threshold)
+            for text, score in zip(sentences, scores)))
 
 
 def marked(summary: str, found: Sequence[SentenceSupport]) -> str:

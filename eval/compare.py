@@ -85,7 +85,8 @@ def add_bertscore(rows: list[dict], setup: BertScoreSetup) -> None:
 
 def add_support(rows: list[dict], dialogs: list, cache: Path, checker, quiet: bool = False) -> None:  # noqa: ANN001
     """Each row's support check (``assistant.support``: the summary's sentences scored against the conversation) as
-    ``row["support"]``: the sentences with their scores, doubted below the checker's threshold, and the share kept.
+    ``row["support"]``: the sentences with their scores, doubted below the checker's threshold, and the share of the
+    checked sentences kept (None when no sentence names a party).
 
     Scores are cached in ``cache`` (jsonl) under a key of the dialog, the system, the summary and the check's
     fingerprint, so an interrupted run resumes and a rerun scores nothing; the threshold is applied when read, so
@@ -96,8 +97,8 @@ def add_support(rows: list[dict], dialogs: list, cache: Path, checker, quiet: bo
 
     from assistant.journal import append_records, read_records
 
-    judge = checker.fingerprint
-    key = lambda r: "|".join((r["id"], r["system"], hashlib.sha256(r["prediction"].encode()).hexdigest()[:16], judge))  # noqa: E731
+    method = checker.fingerprint
+    key = lambda r: "|".join((r["id"], r["system"], hashlib.sha256(r["prediction"].encode()).hexdigest()[:16], method))  # noqa: E731
     done = {d.get("key"): d for d in read_records(cache)}
     by_id = {c.conversation_id: c for c in dialogs}
     with append_records(cache) as write:
@@ -108,10 +109,11 @@ def add_support(rows: list[dict], dialogs: list, cache: Path, checker, quiet: bo
                 done[k] = {"key": k, "skipped": report.skipped,
                            "scores": [[s.sentence, s.support] for s in report.sentences]}
                 write(done[k])
-            sentences = [{"sentence": text, "support": score, "doubted": score < checker.threshold}
+            sentences = [{"sentence": text, "support": score, "doubted": score is not None and score < checker.threshold}
                          for text, score in done[k]["scores"]]
-            r["support"] = {"sentences": sentences, "skipped": done[k]["skipped"], "kept": None if not sentences else
-                            sum(not s["doubted"] for s in sentences) / len(sentences)}
+            checked = [s for s in sentences if s["support"] is not None]  # a sentence naming no party is not checked
+            r["support"] = {"sentences": sentences, "skipped": done[k]["skipped"], "checked": len(checked),
+                            "kept": None if not checked else sum(not s["doubted"] for s in checked) / len(checked)}
 
 
 def aggregate_support(rows: list[dict], systems: list[str], *, samples: int = 2000, seed: int = 0) -> dict:

@@ -121,21 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     """Score every labelled sentence with the judge, choose the threshold on dev, report on test."""
     parser = argparse.ArgumentParser(description="Validate the summary support check on hand-labelled sentences.")
     parser.add_argument("--labels", default=str(LABELS))
-    parser.add_argument("--config", default=None)
     parser.add_argument("--out", default="runs/support/default")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
-    from assistant.config import load_config
     from assistant.errors import SupportLensError
     from assistant.support import SupportChecker
     from knowledge_base import embedder
     from training.tweetsumm import find_dialogs
 
     rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows:
+        print(f"error: {args.labels} holds no labelled sentence", file=sys.stderr)
+        return 2
     try:
-        checker = SupportChecker(embedder.make_embedder(), load_config(args.config).support_threshold)
+        checker = SupportChecker(embedder.make_embedder())
         wanted = {r["id"] for r in rows}
         convs = find_dialogs(wanted, args.data_dir)
         missing = wanted - convs.keys()
@@ -144,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         checker.score(convs[rows[0]["id"]], rows[0]["sentence"])  # the embedder loads before the clock starts
         start = time.perf_counter()
         for r in tqdm(rows, desc="support", unit="sentence"):
-            r["score"] = round(checker.score(convs[r["id"]], r["sentence"]), 5)
+            score = checker.score(convs[r["id"]], r["sentence"])
+            r["checked"] = score is not None  # a sentence naming no party is kept: neutral in the ranking
+            r["score"] = 0.5 if score is None else round(score, 5)
         seconds = time.perf_counter() - start
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -54,6 +54,7 @@ class SentenceTransformerEmbedder:
         self.threads = threads
         self._model = None
         self._lock = threading.Lock()  # torch's thread count is process-wide: switch it for one call at a time
+        self._load_lock = threading.Lock()
         self._dim: int | None = DEFAULT_DIM if model_path is None else None
 
     @property
@@ -64,8 +65,10 @@ class SentenceTransformerEmbedder:
         return self._dim
 
     def _load(self):  # noqa: ANN202 - a SentenceTransformer; its import is heavy so it stays local
-        if self._model is not None:
-            return self._model
+        with self._load_lock:  # a search and a support check arriving together load the model once
+            return self._model if self._model is not None else self._load_now()
+
+    def _load_now(self):  # noqa: ANN202
         st = require("sentence_transformers")
         path = self.model_path
         if path is None:

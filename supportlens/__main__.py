@@ -103,8 +103,9 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         checker = SupportChecker(embedder.make_embedder(), config.support_threshold)
         try:
             support = checker.check(conv, summary.text)
-        except SupportLensError as exc:  # the summary stands (the embedder would not load); the check says why
-            support = SupportReport(checker.name, checker.threshold, skipped=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the summary stands whatever the check hit; the check says why
+            reason = str(exc) if isinstance(exc, SupportLensError) else f"{type(exc).__name__}: {exc}"
+            support = SupportReport(checker.name, checker.threshold, skipped=reason)
     if args.json:
         print(json.dumps({**summary.to_dict(), **({"support": support.to_dict()} if support else {})},
                          ensure_ascii=False, indent=2))
@@ -151,7 +152,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Assemble and verify the embedded summary and audit models (converted for transformers with --backend transformers),
-    and the trained judges the config uses (audit; support when the support check is on)."""
+    and the trained audit judge when the config uses one."""
     from assistant.models import resolve_model
 
     config = _config(args)

@@ -51,6 +51,29 @@ class FakeGenerator:
             yield w if i == 0 else " " + w
 
 
+class WordsEmbedder:
+    """A deterministic stand-in for a sentence encoder: a unit vector of hashed lower-cased words."""
+
+    name = "words"
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.calls = 0
+
+    def embed(self, texts):  # noqa: ANN001, ANN201
+        import hashlib
+        import re
+
+        import numpy as np
+
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for w in re.findall(r"[a-z]+", text.lower()):
+                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
 class NumberedGenerator(FakeGenerator):
     """Replies "summary 1", "summary 2", ... in call order (plus ``filler`` words), so a test can follow each part's
     summary into the prompt that combines them."""

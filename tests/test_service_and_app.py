@@ -6,7 +6,13 @@ from assistant.access import check_exposure, load_credentials, parse_credentials
 from assistant.config import AssistantConfig
 from assistant.errors import ConfigError, GenerationFailed, InvalidConversation
 from supportlens.service import SummaryService, example_conversations
-from tests.conftest import FakeGenerator, PlaybookJudge
+from tests.conftest import FakeGenerator, PlaybookJudge, WordsEmbedder
+
+
+@pytest.fixture(autouse=True)
+def words_embedder(monkeypatch):
+    """The support check runs by default: a word-hashing embedder stands in for MiniLM (a test may patch another)."""
+    monkeypatch.setattr("knowledge_base.embedder.make_embedder", WordsEmbedder)
 
 
 def service(gen):
@@ -175,7 +181,7 @@ def test_follow_up_question_is_answered_from_the_conversation():
 def test_chat_marks_the_sentences_the_support_check_doubts():
     from app import build_app
     from supportlens.service import AuditService
-    from tests.test_support import WordsEmbedder
+    from tests.conftest import WordsEmbedder
 
     svc = SummaryService(AssistantConfig(adapter="none", support_check=True),
                          factory=lambda config: FakeGenerator(reply=" said the parcel is late. The agent said the parcel is late."))

@@ -7,6 +7,7 @@ from assistant.conversation import from_turns
 from assistant.config import SUPPORT_THRESHOLD
 from assistant.support import SupportChecker, attribution_scores, claims, split_sentences
 from eval.support import choose_threshold, detection, evaluate
+from tests.conftest import WordsEmbedder
 
 CONV = from_turns([{"speaker": "customer", "text": "My watchlist stopped updating two days ago."},
                    {"speaker": "agent", "text": "Sorry! Our team is investigating; new episodes show on the show page meanwhile. ^AB"}])
@@ -27,35 +28,15 @@ def test_split_sentences(text, expected):
     assert split_sentences(text) == expected
 
 
-class WordsEmbedder:
-    """A deterministic stand-in for a sentence encoder: a unit vector of hashed lower-cased words."""
-
-    name = "words"
-
-    def __init__(self, dim: int = 256) -> None:
-        self.dim = dim
-        self.calls = 0
-
-    def embed(self, texts):  # noqa: ANN001, ANN201
-        import hashlib
-        import re
-
-        import numpy as np
-
-        self.calls += 1
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for w in re.findall(r"[a-z]+", text.lower()):
-                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-
-
 @pytest.mark.parametrize("sentence, expected", [
     ("The customer said the watchlist stopped updating, but the agent said the team is investigating.",
      [("customer", " said the watchlist stopped updating"), ("agent", " said the team is investigating.")]),
     ("Customer is complaining that new episodes are missing.", [("customer", " is complaining that new episodes are missing.")]),
     ("The agent apologised.", []),  # one content word: nothing to check
     ("They fixed the watchlist quickly.", []),  # no party named
+    ("They said the customer service desk can help with refunds.", [("agent", " can help with refunds.")]),
+    ("The customer asked for a ticket refund, then the representative sent the returns form.",
+     [("customer", " asked for a ticket refund"), ("agent", " sent the returns form.")]),
 ])
 def test_claims_name_a_party_and_what_it_said(sentence, expected):
     assert claims(sentence) == expected
@@ -65,9 +46,17 @@ def test_a_claim_given_to_the_wrong_party_scores_low():
     right = "The customer said the watchlist stopped updating two days ago."
     wrong = "The agent said the watchlist stopped updating two days ago."
     scores = attribution_scores(CONV, [right, wrong, "Fine."], WordsEmbedder())
-    assert scores[0] > 0.5 > scores[1] and scores[2] == 0.5
+    assert scores[0] > 0.5 > scores[1] and scores[2] is None  # "Fine." names no party: not checked
     invented = attribution_scores(CONV, ["The agent refunded the full ticket price by cheque."], WordsEmbedder())[0]
     assert invented < scores[0]  # matches nobody's words: no better than a right claim
+
+
+def test_a_bot_speaks_for_the_company():
+    conv = from_turns([{"speaker": "customer", "text": "My watchlist stopped updating."},
+                       {"speaker": "bot", "text": "Try clearing the app cache in settings."}])
+    right, wrong = attribution_scores(conv, ["The agent suggested clearing the app cache in settings.",
+                                             "The customer suggested clearing the app cache in settings."], WordsEmbedder())
+    assert right > 0.5 > wrong
 
 
 def test_sentences_below_the_threshold_are_doubted_and_the_conversation_is_embedded_once():
@@ -75,6 +64,9 @@ def test_sentences_below_the_threshold_are_doubted_and_the_conversation_is_embed
     summary = "The customer said the watchlist stopped updating. The agent said the watchlist stopped updating two days ago."
     found = SupportChecker(embedder, threshold=0.5).check(CONV, summary).sentences
     assert [s.doubted for s in found] == [False, True] and embedder.calls == 1
+    report = SupportChecker(embedder, threshold=0.99).check(CONV, "All good. The customer said the watchlist stopped updating.")
+    assert [s.support is None for s in report.sentences] == [True, False] and len(report.checked) == 1
+    assert [s.sentence for s in report.doubted] == ["The customer said the watchlist stopped updating."]  # never "All good."
     assert SupportChecker(embedder).threshold == SUPPORT_THRESHOLD
     assert SupportChecker(embedder, 0.25).threshold == 0.25
 
@@ -87,7 +79,9 @@ def test_the_fingerprint_follows_the_embedder_not_the_threshold():
 
 def test_an_empty_or_unclean_conversation_is_checked_without_error():
     bare = from_turns([{"speaker": "customer", "text": "https://t.co/abc"}])
-    assert attribution_scores(bare, ["The agent sent a link to the page."], WordsEmbedder()) == [0.5]
+    assert attribution_scores(bare, ["The agent sent a link to the page."], WordsEmbedder()) == [None]
+    one_party = from_turns([{"speaker": "customer", "text": "Where is my parcel?"}, {"speaker": "agent", "text": "https://t.co/x"}])
+    assert attribution_scores(one_party, ["The agent sent the tracking link."], WordsEmbedder()) == [None]  # nobody to compare
 
 
 @pytest.mark.real_model
