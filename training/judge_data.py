@@ -21,9 +21,7 @@ A label is never a model's opinion; it comes from how the example was made (``Ru
 Most real verdicts are "not applicable", which the audit decides by a trigger question ("Does this message ask
 for a refund?"): trigger questions about customer and agent messages are rule types of their own, so the judge
 learns to answer "no" when the situation is absent. Questions come in several wordings, so the judge has to read
-the question rather than the rule's id; the rule text beside the question is drawn too (``draw_guideline``: the rule
-type's short wording, a manual-style one that names the violations, a paragraph bundling other rules, or another
-rule's words), so the answer follows the question and the message, never the rule's negative words. Training and validation ask only whether the rule type's property is present
+the question rather than the rule's id. Training and validation ask only whether the rule type's property is present
 (``positive``); the judge answers property questions and the plan says what a yes means. The reversed wordings ("Is
 this reply free of links?") form their own split, ``reversed``, which measures how the judge takes them (the audit
 drops a negated check where its positive twin exists: ``assistant.judge.informative_checks``).
@@ -174,11 +172,6 @@ DELAY = _lexicon(r"\b(?:late|delay\w*|waiting|waited|still (?:not|no|hasn't|have
 EMOJI = re.compile(r"[\u2600-\u27bf\U0001F000-\U0001FAFF]")
 ESCALATION = _lexicon(r"\b(?:escalat\w*|specialist\w*|senior|supervisor|manager|higher level|next level|"
                       r"passed (?:this|it|your \w+) (?:on|along)|forward\w* (?:this|it|your))\b")
-NEXT_STEP = _lexicon(r"\b(?:try|restart|reinstall|re-install|update|upgrade|check|go to|visit|click|tap|select|clear|"
-                     r"reset|log ?out|sign ?out|log ?in|sign ?in|steps?|settings|you can|you'll need|you will need|"
-                     r"please|should|fixed|resolved|working|back up|live|now|will|we'll|we've|sent|issued|"
-                     r"processed|refund\w*|replace\w*|contact|call|email|e-mail|form|store|link|may we|kindly|dial|let me|"
-                     r"let us|keep us|your (?:number|details|order|account)|only way|way to)\b")
 ORDER_NUMBER = re.compile(r"(?:#\s?\d{4,}|(?<![@\w])\d{6,}\b|\b[A-Z]{2,3}\d{5,}\b)")  # never an @123456 handle
 SIGNATURE_TAIL = re.compile(r"\s*(?:[\^*~/]\s*[A-Z][A-Za-z]{0,14}|[-\u2013\u2014]\s*[A-Z][A-Za-z]{0,14})\s*$")
 
@@ -216,38 +209,6 @@ def _greets(text: str) -> bool:
     return bool(GREETING.search(_split_handles(text)[1]))
 
 
-INSTRUCTION = _lexicon(r"\b(?:try|restart\w*|reinstall\w*|re-install\w*|update|upgrade|clear|reset|log ?out|sign ?out|"
-                       r"go to|head to|visit|click|tap|select|follow (?:these|the|this)|settings|turn (?:it )?off|"
-                       r"unplug|power cycle|fill (?:in|out)|submit)\b")
-
-
-def offers_step(text: str) -> bool:
-    """Whether an agent reply surely gives a way forward: a link, an invitation to a private channel, or an
-    instruction (``INSTRUCTION``: try, restart, go to, follow these steps, ...)."""
-    return has_link(text) or names_private_channel(text) or bool(INSTRUCTION.search(text))
-
-
-def gives_next_step(text: str) -> bool:
-    """Whether an agent reply may give the customer a way forward: a link, a private channel, a question, or any word
-    of an instruction, a fix or a promise (``NEXT_STEP``). Its negation is what is sure: a reply with none of these
-    (thanks, a pleasantry, an apology alone) gives no next step."""
-    return has_link(text) or names_private_channel(text) or "?" in text or bool(NEXT_STEP.search(text))
-
-
-PLEASANTRY = _lexicon(r"\b(?:welcome|thank\w*|thanks|glad|great|happy|appreciate\w*|sorry|enjoy|cheers|anytime|"
-                      r"no problem|no worries|have a (?:good|great|nice|lovely))\b")
-
-
-def _pleasantry_only(text: str) -> bool:
-    """A short pleasantry (at most 12 words before its signature, every sentence a thanks / welcome / sorry / glad
-    ... or a few words such as "Great!", not one part of a thread) that gives no next step: the sure negative."""
-    body = SIGNATURE_TAIL.sub("", strip_tail(_split_handles(text)[1]))
-    sentences = [x for x in _SENTENCES.split(body) if x.strip()]
-    return (bool(sentences) and all(PLEASANTRY.search(x) or len(x.split()) <= 3 for x in sentences)
-            and PLEASANTRY.search(body) is not None and not gives_next_step(text) and len(body.split()) <= 12
-            and not re.search(r"\b\d/\d\b|\.\.\.", text))
-
-
 def _no_question(text: str, rng: random.Random) -> str | None:
     handles, body = _split_handles(text)
     kept = [s for s in _SENTENCES.split(body) if "?" not in s]
@@ -269,7 +230,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
              _q(("Does this reply end with the agent's initials or name?", True),
                 ("Is this reply signed by the agent?", True),
                 ("Does this reply carry a signature?", True),
-                ("Is this reply signed off with a name or initials?", True),
                 ("Is this reply missing the agent's signature?", False)),
              has_signature, lambda t, r: _sign(t, r), _unsign,
              "assistant.detectors.has_signature on the message as written; edits append ^XY / -Name or cut the tail"),
@@ -301,7 +261,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
               "Invite the customer to continue by direct message when personal data is needed."),
              _q(("Does this reply ask the customer to continue in a DM or private message?", True),
                 ("Does this reply move the conversation to a private channel?", True),
-                ("Does the agent ask the customer to send the details privately?", True),
                 ("Does this reply keep everything in public without offering a private channel?", False)),
              names_private_channel, _adder("Please send us a DM with your details.", "Could you DM us so we can look into it?",
                                            "Let's continue in a private message."),
@@ -312,7 +271,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
               "Acknowledge the customer's frustration with an apology.",
               "Agents express empathy for the inconvenience caused."),
              _q(("Does this reply apologise or show empathy?", True), ("Does the agent say sorry in this reply?", True),
-                ("Does this reply express regret or understanding about what went wrong?", True),
                 ("Does this reply acknowledge the customer's frustration?", True),
                 ("Is this reply without any apology or empathy?", False)),
              APOLOGY.search, _adder("Sorry for the trouble.", "We apologise for the inconvenience.",
@@ -321,7 +279,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
     RuleType("greeting", "greeting", "agent", "lexicon",
              ("Greet the customer at the start of the first reply.", "Open every conversation with a friendly hello."),
              _q(("Does this reply start with a greeting?", True), ("Does this reply greet the customer?", True),
-                ("Does the agent open this reply with a hello or hi?", True),
                 ("Does this reply skip the greeting?", False)),
              _greets, _adder("Hi there!", "Hello!", "Hey, thanks for reaching out.", where="start"),
              _strip_greeting, "a greeting at the start of the message (after @handles); edits add or cut it"),
@@ -329,7 +286,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
              ("Close the conversation by offering further help.",
               "The last reply should invite the customer to come back if they need anything else."),
              _q(("Does this reply offer further help?", True), ("Does this reply invite the customer to reach out again?", True),
-                ("Does this reply tell the customer they can come back if they need anything?", True),
                 ("Does this reply end without offering more help?", False)),
              MORE_HELP.search, _adder("Let us know if there's anything else we can help with.",
                                       "Feel free to reach out again anytime.", "We're here if you need anything else.",
@@ -340,7 +296,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
               "Agents must not request login credentials or payment card details in any channel."),
              _q(("Does this reply ask for a password, PIN or card number?", True),
                 ("Does the agent request login credentials or payment card details here?", True),
-                ("Does this reply ask for sensitive security information?", True),
                 ("Does this reply avoid asking for passwords or card details?", False)),
              CREDENTIALS.search, _adder("Please reply with your account password so we can check.",
                                         "Can you send us the full card number and the security code?",
@@ -352,7 +307,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
               "Compensation is decided by the claims team; agents never offer it publicly."),
              _q(("Does this reply promise a refund, credit or compensation?", True),
                 ("Does the agent offer money back or a credit in this reply?", True),
-                ("Does this reply commit to paying the customer something?", True),
                 ("Is this reply free of any promise of compensation?", False)),
              COMPENSATION.search, _adder("We'll refund the full amount to your card today.",
                                          "We've added a $50 credit to your account for the trouble.",
@@ -370,7 +324,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
              ("When you promise to follow up, say when.", "Every promise of an update must include a timeframe."),
              _q(("Does this reply give a timeframe for the follow-up it promises?", True),
                 ("Does the agent say when they will get back to the customer?", True),
-                ("Does this reply say by when the customer will hear back?", True),
                 ("Is the follow-up promised in this reply vague about when it will happen?", False)),
              TIMEFRAME.search, None, None,
              "both sides inserted into a reply without any timeframe word: a promise with a timeframe (yes) or without"),
@@ -385,8 +338,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
     RuleType("courtesy", "courtesy", "agent", "insert",
              ("Stay polite: never blame or belittle the customer.", "Be courteous and respectful in every reply."),
              _q(("Is this reply polite and respectful to the customer?", True),
-                ("Does this reply stay professional, without sarcasm or blame?", True),
-                ("Is the agent courteous in this reply?", True),
                 ("Does this reply blame or belittle the customer?", False),
                 ("Is the tone of this reply rude?", False)),
              lambda t: not RUDE.search(t), None, None,
@@ -406,18 +357,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
                 ("Is this reply unrelated to what the customer just said?", False)),
              None, None, None,
              "yes: the real reply that followed the customer's message; no: an agent reply from another conversation"),
-    RuleType("next_step", "next step", "agent", "lexicon",
-             ("Give the customer a way forward in every conversation: a fix, steps to try, a link or what to send us.",
-              "Replies should move the case on, never just acknowledge it.",
-              "Each case ends with a clear next step for the customer."),
-             _q(("Does this reply give the customer a next step or a solution?", True),
-                ("Does the agent tell the customer what to do or where to go next?", True),
-                ("Does this reply move the issue forward?", True),
-                ("Is this reply only a pleasantry, with nothing for the customer to do?", False)),
-             offers_step, None, None,
-             "yes: real replies with a link, a private-channel invitation or an instruction verb (offers_step); no: "
-             "real short pleasantries (at most 12 words: thanks, welcome, sorry, glad) without any word of a step, "
-             "fix or promise (gives_next_step)"),
     RuleType("customer_refund", "compensation", "customer", "lexicon",
              ("When a customer asks for a refund, explain the refund policy and route them to the claims form.",
               "Refund requests go to the billing team."),
@@ -475,93 +414,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
              DELAY.search, _adder("I've been waiting for over a week now.", "This is three days late."),
              _stripper(DELAY), "a delay lexicon on the customer's message; edits insert a complaint or strip its sentences"),
 )
-#: Longer wordings, as policy manuals write rules: what the rule asks, with examples, and what breaks it. A
-#: manual names the violations ("no sarcasm, no blame"); the judge must answer the question about the message, not
-#: react to the rule's negative words (the first trained judge gave real polite replies P(yes) 0.24 under such a rule).
-PROSE: dict[str, tuple[str, ...]] = {
-    "signature": ("Customers should always know which person is answering. Put your initials or your first name at "
-                  "the end of each public message, after a caret or a dash. An unsigned reply falls short of this "
-                  "standard.",),
-    "link": ("Where our help site covers the question, the reply includes the address of the page so the customer can "
-             "read the steps themselves. Telling someone to 'search the help centre' without a link is not enough.",),
-    "phone": ("If the matter has to be handled by phone, the agent writes out the number to call. Vague answers such as "
-              "'give us a ring' without the number fail this rule.",),
-    "email": ("For claims that need documents, agents give the address customers can write to. Asking them to 'email "
-              "us' without saying where breaks this rule.",),
-    "private_channel": ("Personal data never belongs in a public thread. As soon as an order number, address, phone "
-                        "number or account detail is needed, ask the customer to continue by direct message, a "
-                        "secure form or a call; discussing those details in public is a breach.",),
-    "apology": ("Customers who run into trouble should hear that we care. Show regret or understanding for what went "
-                "wrong (sorry, we apologise, we understand); a reply that jumps straight to instructions, sounds cold "
-                "or ignores the customer's frustration does not meet this standard.",),
-    "greeting": ("Start the first message warmly: hello, hi or good morning, ideally with the customer's name. Diving "
-                 "straight into questions or answers without a greeting is not acceptable.",),
-    "more_help": ("Before the conversation ends, the agent makes clear the customer can come back: ask whether "
-                  "anything else is needed or say we are here to help. Ending abruptly, with no offer of further "
-                  "help, breaks this rule.",),
-    "credentials": ("Passwords, PINs, one-time codes, CVVs and full card numbers are never requested, not even by DM. "
-                    "Any message that asks for them is a serious breach, whatever the reason.",),
-    "public_compensation": ("Refunds, credits, vouchers and goodwill gestures are never promised in public. The agent "
-                            "may explain the claims process but must not commit to an amount or say that money "
-                            "will be paid; a public promise of compensation is a violation.",),
-    "follow_up_promise": ("When the agent cannot solve the problem at once, they may promise to come back to the "
-                          "customer. Such promises must be kept, and they should say when the update will come.",),
-    "timeframe": ("Promises to get back to the customer must say when: within 24 hours, by Friday, in two working "
-                  "days. 'We'll be in touch soon' or 'as soon as possible' are too vague and fail this rule.",),
-    "redirect_route": ("If another team has to handle the request, the agent gives the way to reach it: its phone "
-                       "number, web address or e-mail. Sending a customer elsewhere without telling them how to get "
-                       "there is not acceptable.",),
-    "courtesy": ("Every message stays respectful and professional. No sarcasm, no rudeness, no blaming the customer, "
-                 "no dismissive remarks; a reply that belittles or lectures the customer is a violation, however "
-                 "right the agent may be.",
-                 "Treat every customer with respect. Being curt, mocking the customer or suggesting the problem is "
-                 "their own fault breaks this rule.",),
-    "asks_info": ("To investigate, the agent asks for what is needed (order number, account e-mail, device model or "
-                  "app version) rather than guessing. Troubleshooting without the details breaks this rule.",),
-    "answers_customer": ("Read the customer's message and answer it. Replies that ignore the question, change the "
-                         "subject or paste an unrelated template fail this standard.",),
-    "next_step": ("The customer should leave the conversation knowing what happens next: a fix, steps to try, a page "
-                  "to read, what to send by DM, or who will follow up. A reply of sympathy alone, with nothing the "
-                  "customer can act on, does not meet this rule.",),
-    "customer_refund": ("When a customer asks for their money back, a credit or compensation, the agent explains how "
-                        "refunds work and where to claim; promising the refund publicly is not allowed.",),
-    "customer_question": ("Questions customers ask must be answered: when a message asks something, the agent's "
-                          "next reply addresses it rather than ignoring it.",),
-    "customer_order_number": ("If a customer posts an order, booking or account number in public, the agent asks "
-                              "them to move to DM and does not repeat the number.",),
-    "conversation_dm": ("Cases involving accounts or orders are moved to a private channel at some point in the "
-                        "conversation; resolving them entirely in public is a breach.",),
-    "conversation_refund": ("Whenever a refund or compensation comes up in the conversation, the refund procedure "
-                            "applies: explain it, and never promise money in public.",),
-    "agent_thanks": ("Show appreciation: thank the customer at least once, for reaching out, for their patience or for "
-                     "the details they sent. A conversation without any thanks falls short.",),
-    "emoji": ("Our tone is professional: replies contain no emoji or emoticons.",),
-    "escalation": ("Issues the agent cannot solve are escalated to a specialist or senior team, and the customer is "
-                   "told so. Leaving an unresolved issue without escalation breaks this rule.",),
-    "customer_delay": ("If a customer says they have been waiting (a late parcel, a delayed flight, no answer for "
-                       "days), the agent acknowledges the wait and gives an expected date.",),
-}
-#: Shares of the rule text a check is asked under: the rule type's own wording, its manual-style wording, its wording
-#: inside a paragraph that also states other rules (manuals bundle them), another rule's wording altogether (the
-#: question, not the rule's words, decides the answer).
-GUIDELINE_DRAW = (("own", 0.35), ("prose", 0.3), ("bundle", 0.2), ("other", 0.15))
-
-
-def draw_guideline(rule: RuleType, rng: random.Random) -> str:
-    """The rule text one check of ``rule`` is asked under (``GUIDELINE_DRAW``)."""
-    form = rng.choices([f for f, _ in GUIDELINE_DRAW], [w for _, w in GUIDELINE_DRAW])[0]
-    own = rule.guidelines + PROSE.get(rule.name, ())
-    if form == "own":
-        return rng.choice(rule.guidelines)
-    if form == "prose":
-        return rng.choice(PROSE.get(rule.name, rule.guidelines))
-    others = [g for r in RULE_TYPES if r.name != rule.name and (rule.name in HELD_BACK or r.name not in HELD_BACK)
-              for g in r.guidelines]  # a trained rule's checks never show a held-back rule's words
-    if form == "other":
-        return rng.choice(others)
-    parts = [rng.choice(own), *rng.sample(others, rng.randint(1, 2))]
-    rng.shuffle(parts)
-    return " ".join(parts)
 HELD_BACK = ("agent_thanks", "emoji", "escalation", "customer_delay")
 _BY_NAME = {r.name: r for r in RULE_TYPES}
 
@@ -618,8 +470,6 @@ def message_variant(rule: RuleType, text: str, want: bool, rng: random.Random,
         if RUDE.search(text):
             return None
         return (text, "original") if want else (insert_sentence(rng.choice(_RUDE), text, rng), "inserted")
-    if name == "next_step":  # real replies only: sure steps against sure pleasantries, nothing in between
-        return (text, "original") if (offers_step(text) if want else _pleasantry_only(text)) else None
     if name == "asks_info":
         if "?" in text or _REQUEST.search(text):
             return None
@@ -653,7 +503,7 @@ def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Ran
                  wording: str = "positive") -> JudgeExample | None:
     """One example of ``rule`` on ``conv`` whose answer is ``want`` (after the question's polarity), or None."""
     question, polarity = rng.choice(questions(rule, wording))
-    guideline = draw_guideline(rule, rng)
+    guideline = rng.choice(rule.guidelines)
     prop = want if polarity else not want  # the property the message must (not) have for the answer to be ``want``
     if rule.speaker == "conversation":
         if conversation_label(rule, conv) != prop:
@@ -743,11 +593,7 @@ def data_card(splits: dict[str, list[JudgeExample]], seed: int) -> str:
              "- Questions come in several wordings; training and validation ask whether the rule type's property is "
              "present (the plan says what a yes means), the `reversed` split asks whether it is absent (\"Is this "
              "reply free of links?\"), to measure how the judge takes such wordings. Answers are balanced yes / no "
-             "per rule type.",
-             "- Rule texts: each check is asked under its rule type's own short wording (35%), a manual-style wording "
-             "that names the violations (30%), a paragraph bundling its wording with one or two other rules' (20%), "
-             "or another rule's wording altogether (15%), so the answer follows the question and the message, not "
-             "the rule's words. A trained type's checks never show a held-back type's words.", "",
+             "per rule type.", "",
              "| rule type | category | about | label made by | split | yes | no | edited |", "|---|---|---|---|---|---|---|---|"]
     for rule in RULE_TYPES:
         for split, examples in splits.items():
