@@ -21,7 +21,9 @@ from assistant.errors import ConfigError, SupportLensError
 from assistant.journal import append_records, read_records
 
 # Settings that do not change what is generated.
-_NOT_HASHED = ("n_threads", "device", "max_input_chars")
+# Settings that never change a summary: speed, input limits, and the audit's and the support check's own.
+_NOT_HASHED = ("n_threads", "device", "max_input_chars", "compile_model")
+_NOT_HASHED_PREFIXES = ("audit_", "support_")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$")
 
 
@@ -34,7 +36,8 @@ class System:
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the outputs: config and the adapter's weights."""
-        data = {k: v for k, v in asdict(self.config).items() if k not in _NOT_HASHED}
+        data = {k: v for k, v in asdict(self.config).items()
+                if k not in _NOT_HASHED and not k.startswith(_NOT_HASHED_PREFIXES)}
         adapter = self.config.adapter_path()
         if adapter:
             data["adapter_sha256"] = _content_hash(Path(adapter))

@@ -68,6 +68,8 @@ def test_cache_resumes_after_a_kill_and_never_mixes_configs(tmp_path, dialogs):
     assert other.fingerprint() != system.fingerprint()
     generate(other, dialogs, cache, factory=factory_for(" asked.", calls))
     assert len(calls) == 4  # a changed system is regenerated, not mixed with the old outputs
+    unchanged = System("base", AssistantConfig(adapter="none", support_check=False, audit_k=3, compile_model="x"))
+    assert unchanged.fingerprint() == system.fingerprint()  # the audit's and the support check's settings write no summary
 
 
 def test_run_writes_a_self_describing_folder(tmp_path, dialogs, tweetsumm_dir):
