@@ -182,7 +182,7 @@ def with_support(summary: str, report) -> str:  # noqa: ANN001 - assistant.suppo
     if not report.doubted:
         return (f"{summary}\n\n*Support check: {len(report.checked)} of {len(report.sentences)} sentences name the "
                 f"customer or the agent and match what that party wrote; none doubted ({report.model}).*")
-    return (f"{marked(summary, report.sentences)}\n\n*[?]: {len(report.doubted)} of {len(report.sentences)} sentences "
+    return (f"{marked(summary, report.sentences)}\n\n*Support check [?]: {len(report.doubted)} of {len(report.sentences)} sentences "
             f"not clearly supported by the conversation (support score below {report.threshold:.2f}, "
             f"checked by {report.model}). Read them against the conversation.*")
 
@@ -402,11 +402,13 @@ def chat_tab(s: Services, examples: list[Example]) -> None:
     current = gr.State(None)  # the last summarized Conversation: what follow-up questions are about
     gr.Examples(examples=[[e.text] for e in examples], inputs=[box], example_labels=[e.title for e in examples],
                 label="Example conversations")
-    gr.on([send.click, box.submit], handler(summarize, s), [box, chat, current, agents, swap], [chat, box, current],
-          api_name="summarize")
-    gr.on([ask_btn.click, question.submit], handler(ask, s), [question, chat, current], [chat, question],
-          api_name="ask")
-    clear.click(lambda: ([], "", None), None, [chat, box, current])
+    summarizing = gr.on([send.click, box.submit], handler(summarize, s), [box, chat, current, agents, swap],
+                        [chat, box, current], api_name="summarize")
+    asking = gr.on([ask_btn.click, question.submit], handler(ask, s), [question, chat, current], [chat, question],
+                   api_name="ask")
+    # Clear stops a summary or an answer still running (the support check runs after the summary shows): its last
+    # update would otherwise bring the cleared chat back.
+    clear.click(lambda: ([], "", None), None, [chat, box, current], cancels=[summarizing, asking])
 
 
 def audit_tab(s: Services, orgs: list[str]) -> gr.Dropdown:

@@ -149,7 +149,7 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     browser.execute_script("window.scrollTo(0, 0)")
     _no_error_toast(browser)
     _css(browser, "#chat-send").click()
-    _wait(browser, lambda d: _css(d, "#chat-box textarea").get_attribute("value") == "")  # summary complete
+    _wait(browser, lambda d: "Support check" in _text(d, "#chat [data-testid=bot]"), timeout=120)  # summary checked
     named_summary = _text(browser, "#chat [data-testid=bot]").lower()
     assert "router" in named_summary or "xr-500" in named_summary or "connection" in named_summary, named_summary
     _css(browser, "#chat-clear").click()
@@ -159,9 +159,10 @@ def test_manager_workflow_in_a_browser(app_url, browser, shots, tweetsumm_dir, t
     _fill(browser, "#chat-box textarea", dialog)
     _css(browser, "#chat-send").click()
     _wait(browser, lambda d: _text(d, "#chat [data-testid=bot]"))  # streaming started
-    _wait(browser, lambda d: _css(d, "#chat-box textarea").get_attribute("value") == "")  # summary complete
+    _wait(browser, lambda d: "Support check" in _text(d, "#chat [data-testid=bot]"), timeout=120)  # summary checked
     summary = _text(browser, "#chat [data-testid=bot]")
     assert "watchlist" in summary.lower() or "episode" in summary.lower(), summary
+    assert "Support check" in summary  # each sentence checked against the conversation, on by default
     # A follow-up question, answered from the conversation.
     n_bot = len(browser.find_elements("css selector", "#chat [data-testid=bot]"))
     _fill(browser, "#chat-question textarea", "What problem did the customer report?")
