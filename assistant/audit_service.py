@@ -67,22 +67,18 @@ _JUDGES: dict[str, EncoderJudge] = {}
 _JUDGES_LOCK = threading.Lock()
 
 
-def _loaded_judge(folder, threads: int | None) -> EncoderJudge | None:  # noqa: ANN001 - a Path or None
-    """The trained judge in ``folder``, loaded once per process (None for no folder)."""
+def load_judge(config: AssistantConfig | None = None) -> EncoderJudge | None:
+    """The trained judge ``config.audit_judge`` names (loaded once per process), or None when the language model
+    ``audit_model`` answers the checks (``audit_judge: model``)."""
+    config = config or AssistantConfig()
+    folder = config.audit_judge_path()
     if folder is None:
         return None
     key = str(folder.resolve())
     with _JUDGES_LOCK:
         if key not in _JUDGES:
-            _JUDGES[key] = EncoderJudge(folder, threads=threads)
+            _JUDGES[key] = EncoderJudge(folder, threads=config.n_threads)
         return _JUDGES[key]
-
-
-def load_judge(config: AssistantConfig | None = None) -> EncoderJudge | None:
-    """The trained judge ``config.audit_judge`` names (loaded once per process), or None when the language model
-    ``audit_model`` answers the checks (``audit_judge: model``)."""
-    config = config or AssistantConfig()
-    return _loaded_judge(config.audit_judge_path(), config.n_threads)
 
 
 def _audit_generator(config: AssistantConfig, generator):  # noqa: ANN001, ANN202 - Generator

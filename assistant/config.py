@@ -150,7 +150,16 @@ class AssistantConfig:
     def audit_judge_path(self) -> Path | None:
         """The trained judge folder audits use (``audit_judge``: ``trained`` is the shipped one), or None when the
         language model ``audit_model`` answers the checks. Raises ModelUnavailable when the folder is missing."""
-        return _judge_folder(self.audit_judge, SHIPPED_JUDGE)
+        if self.audit_judge == "model":
+            return None
+        trained = self.audit_judge == "trained"
+        folder = SHIPPED_JUDGE if trained else Path(self.audit_judge).expanduser()
+        if not folder.is_dir():
+            restore = "restore it from git (the shipped one), " if trained else ""
+            raise ModelUnavailable(
+                f"The audit judge {folder} is missing: {restore}train one with python -m training.encoder_judge --out "
+                "FOLDER, or let the language model judge with --audit-judge model.")
+        return folder
 
     def audit_adapter_path(self) -> str | None:
         """The adapter the judge loads on ``audit_model`` (``auto`` resolved to the shipped judge, never to the
@@ -163,20 +172,6 @@ class AssistantConfig:
         if self.adapter is None or self.adapter.lower() in NO_ADAPTER or self.backend == "openai":
             return False
         return self.adapter != "auto" or self.model in SHIPPED_ADAPTERS
-
-
-def _judge_folder(value: str, shipped: Path) -> Path | None:
-    """The trained audit judge folder a setting names (``trained``: the ``shipped`` one), or None for ``model`` (the
-    language model judges). Raises ModelUnavailable, with the ways out, when the folder is missing."""
-    if value == "model":
-        return None
-    folder = shipped if value == "trained" else Path(value).expanduser()
-    if not folder.is_dir():
-        restore = "restore it from git (the shipped one), " if value == "trained" else ""
-        raise ModelUnavailable(
-            f"The audit judge {folder} is missing: {restore}train one with python -m training.encoder_judge --out "
-            "FOLDER, or let the language model judge with --audit-judge model.")
-    return folder
 
 
 def coerce_field(kind: str, name: str, value: Any) -> Any:

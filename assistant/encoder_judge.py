@@ -13,8 +13,6 @@ A judge folder holds ``judge.json`` (base encoder, input length, pair format, tr
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import threading
 from pathlib import Path
@@ -47,18 +45,13 @@ def check_pair(conv: Conversation, guideline: str, statement: str, turn: int | N
     question = statement if statement.endswith("?") else as_question(statement) or statement
     first = f"{_clip(guideline, GUIDELINE_CHARS)} Question: {_clip(question, GUIDELINE_CHARS // 2)}"
     if turn is None:
-        return first, spoken(conv)
+        return first, " ".join(f"{t.speaker}: {t.text}" for t in conv.turns)
     asked = conv.turns[turn]
     second = f"{asked.speaker} message: {asked.text}"
     if turn > 0:
         before = conv.turns[turn - 1]
         second += f" [before it, {before.speaker}: {before.text}]"
     return first, second
-
-
-def spoken(conv: Conversation) -> str:
-    """A conversation as a judge reads it whole: "speaker: text" for each turn, on one line."""
-    return " ".join(f"{t.speaker}: {t.text}" for t in conv.turns)
 
 
 def fit_first(tokenizer, first: str, max_length: int) -> str:  # noqa: ANN001 - a transformers tokenizer
@@ -126,12 +119,6 @@ class EncoderJudge:
         self._lock = threading.Lock()  # one judge serves every audit of a process (batch workers, app users)
         self._cache: dict[tuple[str, str], float] = {}
         self._cache_size = cache_size
-
-    @functools.cached_property
-    def weights_sha256(self) -> str:
-        """Hash of the adapter's weights (for cache keys: a judge retrained into the same folder is another judge)."""
-        weights = self.folder / "adapter_model.safetensors"
-        return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else ""
 
     def p_yes_many(self, pairs: list[tuple[str, str]], batch_size: int = 16) -> list[float]:
         """P(yes) of each (guideline and question, text) pair; repeated pairs are scored once."""

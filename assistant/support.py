@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from assistant.cleaning import clean_conversation
@@ -49,13 +49,6 @@ def split_sentences(text: str) -> list[str]:
             start = m.end()
         out.append(line[start:].strip())
     return [s for s in out if s]
-
-
-def cleaned_turns(conv: Conversation) -> Conversation:
-    """``conv`` as the support check reads it: cleaned as for summarizing (``clean_conversation``: links, @handles
-    and signatures say nothing a summary states), or its first turn as written when cleaning leaves nothing."""
-    cleaned = clean_conversation(conv)
-    return cleaned if cleaned.turns else replace(conv, turns=conv.turns[:1])
 
 
 # A clause that names a party ("the customer ...", "the agent ..."); a sentence "The customer asked X, but the agent
@@ -101,7 +94,7 @@ def attribution_scores(conv: Conversation, sentences: Sequence[str], embedder) -
     that matches nobody's words scores near 0.5, so an invention is doubted only when it borrows the other party's
     words. None: nothing to check (the sentence names no party, or the conversation has no message of the two
     parties after cleaning)."""
-    turns = [("customer" if t.speaker == "customer" else "agent", t.text) for t in cleaned_turns(conv).turns
+    turns = [("customer" if t.speaker == "customer" else "agent", t.text) for t in clean_conversation(conv).turns
              if t.speaker == "customer" or t.speaker in _COMPANY_SPEAKERS]
     found = [claims(s) for s in sentences]
     said = [text for cs in found for _, text in cs]
@@ -175,7 +168,7 @@ class SupportChecker:
     @property
     def name(self) -> str:
         """What scores the check, for reports: the method and its embedder."""
-        return f"{self.VERSION} ({getattr(self.embedder, 'name', type(self.embedder).__name__)})"
+        return f"{self.VERSION} ({self.embedder.name})"
 
     @property
     def fingerprint(self) -> str:
@@ -187,10 +180,6 @@ class SupportChecker:
         probe = np.rint(self.embedder.embed(["the agent asked for the order number"]) * 1e3).astype(np.int16)
         method = "|".join((self.VERSION, _PARTY.pattern, _CLAUSES.pattern, ",".join(sorted(_FILLER))))
         return f"{self.name}|{hashlib.sha256(method.encode() + probe.tobytes()).hexdigest()[:12]}"
-
-    def score(self, conv: Conversation, sentence: str) -> float | None:
-        """The support score of one sentence against ``conv`` (None: nothing in it to check)."""
-        return attribution_scores(conv, [sentence], self.embedder)[0]
 
     def check(self, conv: Conversation, summary: str) -> SupportReport:
         """Each sentence of ``summary`` with its support score (the conversation embedded once), doubted below the

@@ -162,7 +162,7 @@ def render_markdown(results: dict, plots: list[Path] | None = None) -> str:
     support = results["aggregates"].get("support")
     if support:
         lines += ["## Support check (each summary sentence against its conversation)", "",
-                  f"Share of a summary's sentences that `{support.get('checker') or support.get('model')}` finds supported by the conversation "
+                  f"Share of a summary's sentences that `{support['checker']}` finds supported by the conversation "
                   f"(support score >= {support['threshold']:.2f}; the check's own accuracy: `python -m eval.support`), "
                   "mean over dialogs with a 95% interval.", "",
                   markdown_table(["system", "sentences kept", "vs " + next(iter(results["systems"]))],
