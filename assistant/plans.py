@@ -33,7 +33,7 @@ from assistant.detectors import detector_for
 from assistant.errors import SupportLensError
 
 #: Bump when compilation changes: stored plans of another version are compiled again.
-COMPILER_VERSION = 1
+COMPILER_VERSION = 2
 ORIGINS = ("clauses", "model", "fallback", "override")
 REPLY_SCOPES = {"first_reply": "first", "last_reply": "last", "every_reply": "all", "any_reply": "any",
                 "no_reply": "any"}
@@ -336,6 +336,19 @@ _SCOPE_CUES = (
     ("no_reply", re.compile(r"\b(?:never|do\s+not|don't|must\s+not|may\s+not|should\s+not|shall\s+not|"
                             r"are\s+not\s+to|is\s+not\s+to)\b", re.I)),
 )
+# conduct kept throughout ("stay polite", "always ...") is asked of every reply even where no reply is named
+_CONDUCT = re.compile(r"\b(?:always|at\s+all\s+times|throughout|stays?|remains?|be\s+(?:\w+\s+)?(?:polite|courteous|"
+                      r"professional|friendly|respectful|kind|patient|clear|concise|calm)|(?:in|across)\s+(?:all\s+)?"
+                      r"(?:your|our|their|its|all)\s+(?:replies|responses|messages|answers))\b", re.I)
+
+
+def _every_reply_stated(text: str) -> bool:
+    """Whether the rule's words make it about every reply: they name every reply, or a conduct kept throughout."""
+    return bool(dict(_SCOPE_CUES)["every_reply"].search(text) or _CONDUCT.search(text))
+
+
+def _prohibits_or_every(text: str) -> bool:
+    return bool(dict(_SCOPE_CUES)["no_reply"].search(text)) or _every_reply_stated(text)
 
 
 # the condition ends where the main clause starts: its subject (the agent, we, you) or an imperative verb
@@ -375,6 +388,8 @@ def spec_schema(text: str) -> str:
         ["always", "when"] if _CONDITION_INSIDE.search(plain) or scopes == ["no_reply"] else ["always"])
     if not scopes and _OPENS_WITH_CONDITION.search(plain):
         scopes = ["any_reply", "no_reply"]  # a situation calls for some reply to act (or none to), not every one
+    if not scopes:  # "the agent gives a way forward": done once is done; every reply only for a conduct kept throughout
+        scopes = [s for s in SCOPE_WORDS if s != "conversation" and (s != "every_reply" or _every_reply_stated(plain))]
     if scopes:
         schema["properties"]["scope"]["enum"] = scopes
     return json.dumps(schema)
@@ -479,7 +494,11 @@ class ModelCompiler:
             gap = p["example_compliant"] - p["example_violating"]
             if spec.scope == "no_reply":
                 gap = -gap
-            flipped = _FLIPPED.get(spec.scope)
+            # a rule that prohibits ("never blame") and is asked the conduct it keeps: every reply must keep it; a rule
+            # that prohibits nothing and is asked what it requires: the model mistook the scope, one reply is enough
+            flipped = (None if spec.scope != "no_reply" else
+                       "every_reply" if _prohibits_or_every(whole_rule(heading, text)) else
+                       "any_reply")
             if gap <= -self.margin and flipped:
                 # yes clearly marks the compliant reply under a prohibition (or the violating one under a requirement):
                 # the question was written the other way round from its scope
@@ -489,9 +508,6 @@ class ModelCompiler:
                 raise Unseparated(spec, gap, f"the question does not separate its own examples (P(yes) compliant "
                                   f"{p['example_compliant']:.2f}, violating {p['example_violating']:.2f})")
         return spec, examples
-
-
-_FLIPPED = {"no_reply": "every_reply"}  # seen: a prohibition compiled as the conduct every reply must keep
 
 
 def _example_conversation(reply: str) -> Conversation:

@@ -116,6 +116,10 @@ def test_a_trigger_that_restates_the_requirement_is_dropped():
     ("Agents never ask for passwords.", ["always", "when"], ["no_reply"]),
     ("When a customer reports a delay, the last reply we post gives a new time.", ["when"], ["last_reply"]),
     ("If a refund comes up, explain the policy.", ["when"], ["any_reply", "no_reply"]),
+    # no reply named: something done once is done (not "every reply gives a next step"); conduct is kept throughout
+    ("The agent gives the customer a way forward.", ["always"], ["first_reply", "last_reply", "any_reply", "no_reply"]),
+    ("Agents stay polite and professional.", ["always"], None),
+    ("Be courteous in all your replies.", ["always"], None),
 ])
 def test_the_rules_own_words_narrow_what_the_model_may_choose(rule, applies, scopes):
     properties = json.loads(spec_schema(rule))["properties"]
@@ -154,3 +158,14 @@ def test_a_question_written_against_its_scope_is_turned_round():
     rule = "Stay courteous and give the new time; never blame the customer."
     plan = ModelCompiler(SpecGenerator(json.dumps(inverted)), render, judge_by_words)("G8", "G8: Courtesy", rule)
     assert plan.spec.scope == "every_reply" and plan.checks[-1].verdict == "followed" and "opposite" in plan.note
+
+
+def test_a_requirement_asked_under_no_reply_is_turned_round_to_one_reply_not_every():
+    """'When the agent escalates, the agent says when to expect an answer' prohibits nothing: the model's no_reply
+    with a question about the requirement was a wrong scope, and one reply giving the time is enough."""
+    inverted = {"applies": "when", "trigger": "Does this message escalate the issue?", "trigger_in": "agent",
+                "scope": "no_reply", "question": "Does this reply give the time of the follow-up?",
+                "example_compliant": "Sorry! It now leaves at 6pm.", "example_violating": "Thanks for nothing."}
+    rule = "When the agent escalates the issue, the agent says when to expect an answer."
+    plan = ModelCompiler(SpecGenerator(json.dumps(inverted)), render, judge_by_words)("G10", "G10: Follow-up", rule)
+    assert plan.spec.scope == "any_reply" and plan.checks[-1].verdict == "followed" and "opposite" in plan.note
