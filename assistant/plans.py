@@ -343,8 +343,10 @@ _CONDUCT = re.compile(r"\b(?:always|at\s+all\s+times|throughout|stays?|remains?|
 
 
 def _every_reply_stated(text: str) -> bool:
-    """Whether the rule's words make it about every reply: they name every reply, or a conduct kept throughout."""
-    return bool(dict(_SCOPE_CUES)["every_reply"].search(text) or _CONDUCT.search(text))
+    """Whether the rule's words make it about every reply: they name every reply, or (a rule without a condition:
+    "if the issue remains open" is not one) a conduct kept throughout."""
+    return bool(dict(_SCOPE_CUES)["every_reply"].search(text) or
+                _CONDUCT.search(text) and not _OPENS_WITH_CONDITION.search(_QUOTED.sub("", text)))
 
 
 def _prohibits_or_every(text: str) -> bool:

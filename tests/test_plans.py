@@ -160,12 +160,13 @@ def test_a_question_written_against_its_scope_is_turned_round():
     assert plan.spec.scope == "every_reply" and plan.checks[-1].verdict == "followed" and "opposite" in plan.note
 
 
-def test_a_requirement_asked_under_no_reply_is_turned_round_to_one_reply_not_every():
+@pytest.mark.parametrize("rule", ["When the agent escalates the issue, the agent says when to expect an answer.",
+                                  "If the issue remains open, the agent says when to expect an answer."])
+def test_a_requirement_asked_under_no_reply_is_turned_round_to_one_reply_not_every(rule):
     """'When the agent escalates, the agent says when to expect an answer' prohibits nothing: the model's no_reply
     with a question about the requirement was a wrong scope, and one reply giving the time is enough."""
     inverted = {"applies": "when", "trigger": "Does this message escalate the issue?", "trigger_in": "agent",
                 "scope": "no_reply", "question": "Does this reply give the time of the follow-up?",
                 "example_compliant": "Sorry! It now leaves at 6pm.", "example_violating": "Thanks for nothing."}
-    rule = "When the agent escalates the issue, the agent says when to expect an answer."
     plan = ModelCompiler(SpecGenerator(json.dumps(inverted)), render, judge_by_words)("G10", "G10: Follow-up", rule)
     assert plan.spec.scope == "any_reply" and plan.checks[-1].verdict == "followed" and "opposite" in plan.note
