@@ -21,7 +21,7 @@ from typing import Callable, Protocol
 from assistant.backends.base import Generator
 from assistant.clauses import Check, parse_clauses
 from assistant.cleaning import clean_conversation
-from assistant.config import MODEL_YES_BIAS, AuditSettings
+from assistant.config import MODEL_MANY_BIAS, MODEL_YES_BIAS, AuditSettings
 from assistant.conversation import Conversation, Turn, parse_conversation, validate
 from assistant.errors import InvalidConversation
 from assistant.detectors import detect
@@ -198,6 +198,8 @@ class Auditor:
         self.graded = judge is not None or self.scorer.graded  # answers are probabilities, hence a confidence
         self.yes_bias = (self.settings.yes_bias if self.settings.yes_bias is not None else
                          judge.yes_bias if judge is not None else MODEL_YES_BIAS)  # the judge's own unless set
+        self.many_bias = (self.settings.many_bias if self.settings.many_bias is not None else
+                          judge.many_bias if judge is not None else MODEL_MANY_BIAS)
         self.model_name = judge.model_name if judge is not None else generator.model_name  # type: ignore[union-attr]
         self._windows: dict[Conversation, tuple[range, ...]] = {}
         self._planned: list[tuple[int, str]] | None = None  # while planning a long audit: (window, prompt) asked
@@ -262,6 +264,10 @@ class Auditor:
         questions of a prose guideline (the bias was fitted on clause checks and only hurts those: see README)."""
         return 0.0 if check.generic else self.yes_bias
 
+    def many(self, check: Check) -> float:
+        """The many-bias for ``check`` (``assistant.judge.value_bias``): none for a prose guideline's generic questions."""
+        return 0.0 if check.generic else self.many_bias
+
     def run_check(self, conv: Conversation, guideline: str, check: Check) -> CheckResult | None:
         """Ask ``check`` of every reply in its scope (or of the conversation) and aggregate; None if unanswered."""
         # "anyone" means the two people: bot replies and system notices are never judged as either's messages
@@ -278,7 +284,8 @@ class Auditor:
             if p is None:
                 return None
             per_turn[turn] = p
-        return CheckResult(check, aggregate(check.scope, list(per_turn.values()), self.bias(check)), per_turn)
+        return CheckResult(check, aggregate(check.scope, list(per_turn.values()), self.bias(check), self.many(check)),
+                           per_turn)
 
     def plan(self, rule_id: str | None, passages: list[Passage]) -> Plan:
         """The rule's check plan: the one stored with the knowledge base (compiled at ingestion, or the manager's
@@ -312,9 +319,9 @@ class Auditor:
             if check.verdict == "not_applicable" and result.p >= 0.5 and self._planned is None:
                 break  # the rule does not apply: its requirement is not asked
         verdict, confidence = decide({v: r.p for v, r in results.items()})
-        turn, status = evidence_turn(verdict, results, self.yes_bias), "verbatim"
+        turn, status = evidence_turn(verdict, results, self.yes_bias, self.many_bias), "verbatim"
         if turn is None and verdict == "violated":
-            turn, status = closest_turn(results, self.yes_bias), "absence"
+            turn, status = closest_turn(results, self.yes_bias, self.many_bias), "absence"
         quote = conv.turns[turn].text if turn is not None else ""
         deciding = results.get(verdict) or results.get({"violated": "followed", "followed": "violated"}.get(verdict, ""))
         rationale = (clauses.get(verdict) if plan.origin == "clauses" else None) or _rationale(verdict, deciding)

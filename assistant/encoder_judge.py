@@ -103,6 +103,7 @@ class EncoderJudge:
         self.max_length = int(meta.get("max_length", 320))
         self.model_name = meta.get("name", self.folder.name)
         self.yes_bias = float(meta.get("yes_bias", 0.0))  # chosen on the dev sets (eval.audit --calibrate)
+        self.many_bias = float(meta.get("many_bias", 0.0))  # likewise (assistant.judge.value_bias)
         if threads:
             torch.set_num_threads(threads)
         verbosity = transformers.logging.get_verbosity()

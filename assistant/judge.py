@@ -100,10 +100,21 @@ def debias(p: float, bias: float) -> float:
     return 1.0 / (1.0 + math.exp(bias - math.log(p / (1.0 - p))))
 
 
-def aggregate(scope: str, values: list[float], bias: float = 0.0) -> float:
+def value_bias(scope: str, n: int, bias: float, many: float = 0.0) -> float:
+    """The yes-bias for each of ``n`` answers combined under ``scope``. Combining answers takes an extreme one (the
+    least P(yes) for "all", the most otherwise), and the extreme of n noisy answers is extreme by chance alone: one
+    polite reply scored low makes "every reply is courteous" fail, one ordinary message scored high makes a trigger
+    fire. ``many`` moves each of several answers against that extreme: up for "all", down otherwise."""
+    if n <= 1 or not many:
+        return bias
+    return bias - many if scope == "all" else bias + many
+
+
+def aggregate(scope: str, values: list[float], bias: float = 0.0, many: float = 0.0) -> float:
     """P(the clause holds) from its per-reply P(yes): the least for "all", none of them for "none", the most
-    otherwise (any reply; first/last and conversation have one value)."""
-    values = [debias(v, bias) for v in values]
+    otherwise (any reply; first/last and conversation have one value); each debiased (``value_bias``)."""
+    b = value_bias(scope, len(values), bias, many)
+    values = [debias(v, b) for v in values]
     return min(values) if scope == "all" else 1.0 - max(values) if scope == "none" else max(values)
 
 
@@ -139,17 +150,19 @@ def decide(p: dict[str, float]) -> tuple[str, float]:
     return ("violated", violated) if violated >= 0.5 else ("followed", 1.0 - violated)
 
 
-def redecide(checks: list[dict], bias: float) -> tuple[str, float]:
-    """The verdict a finding's recorded checks (``Finding.checks``) give under another ``yes_bias``: calibrating
-    the bias on a labelled set needs no second run of the model."""
+def redecide(checks: list[dict], bias: float, many: float = 0.0) -> tuple[str, float]:
+    """The verdict a finding's recorded checks (``Finding.checks``) give under another ``yes_bias`` and
+    ``many_bias``: calibrating them on a labelled set needs no second run of the model."""
     p = {}
     for c in checks:
         values = list(c["per_turn"].values()) if c["per_turn"] else [c["conversation_p"]]
-        p[c["verdict"]] = aggregate(c["scope"] if c["per_turn"] else "conversation", values, 0.0 if c.get("generic") else bias)
+        generic = c.get("generic")
+        p[c["verdict"]] = aggregate(c["scope"] if c["per_turn"] else "conversation", values,
+                                    0.0 if generic else bias, 0.0 if generic else many)
     return decide(p)
 
 
-def evidence_turn(verdict: str, results: dict[str, CheckResult], bias: float = 0.0) -> int | None:
+def evidence_turn(verdict: str, results: dict[str, CheckResult], bias: float = 0.0, many: float = 0.0) -> int | None:
     """The message that shows ``verdict``: the likeliest one where the verdict's own clause holds, or the clearest
     counterexample to the other clause (the unsigned reply against "every reply carries a signature"). Only a
     message whose own answer supports the verdict is quoted; None when the verdict rests on an absence."""
@@ -162,7 +175,8 @@ def evidence_turn(verdict: str, results: dict[str, CheckResult], bias: float = 0
         # the answer that would show it: yes for a clause that holds on some message, no for a counterexample
         want_yes = (scope in ("first", "last", "any") and holds) or (scope == "none" and not holds)
         want_no = (scope in ("first", "last", "all") and not holds)
-        p = {t: debias(v, bias) for t, v in result.per_turn.items()}
+        b = value_bias(scope, len(result.per_turn), bias, many)
+        p = {t: debias(v, b) for t, v in result.per_turn.items()}
         if want_yes:
             turn = max(p, key=p.get)
             if p[turn] >= 0.5:
@@ -174,7 +188,7 @@ def evidence_turn(verdict: str, results: dict[str, CheckResult], bias: float = 0
     return None
 
 
-def closest_turn(results: dict[str, CheckResult], bias: float = 0.0) -> int | None:
+def closest_turn(results: dict[str, CheckResult], bias: float = 0.0, many: float = 0.0) -> int | None:
     """For a violation that rests on an absence ("no reply gives a timeframe"): the message in the requirement's scope
     that came closest to meeting it, so the reviewer reads what the agent did write instead. The requirement is the
     followed clause asked of "any" reply, or the violated clause asked of "none" (violated when no reply does it);
@@ -182,7 +196,8 @@ def closest_turn(results: dict[str, CheckResult], bias: float = 0.0) -> int | No
     for verdict, scope in (("followed", "any"), ("violated", "none")):
         result = results.get(verdict)
         if result is not None and result.per_turn and result.check.scope == scope:
-            p = {t: debias(v, bias) for t, v in result.per_turn.items()}
+            b = value_bias(scope, len(result.per_turn), bias, many)
+            p = {t: debias(v, b) for t, v in result.per_turn.items()}
             return max(p, key=p.get)
     return None
 

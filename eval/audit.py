@@ -101,6 +101,22 @@ def bootstrap_macro_f1(golds: list[list[str]], preds: list[list[str]], n: int = 
     return [round(values[int(0.025 * n)], 3), round(values[int(0.975 * n) - 1], 3)]
 
 
+def bootstrap_difference(golds: list[list[str]], new: list[list[str]], old: list[list[str]], n: int = 1000,
+                         seed: int = 0) -> list[float]:
+    """95% interval of macro-F1(new) - macro-F1(old) on the same conversations, resampled together (paired)."""
+    import random
+
+    rng = random.Random(seed)
+    values = []
+    for _ in range(n):
+        picks = [rng.randrange(len(golds)) for _ in golds]
+        gold = [g for i in picks for g in golds[i]]
+        values.append(score(gold, [p for i in picks for p in new[i]])["macro_f1"] -
+                      score(gold, [p for i in picks for p in old[i]])["macro_f1"])
+    values.sort()
+    return [round(values[int(0.025 * n)], 3), round(values[int(0.975 * n) - 1], 3)]
+
+
 def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: list[AuditReport]) -> dict:
     """Verdict scores, evidence statistics and retrieval recall of finished audits against their labels."""
     gold, pred, per_rule = [], [], {}
@@ -182,31 +198,44 @@ def selection_recall_at(items: list[tuple[Conversation, dict[str, str]]], audito
     return {str(k): hits[k] / total for k in ks} if total else {}
 
 
-def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, str]]], bias: float) -> dict:
-    """Verdict scores and accuracy per rule of a finished run re-decided under ``bias`` (no model run: every
-    check's probabilities are in the trail)."""
+def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, str]]], bias: float,
+                      many: float | None = None) -> dict:
+    """Verdict scores and accuracy per rule of a finished run re-decided under yes-bias ``bias`` and many-bias
+    ``many`` (default: the run's) with no model run: every check's probabilities are in the trail. Exact at or above
+    the run's biases; below them, a rule whose trigger held the run back from asking its requirement stays not
+    applicable."""
     from assistant.judge import redecide
 
-    gold, pred, per_rule = [], [], {}
+    many = result.get("many_bias", 0.0) if many is None else many
+
+    golds, preds, runs, per_rule = [], [], [], {}
     for report, (_, labels) in zip(result["reports"], items, strict=True):  # the run audited them in this order
         checks = {t["rule_id"]: t.get("checks") for t in report["trail"]}
         found = {f["rule_id"]: f["verdict"] for f in report["findings"]}
-        for rule_id, verdict in labels.items():
-            p = redecide(checks[rule_id], bias)[0] if checks.get(rule_id) else found.get(rule_id, "not_applicable")
-            gold.append(verdict)
-            pred.append(p)
+        golds.append(list(labels.values()))
+        preds.append([redecide(checks[r], bias, many)[0] if checks.get(r) else found.get(r, "not_applicable")
+                      for r in labels])
+        runs.append([found.get(r, "not_applicable") for r in labels])
+        for rule_id, verdict, p in zip(labels, golds[-1], preds[-1]):
             per_rule.setdefault(rule_id, []).append(p == verdict)
+    gold, pred = [g for c in golds for g in c], [p for c in preds for p in c]
     return {"verdicts": score(gold, pred), "undetermined": sum(p == UNDETERMINED for p in pred),
-            "accuracy_per_rule": {r: sum(v) / len(v) for r, v in per_rule.items()}}
+            "accuracy_per_rule": {r: sum(v) / len(v) for r, v in per_rule.items()},
+            "golds": golds, "preds": preds, "run_preds": runs}
+
+
+MANY_BIASES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
 def sweep_yes_bias(result: dict, items: list[tuple[Conversation, dict[str, str]]],
-                   biases: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(-5, 21))) -> list[dict]:
-    """Macro-F1 and accuracy of a finished run re-decided under each yes-bias (no model run)."""
+                   biases: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(-5, 21)),
+                   manys: tuple[float, ...] = MANY_BIASES) -> list[dict]:
+    """Macro-F1 and accuracy of a finished run re-decided under each yes-bias and many-bias (no model run)."""
     rows = []
     for bias in biases:
-        v = redecided_metrics(result, items, bias)["verdicts"]
-        rows.append({"yes_bias": bias, "macro_f1": v["macro_f1"], "accuracy": v["accuracy"]})
+        for many in manys:
+            v = redecided_metrics(result, items, bias, many)["verdicts"]
+            rows.append({"yes_bias": bias, "many_bias": many, "macro_f1": v["macro_f1"], "accuracy": v["accuracy"]})
     return rows
 
 
@@ -214,7 +243,7 @@ def render(result: dict) -> str:
     """A short Markdown report of an audit evaluation."""
     v = result["metrics"]["verdicts"]
     lines = [f"# Audit evaluation: {result['n_conversations']} conversations x {result['n_rules']} rules ({v['n']} labels)", "",
-             f"Model `{result['model']}`, scorer {result.get('scorer', 'auto')}, yes-bias {result.get('yes_bias', 0.0)}"
+             f"Model `{result['model']}`, scorer {result.get('scorer', 'auto')}, yes-bias {result.get('yes_bias', 0.0)}, many-bias {result.get('many_bias', 0.0)}"
              f", k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
              f"({result['total_s']:.0f} s in all).", "",
              "| verdict | precision | recall | F1 | support | predicted |", "|---|---|---|---|---|---|"]
@@ -271,9 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-model", dest="compile_model", default=None, help=_help("compile_model"))
     parser.add_argument("--k", "--audit-k", dest="audit_k", default=None, help=_help("audit_k"))
     parser.add_argument("--yes-bias", "--audit-yes-bias", dest="audit_yes_bias", default=None, help=_help("audit_yes_bias"))
+    parser.add_argument("--many-bias", "--audit-many-bias", dest="audit_many_bias", default=None, help=_help("audit_many_bias"))
     parser.add_argument("--scorer", "--audit-scorer", dest="audit_scorer", default=None, help=_help("audit_scorer"))
     parser.add_argument("--calibrate", metavar="RESULTS_JSON", default=None,
-                        help="re-decide a finished run under a range of yes-biases and print the table")
+                        help="re-decide a finished run under a range of yes- and many-biases and print the table")
     parser.add_argument("--overrides", default=None, metavar="JSON",
                         help="a manager's corrected plans ({rule_id: spec}), applied after compiling: the audit after review")
     parser.add_argument("--limit", type=int, default=None)
@@ -284,27 +314,46 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, audit_judge=args.audit_judge, audit_model=args.audit_model,
                              audit_adapter=args.audit_adapter,
                              compile_model=args.compile_model,
-                             audit_k=args.audit_k, audit_yes_bias=args.audit_yes_bias, audit_scorer=args.audit_scorer)
+                             audit_k=args.audit_k, audit_yes_bias=args.audit_yes_bias,
+                             audit_many_bias=args.audit_many_bias, audit_scorer=args.audit_scorer)
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.calibrate:
         result = json.loads(Path(args.calibrate).read_text(encoding="utf-8"))
         items = load_labels(result["labels"], args.data_dir)[: result["n_conversations"]]
-        if args.audit_yes_bias is not None:  # the whole report, as if the run had used this bias
-            bias = config.audit_yes_bias
-            redecided = {**result, "yes_bias": bias, "metrics": {**result["metrics"], "macro_f1_interval": None,
-                                                                 **redecided_metrics(result, items, bias)}}
+        run_bias, run_many = result.get("yes_bias", 0.0), result.get("many_bias", 0.0)
+        if args.audit_yes_bias is not None or args.audit_many_bias is not None:  # the whole report, as if run so
+            bias = run_bias if args.audit_yes_bias is None else config.audit_yes_bias
+            many = run_many if args.audit_many_bias is None else config.audit_many_bias
+            again = redecided_metrics(result, items, bias, many)
+            golds, preds, runs = again.pop("golds"), again.pop("preds"), again.pop("run_preds")
+            redecided = {**result, "yes_bias": bias, "many_bias": many,
+                         "metrics": {**result["metrics"], "macro_f1_interval": bootstrap_macro_f1(golds, preds), **again}}
+            as_run = score([g for c in golds for g in c], [p for c in runs for p in c])["macro_f1"]
             text = render(redecided) + ("\nRe-decided from the recorded probabilities of a run with yes-bias "
-                                        f"{result.get('yes_bias', 0.0)} (verdicts exact; evidence counts are the run's).\n")
-            (Path(args.calibrate).parent / f"report-yes-bias-{bias:+.1f}.md").write_text(text, encoding="utf-8")
+                                        f"{run_bias}, many-bias {run_many} (verdicts exact at or above those; "
+                                        "evidence counts are the run's). Against the run's own verdicts (macro-F1 "
+                                        f"{as_run:.3f}): {again['verdicts']['macro_f1'] - as_run:+.3f} "
+                                        f"{bootstrap_difference(golds, preds, runs)} (paired bootstrap over "
+                                        "conversations).\n")
+            name = f"report-yes-bias-{bias:+.1f}" + (f"-many-{many:.1f}" if many != run_many else "")
+            (Path(args.calibrate).parent / f"{name}.md").write_text(text, encoding="utf-8")
             print(text)
             return 0
         rows = sweep_yes_bias(result, items)
-        best = max(rows, key=lambda r: (r["macro_f1"], -abs(r["yes_bias"])))
-        print("| yes_bias | macro-F1 | accuracy |\n|---|---|---|")
-        print("\n".join(f"| {r['yes_bias']:+.1f} | {r['macro_f1']:.3f} | {r['accuracy']:.3f} |" for r in rows))
-        print(f"\nbest: yes_bias {best['yes_bias']:+.1f}, macro-F1 {best['macro_f1']:.3f}")
+        exact = [r for r in rows if r["yes_bias"] >= run_bias and r["many_bias"] >= run_many] or rows
+        best = max(exact, key=lambda r: (r["macro_f1"], -abs(r["yes_bias"]), -r["many_bias"]))
+        table = {(r["yes_bias"], r["many_bias"]): r["macro_f1"] for r in rows}
+        biases = sorted({r["yes_bias"] for r in rows})
+        print("macro-F1 by yes_bias (rows) and many_bias (columns); * below the run's biases: a requirement the run "
+              "did not ask counts as not applicable\n")
+        print("| yes_bias | " + " | ".join(f"many {m:.1f}" for m in MANY_BIASES) + " |\n|---|" + "---|" * len(MANY_BIASES))
+        for b in biases:
+            print(f"| {b:+.1f} | " + " | ".join(f"{table[b, m]:.3f}" + ("*" if b < run_bias or m < run_many else "")
+                                                for m in MANY_BIASES) + " |")
+        print(f"\nbest (exact cells): yes_bias {best['yes_bias']:+.1f}, many_bias {best['many_bias']:.1f}, "
+              f"macro-F1 {best['macro_f1']:.3f}")
         return 0
     from tqdm import tqdm
 
@@ -346,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines],
               "overrides": portable(args.overrides) if args.overrides else None, "model": auditor.model_name,
               "judge": config.audit_judge, "adapter": config.audit_adapter_path(), "compile_model": config.compile_model,
-              "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.yes_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
+              "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.yes_bias, "many_bias": auditor.many_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "compile": {"rules": compiled, "seconds": round(compile_s, 1),
                           "plans": {r: {"origin": p.origin, "plan": p.describe(), "note": p.note} for r, p in plans.items()}},

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from assistant.audit import CHECK_ROOM, UNDETERMINED, Auditor, AuditSettings, Passage, group_guidelines
-from assistant.config import MODEL_YES_BIAS
+from assistant.config import MODEL_MANY_BIAS, MODEL_YES_BIAS
 from assistant.conversation import parse_conversation
 from assistant.errors import ConfigError, InvalidConversation
 from tests.conftest import FakeGenerator
@@ -20,7 +20,7 @@ RULES = {
     "G2": "## G2: Move account-specific matters to a private channel\nInvite the customer to DM.",
     "G4": "## G4: Sign every public reply\nEach agent reply ends with a signature.",
 }
-RAW = AuditSettings(yes_bias=0.0)  # the fake's probabilities as they are
+RAW = AuditSettings(yes_bias=0.0, many_bias=0.0)  # the fake's probabilities as they are
 
 
 class FakeRetriever:
@@ -114,7 +114,7 @@ def test_checks_yes_bias_moves_the_threshold():
     gen = ProbGenerator({("carry the agent's mark", None): 0.6})
     assert Auditor(gen, FakeRetriever(rules=CLAUSED), RAW).audit(UNSIGNED_LAST).findings[0].verdict == "followed"
     assert Auditor(gen, FakeRetriever(rules=CLAUSED)).yes_bias == MODEL_YES_BIAS > 0  # a model judge leans against yes
-    strict = Auditor(gen, FakeRetriever(rules=CLAUSED), AuditSettings(yes_bias=0.85))  # logit(0.6) = 0.41 < 0.85
+    strict = Auditor(gen, FakeRetriever(rules=CLAUSED), AuditSettings(yes_bias=0.85, many_bias=0.0))  # logit(0.6) = 0.41 < 0.85
     assert strict.audit(UNSIGNED_LAST).findings[0].verdict == "violated"
 
 
@@ -174,6 +174,34 @@ def test_decide_and_aggregate():
     assert aggregate("all", [0.9, 0.2]) == 0.2 and aggregate("any", [0.9, 0.2]) == 0.9
     assert aggregate("none", [0.9, 0.2]) == pytest.approx(0.1)
     assert debias(0.5, 0.0) == 0.5 and debias(1.0, 2.0) == 1.0 and debias(0.5, 1.0) < 0.5
+
+
+def test_answers_combined_over_many_messages_are_moved_against_their_extreme():
+    """The least of several noisy P(yes) is low by chance alone: with a many-bias, one polite reply scored 0.35 no
+    longer makes "every reply is courteous" fail, one ordinary message scored 0.65 no longer fires a trigger, and
+    a single answer (the first reply, one agent reply) is not moved."""
+    from assistant.judge import aggregate, redecide, value_bias
+
+    assert aggregate("all", [0.9, 0.35, 0.8]) < 0.5 < aggregate("all", [0.9, 0.35, 0.8], many=1.0)
+    assert aggregate("none", [0.1, 0.65], many=1.0) > 0.5 > aggregate("none", [0.1, 0.65])
+    assert aggregate("any", [0.1, 0.65], many=1.0) < 0.5 < aggregate("any", [0.1, 0.65])
+    assert aggregate("all", [0.35], many=1.0) == aggregate("first", [0.35], many=1.0) == 0.35
+    assert value_bias("all", 3, 1.0, 1.5) == -0.5 and value_bias("any", 3, 1.0, 1.5) == 2.5
+    recorded = [{"verdict": "followed", "scope": "all", "per_turn": {"1": 0.9, "3": 0.35}, "conversation_p": None}]
+    assert redecide(recorded, 0.0)[0] == "violated" and redecide(recorded, 0.0, many=1.0)[0] == "followed"
+    generic = [{**recorded[0], "generic": True}]
+    assert redecide(generic, 0.0, many=1.0)[0] == "violated"  # the generic questions take no bias of either kind
+
+
+def test_the_auditor_uses_its_many_bias_and_the_evidence_agrees_with_the_verdict():
+    gen = ProbGenerator({("carry the agent's mark", "So sorry"): 0.35, ("carry the agent's mark", "Anything else"): 0.9})
+    strict = Auditor(gen, FakeRetriever(rules={"G4": CLAUSED["G4"]}), AuditSettings(yes_bias=0.0, many_bias=0.0))
+    lenient = Auditor(gen, FakeRetriever(rules={"G4": CLAUSED["G4"]}), AuditSettings(yes_bias=0.0, many_bias=1.0))
+    low = strict.audit(CONV).findings[0]
+    assert low.verdict == "violated" and "So sorry" in low.evidence  # the reply scored 0.35
+    kept = lenient.audit(CONV).findings[0]
+    assert kept.verdict == "followed" and "So sorry" not in kept.evidence
+    assert Auditor(gen, FakeRetriever(rules={})).many_bias == MODEL_MANY_BIAS  # the judge's own by default
 
 
 def test_prose_guidelines_get_generic_checks():
@@ -346,6 +374,8 @@ def test_a_typo_in_the_audit_settings_is_an_error_listing_the_valid_values():
         load_config(audit_scorer="yesno", audit_k="0")
     assert "audit_scorer 'yesno' is unknown: use one of auto, probabilities, yes_no" in str(exc.value)
     assert "audit_k must be" in str(exc.value)  # every problem in one error
+    with pytest.raises(ConfigError, match="audit_many_bias must be a number"):
+        load_config(audit_many_bias="lots")
     with pytest.raises(ConfigError, match="Unknown config keys: audit_mode"):  # the retired modes are gone
         load_config(audit_mode="verdict")
     assert AssistantConfig().audit == AuditSettings()  # one set of defaults
@@ -356,12 +386,14 @@ def test_yaml_and_cli_set_the_audit_settings(tmp_path, monkeypatch):
     from assistant.config import load_config
 
     path = tmp_path / "audit.yaml"
-    path.write_text("audit_k: 4\naudit_yes_bias: 0.2\naudit_scorer: yes_no\n")
-    assert load_config(path).audit == AuditSettings(k=4, yes_bias=0.2, scorer="yes_no")
+    path.write_text("audit_k: 4\naudit_yes_bias: 0.2\naudit_many_bias: 0.5\naudit_scorer: yes_no\n")
+    assert load_config(path).audit == AuditSettings(k=4, yes_bias=0.2, many_bias=0.5, scorer="yes_no")
     seen = {}
     monkeypatch.setattr("supportlens.__main__.cmd_audit", lambda args: seen.update(config=cli._config(args)) or 0)
     assert cli.main(["audit", "c.txt", "--org", "x", "--config", str(path), "--k", "6", "--audit-yes-bias", "0.1"]) == 0
-    assert seen["config"].audit == AuditSettings(k=6, yes_bias=0.1, scorer="yes_no")
+    assert seen["config"].audit == AuditSettings(k=6, yes_bias=0.1, many_bias=0.5, scorer="yes_no")
+    assert cli.main(["audit", "c.txt", "--org", "x", "--many-bias", "2"]) == 0
+    assert seen["config"].audit_many_bias == 2.0
     assert cli.main(["audit", "c.txt", "--org", "x", "--scorer", "probabilities", "--yes-bias", "0.3"]) == 0
     assert (seen["config"].audit_scorer, seen["config"].audit_yes_bias) == ("probabilities", 0.3)
 
@@ -447,7 +479,7 @@ def test_a_large_playbook_judges_every_always_rule_and_the_k_likeliest_triggered
     texts = {r: f"## {r}: rule {r}\nA rule." for r in {**always, **triggered}}
     plans = {r: from_spec(r, f"{r}: rule {r}", texts[r], spec, "model") for r, spec in {**always, **triggered}.items()}
     retriever = PlaybookRetriever(texts, plans)
-    auditor = Auditor(ProbGenerator({}), retriever, AuditSettings(k=2, yes_bias=0.0))
+    auditor = Auditor(ProbGenerator({}), retriever, AuditSettings(k=2, yes_bias=0.0, many_bias=0.0))
     report = auditor.audit(CONV)  # the customer's parcel "never arrived"
     judged = [f.rule_id for f in report.findings]
     assert judged[:3] == ["A0", "A1", "A2"] and "T0" in judged and len(judged) == 5

@@ -105,6 +105,7 @@ class FixedJudge:
     graded = True
     model_name = "fixed-judge"
     yes_bias = 0.0
+    many_bias = 0.0
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, int | None]] = []

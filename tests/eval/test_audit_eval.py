@@ -62,8 +62,10 @@ def test_calibration_re_decides_recorded_checks(tweetsumm_dir):
               "p": 0.6, "per_turn": {"1": 0.6, "3": 0.7}, "conversation_p": None}
     result = {"reports": [{"conversation_id": conv.conversation_id, "findings": [],
                            "trail": [{"rule_id": "G4", "checks": [signed]}]}]}
-    rows = sweep_yes_bias(result, [(conv, {"G4": "violated"})], biases=(0.0, 0.5))
+    rows = sweep_yes_bias(result, [(conv, {"G4": "violated"})], biases=(0.0, 0.5), manys=(0.0,))
     assert [r["accuracy"] for r in rows] == [0.0, 1.0]  # logit(0.6) = 0.41 < 0.5: the yes no longer counts
+    rows = sweep_yes_bias(result, [(conv, {"G4": "violated"})], biases=(0.5,), manys=(0.0, 1.0))
+    assert [r["accuracy"] for r in rows] == [1.0, 0.0]  # each of the two answers moved up by 1.0: both hold again
 
 
 def test_the_retired_mode_flag_and_a_typo_in_the_audit_settings_are_refused(capsys):
@@ -147,3 +149,13 @@ def test_eval_audit_passes_the_judge_adapter_flag(monkeypatch):
     assert ev.main(["--adapter", "none", "--model", "m.gguf"]) == 2  # the short flags, like --model's
     assert seen[0]["audit_adapter"] == "runs/judge" and seen[0]["audit_model"] is None
     assert (seen[1]["audit_adapter"], seen[1]["audit_model"]) == ("none", "m.gguf")
+
+
+def test_the_paired_difference_of_two_decisions_on_the_same_conversations():
+    from eval.audit import bootstrap_difference
+
+    golds = [["followed", "violated"], ["not_applicable", "violated"], ["followed", "followed"]]
+    assert bootstrap_difference(golds, golds, golds, n=50) == [0.0, 0.0]
+    wrong = [["violated", "followed"], ["followed", "followed"], ["violated", "violated"]]
+    low, high = bootstrap_difference(golds, golds, wrong, n=200)
+    assert 0 < low <= high <= 1  # every resample: the right verdicts beat the wrong ones
