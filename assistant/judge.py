@@ -107,7 +107,8 @@ def value_bias(scope: str, n: int, bias: float, many: float = 0.0) -> float:
     fire. ``many`` moves each of several answers against that extreme: up for "all", down otherwise."""
     if n <= 1 or not many:
         return bias
-    return bias - many if scope == "all" else bias + many
+    shift = many * math.log(n)  # the extreme of n answers: a false yes n times as likely (Bonferroni, on the logit)
+    return bias - shift if scope == "all" else bias + shift
 
 
 def aggregate(scope: str, values: list[float], bias: float = 0.0, many: float = 0.0) -> float:

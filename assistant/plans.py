@@ -336,17 +336,22 @@ _SCOPE_CUES = (
     ("no_reply", re.compile(r"\b(?:never|do\s+not|don't|must\s+not|may\s+not|should\s+not|shall\s+not|"
                             r"are\s+not\s+to|is\s+not\s+to)\b", re.I)),
 )
-# conduct kept throughout ("stay polite", "always ...") is asked of every reply even where no reply is named
-_CONDUCT = re.compile(r"\b(?:always|at\s+all\s+times|throughout|stays?|remains?|be\s+(?:\w+\s+)?(?:polite|courteous|"
-                      r"professional|friendly|respectful|kind|patient|clear|concise|calm)|(?:in|across)\s+(?:all\s+)?"
-                      r"(?:your|our|their|its|all)\s+(?:replies|responses|messages|answers))\b", re.I)
+# a conduct kept throughout ("stay polite", "keep a friendly tone", "at all times") is asked of every reply even where no
+# reply is named; a sentence with a condition ("stay on the line if ...", "when the issue remains open") states none
+_CONDUCT = re.compile(r"\b(?:at\s+all\s+times|throughout\s+the\s+(?:conversation|chat|exchange)|(?:in|across)\s+(?:all|every)\s+"
+                      r"(?:of\s+)?(?:your|our|their|its)?\s*(?:replies|responses|messages|answers)|(?:stays?|remains?|be|keep|"
+                      r"use)\s+(?:a\s+|an\s+|the\s+|your\s+|our\s+)?(?:\w+\s+)?(?:polite|courteous|professional|friendly|"
+                      r"respectful|kind|patient|calm|civil|positive|warm)\b(?:\s+tone)?|(?:keep|use)\s+(?:a|an|the|your|our)\s+"
+                      r"(?:\w+\s+)?tone)", re.I)
+_SENTENCES = re.compile(r"(?<=[.;!?])\s+")
 
 
 def _every_reply_stated(text: str) -> bool:
-    """Whether the rule's words make it about every reply: they name every reply, or (a rule without a condition:
-    "if the issue remains open" is not one) a conduct kept throughout."""
-    return bool(dict(_SCOPE_CUES)["every_reply"].search(text) or
-                _CONDUCT.search(text) and not _OPENS_WITH_CONDITION.search(_QUOTED.sub("", text)))
+    """Whether the rule's words make it about every reply: they name every reply, or a sentence without a condition
+    states a conduct kept throughout."""
+    plain = _QUOTED.sub("", " ".join(text.split()))
+    return bool(dict(_SCOPE_CUES)["every_reply"].search(text) or any(
+        _CONDUCT.search(sentence) and not _CONDITION_INSIDE.search(sentence) for sentence in _SENTENCES.split(plain)))
 
 
 def _prohibits_or_every(text: str) -> bool:

@@ -224,7 +224,7 @@ def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, st
             "golds": golds, "preds": preds, "run_preds": runs}
 
 
-MANY_BIASES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+MANY_BIASES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)
 
 
 def sweep_yes_bias(result: dict, items: list[tuple[Conversation, dict[str, str]]],

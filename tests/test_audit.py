@@ -2,6 +2,7 @@
 evidence, windows of a long conversation, injection, the scorer seam and the audit settings."""
 
 import json
+import math
 
 import pytest
 
@@ -186,7 +187,10 @@ def test_answers_combined_over_many_messages_are_moved_against_their_extreme():
     assert aggregate("none", [0.1, 0.65], many=1.0) > 0.5 > aggregate("none", [0.1, 0.65])
     assert aggregate("any", [0.1, 0.65], many=1.0) < 0.5 < aggregate("any", [0.1, 0.65])
     assert aggregate("all", [0.35], many=1.0) == aggregate("first", [0.35], many=1.0) == 0.35
-    assert value_bias("all", 3, 1.0, 1.5) == -0.5 and value_bias("any", 3, 1.0, 1.5) == 2.5
+    # n answers: the shift is many * log(n), a false yes n times as likely (Bonferroni on the logit)
+    assert value_bias("all", 4, 1.0, 0.5) == pytest.approx(1.0 - 0.5 * math.log(4))
+    assert value_bias("any", 4, 1.0, 0.5) == pytest.approx(1.0 + 0.5 * math.log(4)) == value_bias("none", 4, 1.0, 0.5)
+    assert value_bias("any", 20, 0.0, 1.0) > value_bias("any", 2, 0.0, 1.0) > 0
     recorded = [{"verdict": "followed", "scope": "all", "per_turn": {"1": 0.9, "3": 0.35}, "conversation_p": None}]
     assert redecide(recorded, 0.0)[0] == "violated" and redecide(recorded, 0.0, many=1.0)[0] == "followed"
     generic = [{**recorded[0], "generic": True}]
@@ -200,7 +204,7 @@ def test_the_auditor_uses_its_many_bias_and_the_evidence_agrees_with_the_verdict
     low = strict.audit(CONV).findings[0]
     assert low.verdict == "violated" and "So sorry" in low.evidence  # the reply scored 0.35
     kept = lenient.audit(CONV).findings[0]
-    assert kept.verdict == "followed" and "So sorry" not in kept.evidence
+    assert kept.verdict == "followed" and kept.evidence == ""  # no reply fails "every reply carries the mark"
     assert Auditor(gen, FakeRetriever(rules={})).many_bias == MODEL_MANY_BIAS  # the judge's own by default
 
 

@@ -60,6 +60,7 @@ def test_a_judge_folder_loads_and_answers_probabilities(tiny_judge):
     judge = EncoderJudge(tiny_judge)
     p = judge.p_yes(CONV, "Sign replies.", "Is this reply signed?", 1)
     assert 0.0 < p < 1.0 and judge.model_name == "tiny" and judge.graded
+    assert (judge.yes_bias, judge.many_bias) == (0.0, 0.0)  # none in its card: none applied
     assert judge.p_yes_many([check_pair(CONV, "Sign replies.", "Is this reply signed?", 1)] * 2) == [p, p]
 
 
@@ -222,3 +223,14 @@ def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder
     whole = load_file(tmp_path / "whole" / "adapter_model.safetensors")
     resumed = load_file(tmp_path / "broken" / "adapter_model.safetensors")
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_the_biases_in_a_judges_card_are_its_own(tiny_judge, tmp_path):
+    import shutil
+
+    folder = tmp_path / "calibrated"
+    shutil.copytree(tiny_judge, folder)
+    card = json.loads((folder / JUDGE_FILE).read_text())
+    (folder / JUDGE_FILE).write_text(json.dumps({**card, "yes_bias": 1.5, "many_bias": 0.5}))
+    judge = EncoderJudge(folder)
+    assert (judge.yes_bias, judge.many_bias) == (1.5, 0.5)

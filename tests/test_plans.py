@@ -127,6 +127,18 @@ def test_the_rules_own_words_narrow_what_the_model_may_choose(rule, applies, sco
     assert properties["scope"]["enum"] == (scopes or ["first_reply", "last_reply", "every_reply", "any_reply", "no_reply"])
 
 
+@pytest.mark.parametrize("rule,every", [
+    ("Keep the tone friendly.", True), ("Use a polite tone.", True), ("Agents remain calm.", True),
+    ("Be courteous in all your replies.", True),
+    ("Escalate to a supervisor when the issue remains unresolved.", False),  # a condition states no conduct
+    ("Offer an overnight stay at a partner hotel.", False), ("Ask the customer to stay on the line.", False),
+    ("Be clear about when the refund arrives.", False), ("Refund the fare, which is always the full fare.", False),
+    ("Mention the policy in your replies to a rebooking request.", False),
+])
+def test_every_reply_only_for_a_conduct_kept_throughout(rule, every):
+    assert ("every_reply" in json.loads(spec_schema(rule))["properties"]["scope"]["enum"]) is every
+
+
 def test_a_typed_spec_is_checked_and_every_problem_named():
     with pytest.raises(InvalidSpec) as exc:
         Spec.from_dict({"applies": "sometimes", "scope": "all_replies", "question": "Apologise", "colour": "red"})

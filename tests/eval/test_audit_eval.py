@@ -159,3 +159,28 @@ def test_the_paired_difference_of_two_decisions_on_the_same_conversations():
     wrong = [["violated", "followed"], ["followed", "followed"], ["violated", "violated"]]
     low, high = bootstrap_difference(golds, golds, wrong, n=200)
     assert 0 < low <= high <= 1  # every resample: the right verdicts beat the wrong ones
+
+
+def test_calibrate_prints_the_grid_and_writes_a_re_decided_report(tweetsumm_dir, tmp_path, capsys):
+    from eval.audit import main
+
+    conv, _ = load_labels(DEV_LABELS, tweetsumm_dir)[0]
+    courteous = {"verdict": "followed", "scope": "all", "statement": "Is this reply courteous?",
+                 "p": 0.3, "per_turn": {"1": 0.3, "3": 0.9, "5": 0.9, "7": 0.9}, "conversation_p": None}
+    result = {"labels": str(DEV_LABELS), "n_conversations": 1, "model": "fake", "k": 12, "median_audit_s": 1.0,
+              "total_s": 1.0, "yes_bias": 0.0, "many_bias": 0.0, "n_rules": 1,
+              "metrics": {"verdicts": {}, "macro_f1_interval": None, "retrieval_recall": None,
+                          "evidence": {"verbatim": 0, "quotes": 0, "verbatim_rate": None}},
+              "reports": [{"conversation_id": conv.conversation_id, "findings": [],
+                           "trail": [{"rule_id": "G8", "checks": [courteous]}]}]}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(result))
+    assert main(["--calibrate", str(path), "--data-dir", str(tweetsumm_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "| yes_bias | many 0.0 | many 0.5 |" in out
+    assert "| -0.1 | 0.121* |" in out and "| +0.0 | 0.121 |" in out  # below the run's yes-bias: marked inexact
+    # the one polite reply scored 0.3 among four no longer fails "every reply is courteous" once log(4) x 1.0 moves it
+    assert "best (exact cells): yes_bias +0.0, many_bias 1.0" in out
+    assert main(["--calibrate", str(path), "--data-dir", str(tweetsumm_dir), "--many-bias", "1"]) == 0
+    report = (tmp_path / "report-yes-bias-+0.0-many-1.0.md").read_text()
+    assert "many-bias 1.0" in report and "Against the run's own verdicts" in report
