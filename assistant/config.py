@@ -53,12 +53,9 @@ def audit_problems(k: int, yes_bias: float | None, scorer: str, prefix: str = ""
         problems.append(f"{prefix}scorer {scorer!r} is unknown: use one of {', '.join(SCORERS)}")
     if not isinstance(k, int) or k < 1:
         problems.append(f"{prefix}k must be a whole number of passages, at least 1 (got {k!r})")
-    if yes_bias is not None and (isinstance(yes_bias, bool) or not isinstance(yes_bias, (int, float))
-                                 or not math.isfinite(yes_bias)):
-        problems.append(f"{prefix}yes_bias must be a finite number (got {yes_bias!r})")
-    if many_bias is not None and (isinstance(many_bias, bool) or not isinstance(many_bias, (int, float))
-                                  or not math.isfinite(many_bias)):
-        problems.append(f"{prefix}many_bias must be a finite number (got {many_bias!r})")
+    for name, value in (("yes_bias", yes_bias), ("many_bias", many_bias)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+            problems.append(f"{prefix}{name} must be a finite number (got {value!r})")
     return problems
 
 

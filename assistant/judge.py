@@ -111,6 +111,12 @@ def value_bias(scope: str, n: int, bias: float, many: float = 0.0) -> float:
     return bias - shift if scope == "all" else bias + shift
 
 
+def debiased(scope: str, per_turn: dict[int, float], bias: float, many: float) -> dict[int, float]:
+    """Each reply's P(yes) as ``aggregate`` counts it under ``scope`` (``value_bias``)."""
+    b = value_bias(scope, len(per_turn), bias, many)
+    return {t: debias(v, b) for t, v in per_turn.items()}
+
+
 def aggregate(scope: str, values: list[float], bias: float = 0.0, many: float = 0.0) -> float:
     """P(the clause holds) from its per-reply P(yes): the least for "all", none of them for "none", the most
     otherwise (any reply; first/last and conversation have one value); each debiased (``value_bias``)."""
@@ -176,8 +182,7 @@ def evidence_turn(verdict: str, results: dict[str, CheckResult], bias: float = 0
         # the answer that would show it: yes for a clause that holds on some message, no for a counterexample
         want_yes = (scope in ("first", "last", "any") and holds) or (scope == "none" and not holds)
         want_no = (scope in ("first", "last", "all") and not holds)
-        b = value_bias(scope, len(result.per_turn), bias, many)
-        p = {t: debias(v, b) for t, v in result.per_turn.items()}
+        p = debiased(scope, result.per_turn, bias, many)
         if want_yes:
             turn = max(p, key=p.get)
             if p[turn] >= 0.5:
@@ -197,8 +202,7 @@ def closest_turn(results: dict[str, CheckResult], bias: float = 0.0, many: float
     for verdict, scope in (("followed", "any"), ("violated", "none")):
         result = results.get(verdict)
         if result is not None and result.per_turn and result.check.scope == scope:
-            b = value_bias(scope, len(result.per_turn), bias, many)
-            p = {t: debias(v, b) for t, v in result.per_turn.items()}
+            p = debiased(scope, result.per_turn, bias, many)
             return max(p, key=p.get)
     return None
 

@@ -344,18 +344,19 @@ _CONDUCT = re.compile(r"\b(?:at\s+all\s+times|throughout\s+the\s+(?:conversation
                       r"respectful|kind|patient|calm|civil|positive|warm)\b(?:\s+tone)?|(?:keep|use)\s+(?:a|an|the|your|our)\s+"
                       r"(?:\w+\s+)?tone)", re.I)
 _SENTENCES = re.compile(r"(?<=[.;!?])\s+")
+_CUE = dict(_SCOPE_CUES)
 
 
 def _every_reply_stated(text: str) -> bool:
     """Whether the rule's words make it about every reply: they name every reply, or a sentence without a condition
     states a conduct kept throughout."""
     plain = _QUOTED.sub("", " ".join(text.split()))
-    return bool(dict(_SCOPE_CUES)["every_reply"].search(text) or any(
+    return bool(_CUE["every_reply"].search(text) or any(
         _CONDUCT.search(sentence) and not _CONDITION_INSIDE.search(sentence) for sentence in _SENTENCES.split(plain)))
 
 
 def _prohibits_or_every(text: str) -> bool:
-    return bool(dict(_SCOPE_CUES)["no_reply"].search(text)) or _every_reply_stated(text)
+    return bool(_CUE["no_reply"].search(text)) or _every_reply_stated(text)
 
 
 # the condition ends where the main clause starts: its subject (the agent, we, you) or an imperative verb

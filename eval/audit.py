@@ -21,6 +21,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.audit import UNDETERMINED, VERDICTS, AuditReport
@@ -88,33 +89,30 @@ def _rule_order(rule_id: str) -> tuple:
     return tuple(int(x) if x.isdigit() else 0 for x in re.sub(r"^[A-Z§ ]+-?", "", rule_id).split("."))
 
 
-def bootstrap_macro_f1(golds: list[list[str]], preds: list[list[str]], n: int = 1000, seed: int = 0) -> list[float]:
-    """95% interval of macro-F1, resampling conversations (a conversation's verdicts move together)."""
+def _bootstrap_interval(golds: list[list[str]], statistic: Callable[[list[int]], float], n: int, seed: int) -> list[float]:
+    """95% percentile interval of ``statistic`` over conversations resampled with replacement (a conversation's
+    verdicts move together); ``statistic`` gets the indices of one resample."""
     import random
 
     rng = random.Random(seed)
-    values = []
-    for _ in range(n):
-        picks = [rng.randrange(len(golds)) for _ in golds]
-        values.append(score([g for i in picks for g in golds[i]], [p for i in picks for p in preds[i]])["macro_f1"])
-    values.sort()
+    values = sorted(statistic([rng.randrange(len(golds)) for _ in golds]) for _ in range(n))
     return [round(values[int(0.025 * n)], 3), round(values[int(0.975 * n) - 1], 3)]
+
+
+def _macro_f1_of(golds: list[list[str]], preds: list[list[str]], picks: list[int]) -> float:
+    return score([g for i in picks for g in golds[i]], [p for i in picks for p in preds[i]])["macro_f1"]
+
+
+def bootstrap_macro_f1(golds: list[list[str]], preds: list[list[str]], n: int = 1000, seed: int = 0) -> list[float]:
+    """95% interval of macro-F1, resampling conversations."""
+    return _bootstrap_interval(golds, lambda picks: _macro_f1_of(golds, preds, picks), n, seed)
 
 
 def bootstrap_difference(golds: list[list[str]], new: list[list[str]], old: list[list[str]], n: int = 1000,
                          seed: int = 0) -> list[float]:
     """95% interval of macro-F1(new) - macro-F1(old) on the same conversations, resampled together (paired)."""
-    import random
-
-    rng = random.Random(seed)
-    values = []
-    for _ in range(n):
-        picks = [rng.randrange(len(golds)) for _ in golds]
-        gold = [g for i in picks for g in golds[i]]
-        values.append(score(gold, [p for i in picks for p in new[i]])["macro_f1"] -
-                      score(gold, [p for i in picks for p in old[i]])["macro_f1"])
-    values.sort()
-    return [round(values[int(0.025 * n)], 3), round(values[int(0.975 * n) - 1], 3)]
+    return _bootstrap_interval(golds, lambda picks: _macro_f1_of(golds, new, picks) - _macro_f1_of(golds, old, picks),
+                               n, seed)
 
 
 def evaluate_reports(items: list[tuple[Conversation, dict[str, str]]], reports: list[AuditReport]) -> dict:
