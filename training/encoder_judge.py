@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
     from transformers import AutoTokenizer
 
+    from training.checkpoint import Checkpoint
     from training.judge_data import build_splits, data_card
     from training.tweetsumm import load_split
 
@@ -168,26 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     total = max(1, per_epoch * args.epochs)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=total, pct_start=0.06,
                                                     anneal_strategy="linear")
-    step, checkpoint = 0, out / "checkpoint"
-    if args.resume and (checkpoint / "state.pt").is_file():
-        state = torch.load(checkpoint / "state.pt", weights_only=False)
-        if state["fingerprint"] != fingerprint:
-            raise SystemExit(f"{checkpoint} was written for other data or another recipe ({state['recipe']}); "
-                             "start afresh without --resume, or give the same settings.")
-        model.load_state_dict(state["model"], strict=False)  # the trained parameters; the rest is the base
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if "torch_rng" in state:  # dropout continues as it would have: a resumed run is the run
-            torch.set_rng_state(state["torch_rng"])
-        step = state["step"]
-        log_path = out / "metrics.jsonl"
-        if log_path.exists():  # lines written after the checkpoint are written again by the resumed steps
-            kept = [line for line in log_path.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and json.loads(line)["step"] <= step]
-            log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        print(f"resumed at step {step} of {total}", file=sys.stderr)
-    elif (out / "metrics.jsonl").exists():
-        (out / "metrics.jsonl").unlink()
+    checkpoint = Checkpoint(out, fingerprint, recipe)
+    step = checkpoint.restore(model, optimizer, scheduler) if args.resume else checkpoint.start_afresh()
 
     def encode(batch: list):  # noqa: ANN202
         return encode_pairs(tokenizer, [(e.first, e.second) for e in batch], args.max_length)
@@ -217,12 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "seconds": round(time.time() - started, 1)}) + "\n")
                 log.flush()
             if step % args.save_every == 0 and step < total:
-                checkpoint.mkdir(exist_ok=True)
-                trained = {k: v for k, v in model.state_dict().items() if k in names}
-                torch.save({"model": trained, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                            "step": step, "fingerprint": fingerprint, "recipe": recipe,
-                            "torch_rng": torch.get_rng_state()}, checkpoint / "state.pt.tmp")
-                (checkpoint / "state.pt.tmp").replace(checkpoint / "state.pt")
+                checkpoint.save(model, names, optimizer, scheduler, step)
     bar.close()
 
     model.eval()
@@ -252,10 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             "yes_bias": 0.0, "many_bias": 0.0}  # set to those eval.audit --calibrate chooses on the labelled dev sets
     (out / JUDGE_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    if checkpoint.is_dir():
-        for f in checkpoint.iterdir():
-            f.unlink()
-        checkpoint.rmdir()
+    checkpoint.remove()
     print(f"judge written to {out} (use it with --audit-judge {out})")
     return 0
 

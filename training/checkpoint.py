@@ -1,0 +1,66 @@
+"""Resumable training for the judges' own loops (``training.encoder_judge``, ``training.lm_judge``): one checkpoint
+of the trained parameters, optimizer, scheduler, step and random state, refused when the data or recipe changed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+class Checkpoint:
+    """``OUT/checkpoint/state.pt`` for the run of ``fingerprint`` (the data and the recipe), beside ``OUT/metrics.jsonl``."""
+
+    def __init__(self, out: Path, fingerprint: str, recipe: dict) -> None:
+        self.folder = Path(out) / "checkpoint"
+        self.state = self.folder / "state.pt"
+        self.log = Path(out) / "metrics.jsonl"
+        self.fingerprint = fingerprint
+        self.recipe = recipe
+
+    def start_afresh(self) -> int:
+        """Step 0: an earlier run's training log is dropped."""
+        self.log.unlink(missing_ok=True)
+        return 0
+
+    def restore(self, model, optimizer, scheduler) -> int:  # noqa: ANN001 - torch objects
+        """The step to continue from, with the trained parameters and the optimizer as they were (step 0, afresh, when
+        there is no checkpoint); exits when the checkpoint belongs to other data or another recipe."""
+        import torch
+
+        if not self.state.is_file():
+            return self.start_afresh()
+        state = torch.load(self.state, weights_only=False)
+        if state["fingerprint"] != self.fingerprint:
+            raise SystemExit(f"{self.folder} was written for other data or another recipe ({state['recipe']}); "
+                             "start afresh without --resume, or give the same settings.")
+        model.load_state_dict(state["model"], strict=False)  # the trained parameters; the rest is the base
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])  # dropout continues as it would have: a resumed run is the run
+        step = state["step"]
+        if self.log.exists():  # lines written after the checkpoint are written again by the resumed steps
+            kept = [line for line in self.log.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and json.loads(line)["step"] <= step]
+            self.log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        print(f"resumed at step {step}", file=sys.stderr)
+        return step
+
+    def save(self, model, names: set[str], optimizer, scheduler, step: int) -> None:  # noqa: ANN001 - torch objects
+        """Write the parameters ``names`` and the optimizer's state at ``step`` (atomically: a kill leaves the last one)."""
+        import torch
+
+        self.folder.mkdir(exist_ok=True)
+        trained = {k: v for k, v in model.state_dict().items() if k in names}
+        tmp = self.state.with_suffix(".tmp")
+        torch.save({"model": trained, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "step": step, "fingerprint": self.fingerprint, "recipe": self.recipe,
+                    "torch_rng": torch.get_rng_state()}, tmp)
+        tmp.replace(self.state)
+
+    def remove(self) -> None:
+        """Delete the checkpoint once the run has written its result."""
+        if self.folder.is_dir():
+            for f in self.folder.iterdir():
+                f.unlink()
+            self.folder.rmdir()
