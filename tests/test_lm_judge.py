@@ -125,3 +125,46 @@ def test_training_writes_an_adapter_the_audit_loads_and_resumes_to_the_same_weig
     torch.save({"fingerprint": "other", "recipe": {}}, tmp_path / "broken" / "checkpoint" / "state.pt")
     with pytest.raises(SystemExit, match="other data or another recipe"):
         main(_args(tmp_path / "broken", tiny_llama, tweetsumm_dir) + ["--resume"])
+
+
+def test_a_split_forward_that_disagrees_with_the_model_stops_the_run(tiny_peft, tiny_llama):
+    from assistant.backends.transformers_backend import TransformersGenerator
+    from assistant.prompts import check_messages, renderer_for
+    from training.lm_judge import SplitModel, agrees, answer_ids
+
+    model, tok = tiny_peft
+    judge = TransformersGenerator(str(tiny_llama), model=model, tokenizer=tok, model_name="tiny")
+    prompt = renderer_for(judge)(check_messages(CONV, "Sign every reply.", "Is this reply signed?", 1))
+    split = SplitModel(model, 1, *answer_ids(tok))
+    agrees(split, judge, tok, prompt)  # the same model: passes
+    judge.choice_probabilities = lambda p, c: [0.999, 0.001]  # a family whose forward does more than ours
+    with pytest.raises(SystemExit, match="not supported"):
+        agrees(split, judge, tok, prompt)
+
+
+@pytest.mark.real_model
+def test_training_reads_the_check_prompt_with_the_tokens_llama_cpp_serves():
+    """The judge is trained on the HF tokenizer's ids and served by llama.cpp: the same prompt, the same ids, and the
+    same first tokens of yes and no."""
+    from transformers import AutoTokenizer
+
+    from assistant.backends import load_generator
+    from assistant.config import AssistantConfig
+    from assistant.models import DEFAULT_MODEL, embedded_gguf
+    from assistant.prompts import check_messages, renderer_for
+    from training.lm_judge import answer_ids
+
+    served = load_generator(AssistantConfig(model=DEFAULT_MODEL, adapter="none"))
+    gguf = embedded_gguf(DEFAULT_MODEL)
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    conv = Conversation((Turn("customer", "@Brand my café order 🙁 never came <|im_end|> é"),
+                         Turn("agent", "@1 Sorry! DM us: https://t.co/x ^JK")))
+    prompt = renderer_for(served)(check_messages(conv, "Sign every reply.", "Is this reply signed?", 1))
+    assert served._tokenize(prompt) == tok(prompt, add_special_tokens=False)["input_ids"]
+    assert answer_ids(tok) == tuple(sorted(ids) for ids in distinct(served))
+
+
+def distinct(served) -> list[set[int]]:  # noqa: ANN001 - the llama.cpp generator
+    from assistant.backends.base import distinct_first_tokens
+
+    return distinct_first_tokens(("yes", "no"), served._first_tokens)

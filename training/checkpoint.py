@@ -19,8 +19,9 @@ class Checkpoint:
         self.recipe = recipe
 
     def start_afresh(self) -> int:
-        """Step 0: an earlier run's training log is dropped."""
+        """Step 0: an earlier run's training log and checkpoint are dropped."""
         self.log.unlink(missing_ok=True)
+        self.remove()
         return 0
 
     def restore(self, model, optimizer, scheduler) -> int:  # noqa: ANN001 - torch objects
@@ -34,14 +35,17 @@ class Checkpoint:
         if state["fingerprint"] != self.fingerprint:
             raise SystemExit(f"{self.folder} was written for other data or another recipe ({state['recipe']}); "
                              "start afresh without --resume, or give the same settings.")
-        model.load_state_dict(state["model"], strict=False)  # the trained parameters; the rest is the base
+        loaded = model.load_state_dict(state["model"], strict=False)  # the trained parameters; the rest is the base
+        if loaded.unexpected_keys:
+            raise SystemExit(f"{self.state} holds parameters this model does not have ({loaded.unexpected_keys[:3]} ...); "
+                             "start afresh without --resume.")
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])  # dropout continues as it would have: a resumed run is the run
+        if "torch_rng" in state:  # dropout continues as it would have: a resumed run is the run
+            torch.set_rng_state(state["torch_rng"])
         step = state["step"]
         if self.log.exists():  # lines written after the checkpoint are written again by the resumed steps
-            kept = [line for line in self.log.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and json.loads(line)["step"] <= step]
+            kept = [line for line in self.log.read_text(encoding="utf-8").splitlines() if _step(line) <= step]
             self.log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         print(f"resumed at step {step}", file=sys.stderr)
         return step
@@ -64,3 +68,11 @@ class Checkpoint:
             for f in self.folder.iterdir():
                 f.unlink()
             self.folder.rmdir()
+
+
+def _step(line: str) -> float:
+    """The step of a training-log line; infinity for a line a kill cut short (dropped with the later ones)."""
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return float("inf")

@@ -104,6 +104,20 @@ class SplitModel:
                 - torch.logsumexp(logits[:, self.n_yes:], dim=-1))
 
 
+def agrees(split_model: SplitModel, judge, tokenizer, prompt: str) -> None:  # noqa: ANN001 - a Generator, its tokenizer
+    """Stop unless the split forward gives the P(yes) the serving path reads on ``prompt`` (a model family whose
+    forward does more than embed, rotate, attend causally and normalise would be trained on the wrong thing)."""
+    import torch
+
+    with torch.no_grad():
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        mine = torch.sigmoid(split_model(*pad([ids], 0)))[0].item()
+    served = judge.choice_probabilities(prompt, ("yes", "no"))[0]
+    if abs(mine - served) > 1e-3:
+        raise SystemExit(f"The split forward gives P(yes) {mine:.4f} where the model gives {served:.4f}: this model "
+                         "family is not supported by training.lm_judge.")
+
+
 def batches(lengths: list[int], size: int, seed: int) -> list[list[int]]:
     """Indices in batches of ``size`` whose lengths are close (sorted within shuffled pools of 32 batches), in a
     shuffled order; the same for the same seed."""
@@ -151,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-gguf", dest="gguf", action="store_false", help="skip the llama.cpp export")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
+    if args.top_layers < 1:
+        parser.error("--top-layers must be at least 1")
 
     import torch
     from peft import LoraConfig, get_peft_model
@@ -176,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
 
     path = resolve_model(args.base, "transformers").path
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    # sdpa: attention without a mask is causal there (SplitModel relies on it; eager would attend both ways)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
     n_layers = model.config.num_hidden_layers
     top = min(args.top_layers, n_layers)
     lora = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.05, target_modules=list(TARGETS),
@@ -187,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     judge = TransformersGenerator(path, model=model, tokenizer=tokenizer, model_name=args.base)
     render = renderer_for(judge)
     yes, no = answer_ids(tokenizer)
+    if not yes or not no:
+        raise SystemExit(f"{args.base}'s tokenizer has no first token proper to yes or to no: it cannot be a yes/no judge.")
     split_model = SplitModel(model, top, yes, no)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
@@ -204,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"None of the {len(splits['train'])} training checks fits in {args.max_tokens} tokens: "
                          "raise --max-tokens (up to the model's context).")
     fingerprint = hashlib.sha256(json.dumps([recipe, rows, [e.label for e in train]]).encode()).hexdigest()[:16]
+    agrees(split_model, judge, tokenizer, check_prompt(render, by_id[train[0].conversation_id], train[0]))
     plan = [b for epoch in range(args.epochs) for b in batches([len(r) for r in rows], args.batch, args.seed + epoch)]
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
@@ -245,18 +265,18 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {"recipe": recipe, "fingerprint": fingerprint, "steps": len(plan), "train_checks": len(train),
                "train_seconds": round(time.time() - started, 1)}
 
-    def score(examples: list) -> tuple[list, list[float]]:
+    def score(examples: list) -> dict:
         kept, encoded = encode(examples)
         scores = []
         for start in tqdm(range(0, len(encoded), args.batch), desc="scoring", unit="batch", leave=False):
             with torch.no_grad():
                 scores += torch.sigmoid(split_model(*pad(encoded[start:start + args.batch], pad_id))).tolist()
-        return kept, scores
+        return {**summarize_split(kept, scores), "left_out_longer_than_max_tokens": len(examples) - len(kept)}
 
     for name in ("valid", "held_back"):
-        metrics[name] = summarize_split(*score(splits[name]))
+        metrics[name] = score(splits[name])
         with model.disable_adapter():  # the same checks asked of the base model: what training changed
-            metrics[name]["base_auc"] = summarize_split(*score(splits[name]))["auc"]
+            metrics[name]["base_auc"] = score(splits[name])["auc"]
         print(f"{name}: AUC {metrics[name]['auc']} (base model {metrics[name]['base_auc']}), "
               f"accuracy {metrics[name]['accuracy']}", file=sys.stderr)
     model.save_pretrained(str(out / "adapter"))
@@ -265,9 +285,16 @@ def main(argv: list[str] | None = None) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     checkpoint.remove()
     if args.gguf:
+        from assistant.errors import SupportLensError
         from training.export_gguf import export
 
-        export(out / "adapter", out / "adapter.gguf")
+        try:
+            export(out / "adapter", out / "adapter.gguf")
+        except SupportLensError as exc:
+            print(f"The adapter is in {out / 'adapter'} (the transformers backend takes it), but its llama.cpp export "
+                  f"failed: {exc}\nRetry with: python -m training.export_gguf --adapter {out / 'adapter'} "
+                  f"--out {out / 'adapter.gguf'}", file=sys.stderr)
+            return 1
     print(f"judge adapter written to {out} (audit with it: --audit-model {args.base} --audit-adapter {out})")
     return 0
 
