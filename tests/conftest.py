@@ -121,6 +121,31 @@ def build_tiny_llama(out_dir: Path, seed: int = 0) -> Path:
     return out_dir
 
 
+@pytest.fixture()
+def killed_at_step(monkeypatch):  # noqa: ANN201 - a function
+    """``killed_at_step(n, run)``: ``run()`` dies at its n-th AdamW step, as a killed training process would (the
+    optimizer is whole again afterwards)."""
+    import torch
+
+    def kill(n: int, run) -> None:  # noqa: ANN001 - a callable
+        real_step, calls = torch.optim.AdamW.step, []
+
+        def step(self, *a, **k):  # noqa: ANN001, ANN202
+            calls.append(1)
+            if len(calls) == n:
+                raise KeyboardInterrupt("killed")
+            return real_step(self, *a, **k)
+
+        monkeypatch.setattr(torch.optim.AdamW, "step", step)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run()
+        finally:
+            monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+
+    return kill
+
+
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))

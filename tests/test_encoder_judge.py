@@ -194,7 +194,7 @@ def test_a_rule_with_clauses_never_loads_the_writer():
     assert plan.origin == "clauses"
 
 
-def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder, tweetsumm_dir, tmp_path, monkeypatch):
+def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder, tweetsumm_dir, tmp_path, killed_at_step):
     """Same data order, optimizer, schedule and dropout draws after a resume: the same judge, bit for bit."""
     import torch
     from safetensors.torch import load_file
@@ -207,18 +207,7 @@ def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder
                 str(tweetsumm_dir), "--save-every", "2", "--lr", "1e-2", "--rank", "4"]
 
     assert main(args(tmp_path / "whole")) == 0
-    real_step, calls = torch.optim.AdamW.step, []
-
-    def dies_at_the_third_step(self, *a, **k):  # noqa: ANN001, ANN202
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("killed")
-        return real_step(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", dies_at_the_third_step)
-    with pytest.raises(KeyboardInterrupt):
-        main(args(tmp_path / "broken"))
-    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    killed_at_step(3, lambda: main(args(tmp_path / "broken")))
     assert main(args(tmp_path / "broken") + ["--resume"]) == 0
     whole = load_file(tmp_path / "whole" / "adapter_model.safetensors")
     resumed = load_file(tmp_path / "broken" / "adapter_model.safetensors")

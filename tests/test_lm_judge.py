@@ -89,7 +89,7 @@ def _args(out, tiny_llama, tweetsumm_dir):
 
 
 def test_training_writes_an_adapter_the_audit_loads_and_resumes_to_the_same_weights(tiny_llama, tweetsumm_dir,
-                                                                                      tmp_path, monkeypatch):
+                                                                                      tmp_path, killed_at_step):
     import torch
     from safetensors.torch import load_file
 
@@ -105,18 +105,7 @@ def test_training_writes_an_adapter_the_audit_loads_and_resumes_to_the_same_weig
     assert config["base_model_name_or_path"] == str(tiny_llama) and config["layers_to_transform"] == [1]
     assert resolve_adapter(str(whole), str(tiny_llama), "transformers") == str(whole / "adapter")
 
-    real_step, calls = torch.optim.AdamW.step, []
-
-    def dies_at_the_third_step(self, *a, **k):  # noqa: ANN001, ANN202
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("killed")
-        return real_step(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", dies_at_the_third_step)
-    with pytest.raises(KeyboardInterrupt):
-        main(_args(tmp_path / "broken", tiny_llama, tweetsumm_dir))
-    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    killed_at_step(3, lambda: main(_args(tmp_path / "broken", tiny_llama, tweetsumm_dir)))
     assert main(_args(tmp_path / "broken", tiny_llama, tweetsumm_dir) + ["--resume"]) == 0
     a = load_file(whole / "adapter" / "adapter_model.safetensors")
     b = load_file(tmp_path / "broken" / "adapter" / "adapter_model.safetensors")

@@ -3,9 +3,27 @@ of the trained parameters, optimizer, scheduler, step and random state, refused 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, *, examples: int, valid: int, held_back: int, batch: int,
+                      lr: float, save_every: int) -> None:
+    """The options both judge trainers share: data sizes, schedule, seed, checkpoints (defaults per trainer)."""
+    parser.add_argument("--examples", type=int, default=examples, help="training checks (balanced yes / no)")
+    parser.add_argument("--valid", type=int, default=valid)
+    parser.add_argument("--held-back", dest="held_back", type=int, default=held_back)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--limit-dialogs", dest="limit_dialogs", type=int, default=None, help="first N train dialogs (tests)")
+    parser.add_argument("--save-every", dest="save_every", type=int, default=save_every, help="steps between checkpoints")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--resume", action="store_true")
 
 
 class Checkpoint:

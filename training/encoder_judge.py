@@ -31,6 +31,7 @@ from pathlib import Path
 
 from assistant.encoder_judge import JUDGE_FILE, PAIR_FORMAT, encode_pairs
 from assistant.models import EMBEDDED_ENCODER, encoder_path
+from training.checkpoint import add_run_arguments
 
 RECIPE_KEYS = ("base", "examples", "valid", "held_back", "reversed", "epochs", "batch", "lr", "max_length", "seed",
                "limit_dialogs")
@@ -121,21 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the audit judge (a cross-encoder, shipped in LoRA form) on checks labelled by construction.")
     parser.add_argument("--out", default="runs/train/minilm-audit-judge", help="judge folder")
     parser.add_argument("--base", default=EMBEDDED_ENCODER, help="encoder: the embedded all-MiniLM-L6-v2, a folder or a hub id")
-    parser.add_argument("--examples", type=int, default=10000, help="training checks (balanced yes / no)")
-    parser.add_argument("--valid", type=int, default=400)
-    parser.add_argument("--held-back", dest="held_back", type=int, default=400)
+    add_run_arguments(parser, examples=10000, valid=400, held_back=400, batch=16, lr=5e-5, save_every=100)
     parser.add_argument("--reversed", type=int, default=400)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--rank", type=int, default=32, help="rank of the shipped adapter cut from the fine-tune")
     parser.add_argument("--max-length", dest="max_length", type=int, default=320, help="tokens the judge reads")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--limit-dialogs", dest="limit_dialogs", type=int, default=None, help="first N train dialogs (tests)")
-    parser.add_argument("--save-every", dest="save_every", type=int, default=100, help="steps between checkpoints")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
 
     import torch
