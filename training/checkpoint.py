@@ -1,12 +1,15 @@
 """Resumable training for the judges' own loops (``training.encoder_judge``, ``training.lm_judge``): one checkpoint
-of the trained parameters, optimizer, scheduler, step and random state, refused when the data or recipe changed."""
+of the trained parameters, optimizer, scheduler, step and random state, refused when the data or recipe changed, and
+the loop that steps, logs and checkpoints."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, examples: int, valid: int, held_back: int, batch: int,
@@ -94,3 +97,36 @@ def _step(line: str) -> float:
         return json.loads(line)["step"]
     except (json.JSONDecodeError, KeyError, TypeError):
         return float("inf")
+
+
+def train(loss_at: Callable[[int], object], total: int, step: int, *, model, names: set[str], optimizer, scheduler,  # noqa: ANN001
+          checkpoint: Checkpoint, save_every: int, log_every: int = 10, clip: float = 1.0) -> float:
+    """Steps ``step`` to ``total``: ``loss_at(step)`` gives the batch's loss; gradients clipped to ``clip``; the smoothed
+    loss logged every ``log_every`` steps to ``checkpoint.log`` and shown on a progress bar; a checkpoint every
+    ``save_every`` steps. Returns the seconds it took."""
+    import torch
+    from tqdm import tqdm
+
+    params = [p for n, p in model.named_parameters() if n in names]
+    started, smoothed = time.time(), None
+    bar = tqdm(total=total, initial=step, desc="training the judge", unit="step")
+    with open(checkpoint.log, "a", encoding="utf-8") as log:
+        while step < total:
+            loss = loss_at(step)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{smoothed:.3f}")
+            if step % log_every == 0 or step == total:
+                log.write(json.dumps({"step": step, "loss": round(smoothed, 4), "lr": scheduler.get_last_lr()[0],
+                                      "seconds": round(time.time() - started, 1)}) + "\n")
+                log.flush()
+            if step % save_every == 0 and step < total:
+                checkpoint.save(model, names, optimizer, scheduler, step)
+    bar.close()
+    return time.time() - started

@@ -26,7 +26,6 @@ import hashlib
 import json
 import random
 import sys
-import time
 from pathlib import Path
 
 from assistant.encoder_judge import JUDGE_FILE, PAIR_FORMAT, encode_pairs
@@ -133,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoTokenizer
 
     from training.checkpoint import Checkpoint
+    from training.checkpoint import train as train_loop
     from training.judge_data import build_splits, data_card
     from training.tweetsumm import load_split
 
@@ -165,38 +165,22 @@ def main(argv: list[str] | None = None) -> int:
     def encode(batch: list):  # noqa: ANN202
         return encode_pairs(tokenizer, [(e.first, e.second) for e in batch], args.max_length)
 
+    def loss_at(step: int):  # noqa: ANN202 - a tensor
+        epoch, index = divmod(step, per_epoch)
+        order = list(splits["train"])
+        random.Random(args.seed + epoch).shuffle(order)
+        batch = order[index * args.batch:(index + 1) * args.batch]
+        labels = torch.tensor([e.label == "yes" for e in batch], dtype=torch.long)
+        return torch.nn.functional.cross_entropy(model(**encode(batch)).logits, labels)
+
     model.train()
-    started, smoothed = time.time(), None
-    bar = tqdm(total=total, initial=step, desc="training the judge", unit="step")
-    with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
-        while step < total:
-            epoch, index = divmod(step, per_epoch)
-            order = list(splits["train"])
-            random.Random(args.seed + epoch).shuffle(order)
-            batch = order[index * args.batch:(index + 1) * args.batch]
-            labels = torch.tensor([e.label == "yes" for e in batch], dtype=torch.long)
-            loss = torch.nn.functional.cross_entropy(model(**encode(batch)).logits, labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            step += 1
-            smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
-            bar.update(1)
-            bar.set_postfix(loss=f"{smoothed:.3f}")
-            if step % 20 == 0 or step == total:
-                log.write(json.dumps({"step": step, "loss": round(smoothed, 4), "lr": scheduler.get_last_lr()[0],
-                                      "seconds": round(time.time() - started, 1)}) + "\n")
-                log.flush()
-            if step % args.save_every == 0 and step < total:
-                checkpoint.save(model, names, optimizer, scheduler, step)
-    bar.close()
+    seconds = train_loop(loss_at, total, step, model=model, names=names, optimizer=optimizer, scheduler=scheduler,
+                         checkpoint=checkpoint, save_every=args.save_every, log_every=20)
 
     model.eval()
     adapter = extract_adapter(model, args.base, args.rank).eval()
     metrics = {"recipe": recipe, "rank": args.rank, "fingerprint": fingerprint, "steps": total,
-               "train_seconds": round(time.time() - started, 1)}
+               "train_seconds": round(seconds, 1)}
 
     def score(judge, examples: list) -> list[float]:  # noqa: ANN001
         scores = []

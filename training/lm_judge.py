@@ -30,7 +30,6 @@ import hashlib
 import json
 import random
 import sys
-import time
 from pathlib import Path
 
 from assistant.backends.base import answer_variants, distinct_first_tokens
@@ -165,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from assistant.backends.transformers_backend import TransformersGenerator
     from training.checkpoint import Checkpoint
+    from training.checkpoint import train as train_loop
     from training.encoder_judge import portable_base, summarize_split
     from training.judge_data import build_splits, data_card
     from training.tweetsumm import load_split
@@ -225,35 +225,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(train)} training checks ({len(splits['train']) - len(train)} longer than {args.max_tokens} tokens "
           f"left out), {len(plan)} steps; LoRA on the top {top} of {n_layers} layers", file=sys.stderr)
 
+    def loss_at(step: int):  # noqa: ANN202 - a tensor
+        batch = plan[step]
+        labels = torch.tensor([float(train[i].label == "yes") for i in batch])
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            split_model(*pad([rows[i] for i in batch], pad_id)), labels)
+
     model.train()
-    started, smoothed = time.time(), None
-    bar = tqdm(total=len(plan), initial=step, desc="training the judge", unit="step")
-    with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
-        while step < len(plan):
-            batch = plan[step]
-            ids, lengths = pad([rows[i] for i in batch], pad_id)
-            labels = torch.tensor([float(train[i].label == "yes") for i in batch])
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(split_model(ids, lengths), labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            step += 1
-            smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
-            bar.update(1)
-            bar.set_postfix(loss=f"{smoothed:.3f}")
-            if step % 10 == 0 or step == len(plan):
-                log.write(json.dumps({"step": step, "loss": round(smoothed, 4), "lr": scheduler.get_last_lr()[0],
-                                      "seconds": round(time.time() - started, 1)}) + "\n")
-                log.flush()
-            if step % args.save_every == 0 and step < len(plan):
-                checkpoint.save(model, names, optimizer, scheduler, step)
-    bar.close()
+    seconds = train_loop(loss_at, len(plan), step, model=model, names=names, optimizer=optimizer, scheduler=scheduler,
+                         checkpoint=checkpoint, save_every=args.save_every)
 
     model.eval()
     metrics = {"recipe": recipe, "fingerprint": fingerprint, "steps": len(plan), "train_checks": len(train),
-               "train_seconds": round(time.time() - started, 1)}
+               "train_seconds": round(seconds, 1)}
 
     def score(examples: list) -> dict:
         kept, encoded = encode(examples)
