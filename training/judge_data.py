@@ -445,7 +445,8 @@ def labelled_ids(root: Path = LABELLED_SETS) -> set[str]:
     return ids
 
 
-def _with_turn(conv: Conversation, turn: int, text: str) -> Conversation:
+def with_turn(conv: Conversation, turn: int, text: str) -> Conversation:
+    """``conv`` with the text of message ``turn`` replaced by ``text``."""
     turns = list(conv.turns)
     turns[turn] = Turn(turns[turn].speaker, text)
     return replace(conv, turns=tuple(turns))
@@ -520,7 +521,7 @@ def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Ran
         if variant is None:
             return None
         text, how = variant
-        shown = _with_turn(conv, turn, text)
+        shown = with_turn(conv, turn, text)
     first, second = check_pair(shown, guideline, question, turn)
     return JudgeExample(conv.conversation_id or "", rule.name, rule.category, turn, guideline, question,
                         "yes" if want else "no", how, text, first, second)

@@ -32,7 +32,7 @@ import random
 import sys
 from pathlib import Path
 
-from assistant.backends.base import answer_variants, distinct_first_tokens
+from assistant.backends.base import distinct_first_tokens
 from assistant.conversation import Conversation
 from assistant.models import DEFAULT_MODEL, resolve_model
 from assistant.prompts import check_messages, renderer_for
@@ -45,11 +45,11 @@ TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 
 def shown_conversation(conv: Conversation, example) -> Conversation:  # noqa: ANN001 - a JudgeExample
     """The conversation as the example shows it: its message at ``turn`` replaced by the (edited) one."""
-    from training.judge_data import _with_turn
+    from training.judge_data import with_turn
 
     if example.turn is None or conv.turns[example.turn].text == example.message:
         return conv
-    return _with_turn(conv, example.turn, example.message)
+    return with_turn(conv, example.turn, example.message)
 
 
 def check_prompt(render, conv: Conversation, example) -> str:  # noqa: ANN001 - messages -> prompt, a JudgeExample
@@ -59,10 +59,9 @@ def check_prompt(render, conv: Conversation, example) -> str:  # noqa: ANN001 - 
 
 def answer_ids(tokenizer) -> tuple[list[int], list[int]]:  # noqa: ANN001 - a transformers tokenizer
     """The first tokens of the spellings of yes and of no, as the backends' ``choice_probabilities`` count them."""
-    def first(word: str) -> set[int]:
-        return {ids[0] for v in answer_variants(word) if (ids := tokenizer(v, add_special_tokens=False)["input_ids"])}
+    from assistant.backends.transformers_backend import first_tokens
 
-    yes, no = distinct_first_tokens(("yes", "no"), first)
+    yes, no = distinct_first_tokens(("yes", "no"), lambda word: first_tokens(tokenizer, word))
     return sorted(yes), sorted(no)
 
 
@@ -239,18 +238,18 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {"recipe": recipe, "fingerprint": fingerprint, "steps": len(plan), "train_checks": len(train),
                "train_seconds": round(seconds, 1)}
 
-    def score(examples: list) -> dict:
-        kept, encoded = encode(examples)
+    def score(kept: list, encoded: list[list[int]]) -> dict:
         scores = []
         for start in tqdm(range(0, len(encoded), args.batch), desc="scoring", unit="batch", leave=False):
             with torch.no_grad():
                 scores += torch.sigmoid(split_model(*pad(encoded[start:start + args.batch], pad_id))).tolist()
-        return {**summarize_split(kept, scores), "left_out_longer_than_max_tokens": len(examples) - len(kept)}
+        return summarize_split(kept, scores)
 
     for name in ("valid", "held_back"):
-        metrics[name] = score(splits[name])
+        kept, encoded = encode(splits[name])
+        metrics[name] = {**score(kept, encoded), "left_out_longer_than_max_tokens": len(splits[name]) - len(kept)}
         with model.disable_adapter():  # the same checks asked of the base model: what training changed
-            metrics[name]["base_auc"] = score(splits[name])["auc"]
+            metrics[name]["base_auc"] = score(kept, encoded)["auc"]
         print(f"{name}: AUC {metrics[name]['auc']} (base model {metrics[name]['base_auc']}), "
               f"accuracy {metrics[name]['accuracy']}", file=sys.stderr)
     model.save_pretrained(str(out / "adapter"))

@@ -88,10 +88,8 @@ class TransformersGenerator:
         inputs = self._encode(prompt).to(self._model.device)
         with torch.inference_mode():
             probs = torch.softmax(self._model(**inputs).logits[0, -1].float(), dim=-1)
-        def first_tokens(word: str) -> set[int]:
-            return {ids[0] for v in answer_variants(word) if (ids := self._tok(v, add_special_tokens=False)["input_ids"])}
-
-        mass = [float(sum(probs[i] for i in ids)) for ids in distinct_first_tokens(choices, first_tokens)]
+        mass = [float(sum(probs[i] for i in ids))
+                for ids in distinct_first_tokens(choices, lambda word: first_tokens(self._tok, word))]
         return shares(mass)
 
     def stream(self, prompt: str, params: GenerationParams) -> Iterator[str]:
@@ -186,3 +184,8 @@ class _TokenStreamer:
     def __iter__(self) -> Iterator[str]:
         while (piece := self._queue.get()) is not None:
             yield piece
+
+
+def first_tokens(tokenizer, word: str) -> set[int]:  # noqa: ANN001 - a transformers tokenizer
+    """The ids that start an answer ``word`` in any of its spellings (``answer_variants``)."""
+    return {ids[0] for v in answer_variants(word) if (ids := tokenizer(v, add_special_tokens=False)["input_ids"])}
