@@ -30,6 +30,7 @@ class TrainConfig:
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
     lora_top_layers: int = field(default=0, metadata={"help": "Adapt only the top N decoder layers (0: all). Backpropagation stops at the lowest adapted layer, so a step costs much less."})
     lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj"), metadata={"help": "Module names that get LoRA adapters."})
+    init_adapter: str | None = field(default=None, metadata={"help": "Start from this LoRA adapter's weights (a PEFT folder or a run folder) instead of a fresh one: train an adapter further. Its rank, alpha, targets and layers must match the recipe's."})
     # optimisation (the seed's recipe by default)
     epochs: float = field(default=3.0, metadata={"help": "Passes over the training set."})
     batch_size: int = field(default=8, metadata={"help": "Examples per device step."})

@@ -3,6 +3,7 @@
     python -m training.train --config training/configs/qwen2.5-coder-0.5b-cpu-lora.yaml
     python -m training.train --config training/configs/llama2-7b-chat-qlora.yaml output_dir=runs/llama2
     python -m training.train --config ... --resume          # continue a killed run from its last checkpoint
+    python -m training.train --config ... init_adapter=models/qwen2.5-coder-0.5b-tweetsumm-lora   # train it further
 
 The run folder (``output_dir``) receives: ``checkpoint-*`` (resume points), ``adapter/`` (the best
 checkpoint by validation loss), ``config.yaml`` (resolved), ``prompt_template.json``,
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import SupportLensError
+from assistant.errors import ConfigError, SupportLensError
 from training.config import TrainConfig, load_train_config
 
 
@@ -75,6 +76,28 @@ def load_model_and_tokenizer(cfg: TrainConfig) -> tuple[Any, Any, str]:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer, path
+
+
+def start_from_adapter(model: Any, cfg: TrainConfig) -> Any:
+    """``model`` wrapped with the trainable LoRA weights of ``cfg.init_adapter``; a recipe whose LoRA shape
+    differs from the adapter's is refused (the run's config.yaml would describe another adapter)."""
+    from peft import PeftConfig, PeftModel
+
+    path = Path(cfg.init_adapter)
+    if (path / "adapter" / "adapter_config.json").is_file():  # a run folder
+        path = path / "adapter"
+    if not (path / "adapter_config.json").is_file():
+        raise ConfigError(f"init_adapter {cfg.init_adapter}: no adapter_config.json there (give a PEFT adapter folder or a run folder)")
+    have = PeftConfig.from_pretrained(str(path))
+    n = getattr(model.config, "num_hidden_layers", 0)
+    layers = list(range(max(0, n - cfg.lora_top_layers), n)) if cfg.lora_top_layers else None
+    want = {"r": cfg.lora_r, "lora_alpha": cfg.lora_alpha, "target_modules": sorted(cfg.lora_targets), "layers": layers}
+    got = {"r": have.r, "lora_alpha": have.lora_alpha, "target_modules": sorted(have.target_modules or []),
+           "layers": list(have.layers_to_transform) if have.layers_to_transform is not None else None}
+    differ = [f"{k}: recipe {want[k]}, adapter {got[k]}" for k in want if want[k] != got[k]]
+    if differ:
+        raise ConfigError(f"init_adapter {path} does not match the recipe's LoRA ({'; '.join(differ)})")
+    return PeftModel.from_pretrained(model, str(path), is_trainable=True)
 
 
 def build_trainer(cfg: TrainConfig, model: Any, tokenizer: Any, train_cols: dict, eval_cols: dict,
@@ -184,6 +207,8 @@ def run(cfg: TrainConfig, resume: bool = False, callbacks: list | None = None) -
     if out.exists() and has_checkpoint and not resume:
         raise SupportLensError(f"{out} already holds checkpoints: pass --resume to continue, or choose another output_dir")
     model, tokenizer, _ = load_model_and_tokenizer(cfg)
+    if cfg.init_adapter:
+        model = start_from_adapter(model, cfg)
     train_cols, eval_cols, prompt_info = prepare_data(cfg, tokenizer)
     if not train_cols["input_ids"] or not eval_cols["input_ids"]:
         raise SupportLensError("No training or validation examples: check data_dir, limit_train and max_length.")

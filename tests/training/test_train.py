@@ -161,3 +161,31 @@ def test_lora_top_layers_adapts_only_the_top_layers(tiny_llama, tweetsumm_dir, t
     trainer = build_trainer(cfg, model, tok, train, valid)
     adapted = {n for n, _ in trainer.model.named_parameters() if "lora_" in n}
     assert adapted and all(".layers.1." in n for n in adapted)  # the tiny model has layers 0 and 1
+
+
+def test_init_adapter_continues_from_its_weights(tiny_llama, tweetsumm_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from assistant.errors import ConfigError
+
+    first = run(tiny_config(tiny_llama, tweetsumm_dir, tmp_path / "first", max_steps=2))
+    saved = load_file(first / "adapter" / "adapter_model.safetensors")
+    assert any(("lora_B" in k) and v.abs().sum() > 0 for k, v in saved.items())  # trained: B left zero
+
+    cfg = tiny_config(tiny_llama, tweetsumm_dir, tmp_path / "second", max_steps=1, init_adapter=str(first))
+    model, tok, _ = load_model_and_tokenizer(cfg)
+    from training.train import start_from_adapter
+
+    model = start_from_adapter(model, cfg)
+    params = dict(model.named_parameters())
+    for key, value in saved.items():  # the run starts from the saved weights, and they train
+        name = next(n for n in params if n.startswith(key.removesuffix(".weight")) and n.endswith(".weight"))
+        assert torch.equal(params[name].detach(), value.to(params[name].dtype)) and params[name].requires_grad
+    out = run(cfg)
+    after = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert after.keys() == saved.keys() and any(not torch.equal(after[k], saved[k]) for k in saved)
+
+    with pytest.raises(ConfigError, match="r: recipe 8, adapter 4"):
+        start_from_adapter(model, tiny_config(tiny_llama, tweetsumm_dir, tmp_path / "x", lora_r=8, init_adapter=str(first)))
+    with pytest.raises(ConfigError, match="no adapter_config.json"):
+        start_from_adapter(model, tiny_config(tiny_llama, tweetsumm_dir, tmp_path / "x", init_adapter=str(tmp_path)))
