@@ -33,7 +33,7 @@ from assistant.detectors import detector_for
 from assistant.errors import SupportLensError
 
 #: Bump when compilation changes: stored plans of another version are compiled again.
-COMPILER_VERSION = 3
+COMPILER_VERSION = 2
 ORIGINS = ("clauses", "model", "fallback", "override")
 REPLY_SCOPES = {"first_reply": "first", "last_reply": "last", "every_reply": "all", "any_reply": "any",
                 "no_reply": "any"}
@@ -55,20 +55,6 @@ class Unseparated(InvalidSpec):
         super().__init__(message)
         self.spec, self.gap = spec, gap
 
-
-class AskedTheKeptConduct(InvalidSpec):
-    """A prohibition ("never blame the customer") whose question asks the conduct it keeps ("Does this reply stay
-    courteous?"): usable only turned round to every reply, where one reply the judge doubts breaks the rule."""
-
-    def __init__(self, spec: "Spec", examples: dict, message: str) -> None:
-        super().__init__(message)
-        self.spec, self.examples = spec, examples
-
-
-# said to the compile model after a prohibition came back asking the conduct it keeps
-ASK_THE_FORBIDDEN = ('This rule forbids something, so use "scope": "no_reply" with a question that asks whether the '
-                     "reply does the forbidden thing (yes means the rule is broken), in the rule's words. Your "
-                     "question asks whether the reply keeps the rule. Answer again with JSON only.")
 
 REVIEW = "Needs review: the judge could not tell this question's own examples apart; "
 
@@ -468,23 +454,15 @@ class ModelCompiler:
         plan = from_clauses(rule_id, heading, text)
         if plan is not None:
             return plan
-        messages = compile_messages(heading, text)
+        prompt = self.render(compile_messages(heading, text))
         schema = spec_schema(whole_rule(heading, text))
-        reasons, unseparated, kept = [], [], []
-        told = False  # after a prohibition came back asking what it keeps, the model is told so and answers greedily
+        reasons, unseparated = [], []
         for attempt in range(self.attempts):
             params = GenerationParams(max_new_tokens=200, json_schema=schema,
-                                      temperature=0.0 if attempt == 0 or told else 0.7, seed=attempt)
-            told = False
-            raw = generate(self.generator, self.render(messages), params)
+                                      temperature=0.0 if attempt == 0 else 0.7, seed=attempt)
+            raw = generate(self.generator, prompt, params)
             try:
                 spec, examples = self.validate(raw, heading, text)
-            except AskedTheKeptConduct as exc:
-                kept.append(exc)
-                reasons.append(f"attempt {attempt + 1}: {exc}")
-                messages = [*messages, {"role": "assistant", "content": raw}, {"role": "user", "content": ASK_THE_FORBIDDEN}]
-                told = True
-                continue
             except Unseparated as exc:
                 unseparated.append((exc.gap, exc.spec))
                 reasons.append(f"attempt {attempt + 1}: {exc}")
@@ -493,9 +471,6 @@ class ModelCompiler:
                 reasons.append(f"attempt {attempt + 1}: {exc}")
                 continue
             return from_spec(rule_id, heading, text, spec, "model", note=f"examples: {examples}")
-        if kept:  # the model kept asking the conduct: every reply must keep it (one doubted reply breaks the rule)
-            spec, examples = kept[0].spec, kept[0].examples
-            return from_spec(rule_id, heading, text, spec, "model", note=f"examples: {examples}; " + "; ".join(reasons))
         if unseparated:  # well formed and about the rule, but its question did not tell its own examples apart
             gap, spec = max(unseparated, key=lambda u: u[0])
             return from_spec(rule_id, heading, text, spec, "model", note=REVIEW + "; ".join(reasons))
@@ -537,11 +512,6 @@ class ModelCompiler:
                 # the question was written the other way round from its scope
                 spec, gap = replace(spec, scope=flipped), -gap
                 examples["repaired"] = f"the question asks the opposite of its scope: scope set to {flipped}"
-                if flipped == "every_reply" and gap >= self.margin:
-                    # asked of every reply, one polite reply the judge doubts would break the rule: ask for the
-                    # forbidden thing instead, which one reply has to show (the turned-round spec is the fallback)
-                    raise AskedTheKeptConduct(spec, examples, "the question asks the conduct the rule keeps, not what "
-                                              "it forbids")
             if gap < self.margin:
                 raise Unseparated(spec, gap, f"the question does not separate its own examples (P(yes) compliant "
                                   f"{p['example_compliant']:.2f}, violating {p['example_violating']:.2f})")

@@ -161,31 +161,15 @@ def test_plans_round_trip_and_give_a_spec_to_edit():
     assert (edit.applies, edit.scope, edit.question) == ("always", "every_reply", "Does this reply carry a signature?")
 
 
-KEPT = {"applies": "always", "trigger": "", "trigger_in": "customer", "scope": "no_reply",
-        "question": "Does this reply stay courteous and give the time?",
-        "example_compliant": "Sorry! It now leaves at 6pm.", "example_violating": "Thanks for nothing."}
-COURTESY = "Stay courteous and give the new time; never blame the customer."
-
-
-def test_a_prohibition_asked_as_the_conduct_it_keeps_is_asked_again_for_the_forbidden_thing():
-    """'Never blame the customer' compiled as 'Does this reply stay courteous?' under no_reply (yes would mean
-    violated): the model is told so and asked again, greedily; its question about the forbidden thing is kept, which
-    one reply has to show (asked of every reply, one polite reply the judge doubts would break the rule)."""
-    forbidden = {**KEPT, "question": "Does this reply blame the customer for the time?",
-                 "example_compliant": "Sorry! We are on it.", "example_violating": "You booked the 6pm one, not us."}
-    gen = SpecGenerator(json.dumps(KEPT), json.dumps(forbidden))
-    plan = ModelCompiler(gen, render, judge_by_words)("G8", "G8: Courtesy", COURTESY)
-    assert plan.spec == Spec.from_dict({k: v for k, v in forbidden.items() if not k.startswith("example")})
-    assert plan.checks[-1].verdict == "violated" and not plan.needs_review
-    assert [p.temperature for p in gen.params] == [0.0, 0.0]
-    assert json.dumps(KEPT) in gen.prompts[1] and "forbids something" in gen.prompts[1]
-
-
-def test_a_prohibition_that_keeps_asking_the_conduct_is_turned_round_to_every_reply():
-    gen = SpecGenerator(*[json.dumps(KEPT)] * 3)
-    plan = ModelCompiler(gen, render, judge_by_words)("G8", "G8: Courtesy", COURTESY)
+def test_a_question_written_against_its_scope_is_turned_round():
+    """'Never blame the customer' compiled as 'Does this reply stay courteous?' under no_reply: yes would mean
+    violated. The judge says yes to the compliant example, so the scope becomes every_reply."""
+    inverted = {"applies": "always", "trigger": "", "trigger_in": "customer", "scope": "no_reply",
+                "question": "Does this reply stay courteous and give the time?",
+                "example_compliant": "Sorry! It now leaves at 6pm.", "example_violating": "Thanks for nothing."}
+    rule = "Stay courteous and give the new time; never blame the customer."
+    plan = ModelCompiler(SpecGenerator(json.dumps(inverted)), render, judge_by_words)("G8", "G8: Courtesy", rule)
     assert plan.spec.scope == "every_reply" and plan.checks[-1].verdict == "followed" and "opposite" in plan.note
-    assert "asks the conduct the rule keeps" in plan.note and len(gen.prompts) == 3
 
 
 @pytest.mark.parametrize("rule", ["When the agent escalates the issue, the agent says when to expect an answer.",
