@@ -78,20 +78,27 @@ def load_model_and_tokenizer(cfg: TrainConfig) -> tuple[Any, Any, str]:
     return model, tokenizer, path
 
 
+def lora_layers(cfg: TrainConfig, model: Any) -> list[int] | None:
+    """The decoder layers the recipe adapts: the top ``lora_top_layers``, or None for all."""
+    if not cfg.lora_top_layers:
+        return None
+    n = model.config.num_hidden_layers
+    return list(range(max(0, n - cfg.lora_top_layers), n))
+
+
 def start_from_adapter(model: Any, cfg: TrainConfig) -> Any:
     """``model`` wrapped with the trainable LoRA weights of ``cfg.init_adapter``; a recipe whose LoRA shape
     differs from the adapter's is refused (the run's config.yaml would describe another adapter)."""
     from peft import PeftConfig, PeftModel
 
-    path = Path(cfg.init_adapter)
-    if (path / "adapter" / "adapter_config.json").is_file():  # a run folder
-        path = path / "adapter"
+    from assistant.models import resolve_adapter
+
+    path = Path(resolve_adapter(cfg.init_adapter, cfg.model, "transformers") or cfg.init_adapter)  # a run folder: its adapter/
     if not (path / "adapter_config.json").is_file():
         raise ConfigError(f"init_adapter {cfg.init_adapter}: no adapter_config.json there (give a PEFT adapter folder or a run folder)")
     have = PeftConfig.from_pretrained(str(path))
-    n = getattr(model.config, "num_hidden_layers", 0)
-    layers = list(range(max(0, n - cfg.lora_top_layers), n)) if cfg.lora_top_layers else None
-    want = {"r": cfg.lora_r, "lora_alpha": cfg.lora_alpha, "target_modules": sorted(cfg.lora_targets), "layers": layers}
+    want = {"r": cfg.lora_r, "lora_alpha": cfg.lora_alpha, "target_modules": sorted(cfg.lora_targets),
+            "layers": lora_layers(cfg, model)}
     got = {"r": have.r, "lora_alpha": have.lora_alpha, "target_modules": sorted(have.target_modules or []),
            "layers": list(have.layers_to_transform) if have.layers_to_transform is not None else None}
     differ = [f"{k}: recipe {want[k]}, adapter {got[k]}" for k in want if want[k] != got[k]]
@@ -127,12 +134,9 @@ def build_trainer(cfg: TrainConfig, model: Any, tokenizer: Any, train_cols: dict
         report_to=["tensorboard"] if importlib.util.find_spec("tensorboard") else "none", prediction_loss_only=True,
         dataloader_num_workers=0, disable_tqdm=False,
     )
-    layers = None
-    if cfg.lora_top_layers:
-        n = model.config.num_hidden_layers
-        layers = list(range(max(0, n - cfg.lora_top_layers), n))
     peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                             target_modules=list(cfg.lora_targets), layers_to_transform=layers, task_type="CAUSAL_LM")
+                             target_modules=list(cfg.lora_targets), layers_to_transform=lora_layers(cfg, model),
+                             task_type="CAUSAL_LM")
     if hasattr(model, "peft_config"):  # already a PeftModel (benchmarks share one between trainers)
         peft_config = None
     trainer_cls = SFTTrainer
