@@ -33,7 +33,7 @@ from assistant.detectors import detector_for
 from assistant.errors import SupportLensError
 
 #: Bump when compilation changes: stored plans of another version are compiled again.
-COMPILER_VERSION = 2
+COMPILER_VERSION = 3
 ORIGINS = ("clauses", "model", "fallback", "override")
 REPLY_SCOPES = {"first_reply": "first", "last_reply": "last", "every_reply": "all", "any_reply": "any",
                 "no_reply": "any"}
@@ -359,6 +359,56 @@ def _prohibits_or_every(text: str) -> bool:
     return bool(_CUE["no_reply"].search(text)) or _every_reply_stated(text)
 
 
+# what a rule forbids, in its own words: an act after "never" / "do not" ("never blame the customer"), or a list of
+# things after "no" ("no sarcasm, no rude language"); a passive ("are never requested") or an act that leans on a
+# pronoun ("never ask for it") says too little alone
+_FORBIDDEN_ACT = re.compile(r"(?<!\bare\s)(?<!\bis\s)(?<!\bbe\s)\b(?:never|do\s+not|does\s+not|don't|doesn't|must\s+not|"
+                            r"may\s+not|should\s+not|shall\s+not|are\s+not\s+to|is\s+not\s+to)\s+(?P<act>[^.;:!?]+)", re.I)
+_FORBIDDEN_THING = re.compile(r"(?:^|[:,]\s*|\bor\s+|\band\s+)no\s+(?P<thing>[^,.;:!?]+)", re.I)
+_AGENT_SUBJECT = re.compile(r"\b(?:agents?|team|staff|we|you|he|she)\s+(?:\w+\s+)?$", re.I)
+_PRONOUN = re.compile(r"\b(?:it|them|they|this|that|these|those)\b", re.I)
+
+
+def _base_form(act: str) -> str:
+    """'asks for ...' -> 'ask for ...': the act's verb as asked after 'Does this reply'."""
+    verb, _, rest = act.partition(" ")
+    low = verb.lower()
+    if low.endswith(("sses", "shes", "ches", "xes", "zes")):
+        verb = verb[:-2]
+    elif low.endswith("ies"):
+        verb = verb[:-3] + "y"
+    elif low.endswith("s") and not low.endswith(("ss", "us", "is")):
+        verb = verb[:-1]
+    return f"{verb} {rest}".strip()
+
+
+def _join(items: list[str], word: str) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def stated_prohibition(text: str) -> str | None:
+    """The question "does this reply do what the rule forbids?", built from the rule's own words, or None when the
+    rule states no prohibition that reads alone ("Stay courteous; never blame the customer. No sarcasm, no rude
+    language." -> "Does this reply blame the customer, or include sarcasm or rude language?")."""
+    plain = re.sub(r"\s+([,;.])", r"\1", " ".join(_QUOTED.sub("", " ".join(text.split())).split()))
+    acts, things = [], []
+    for match in _FORBIDDEN_ACT.finditer(plain):
+        if match[0].lower().startswith("does") and not _AGENT_SUBJECT.search(plain[:match.start()]):
+            continue  # "a last reply that only asks a question does not close the conversation" describes, not forbids
+        act = _base_form(match["act"].strip(" ,"))
+        if act and not _PRONOUN.search(act) and act.lower() not in (a.lower() for a in acts):
+            acts.append(act)
+    for sentence in _SENTENCES.split(plain):
+        found = [m["thing"].strip() for m in _FORBIDDEN_THING.finditer(sentence)]
+        if len(found) >= 2 or re.search(r":\s*no\s", sentence, re.I):  # a list of things, not "no later than"
+            things += [t for t in found if t and not _PRONOUN.search(t)]
+    parts = acts + ([f"include {_join(things, 'or')}"] if things else [])
+    if not parts:
+        return None
+    question = f"Does this reply {' or '.join(parts)}?"
+    return question if _is_question(question, "reply") else None
+
+
 # the condition ends where the main clause starts: its subject (the agent, we, you) or an imperative verb
 _MAIN_CLAUSE = (r",\s+(?=(?:the\s+|our\s+)?(?:agents?|team|staff|we|you)\b|(?:please|always|never|do|don't|reply|"
                 r"respond|ask|offer|point|give|tell|apologi[sz]e|send|direct|explain|make|use|include|acknowledge)\b)")
@@ -507,6 +557,19 @@ class ModelCompiler:
             flipped = (None if spec.scope != "no_reply" else
                        "every_reply" if _prohibits_or_every(whole_rule(heading, text)) else
                        "any_reply")
+            if gap <= -self.margin and flipped == "every_reply":
+                # a prohibition asked as the conduct it keeps: ask each reply for what the rule forbids, in the
+                # rule's own words, when that question separates the examples ("does this reply stay polite?" held
+                # against every reply fails on the one polite reply the judge doubts)
+                forbidden = stated_prohibition(whole_rule(heading, text))
+                if forbidden:
+                    asked = replace(spec, question=forbidden)
+                    check = replace(asked.checks()[-1], detector=None)
+                    q = {k: self.judge(_example_conversation(examples[k]), whole_rule(heading, text), check)
+                         for k in _EXAMPLE_FIELDS}
+                    if q["example_violating"] - q["example_compliant"] >= self.margin:
+                        spec, gap = asked, q["example_violating"] - q["example_compliant"]
+                        examples["repaired"] = "the question asked the conduct the rule keeps: it asks what the rule forbids"
             if gap <= -self.margin and flipped:
                 # yes clearly marks the compliant reply under a prohibition (or the violating one under a requirement):
                 # the question was written the other way round from its scope
@@ -532,4 +595,4 @@ def compile_rule(compiler: Callable[[str | None, str, str], Plan] | None, rule_i
 
 
 __all__ = ["COMPILER_VERSION", "InvalidSpec", "ModelCompiler", "Plan", "Spec", "compile_rule",
-           "fallback", "from_clauses", "from_spec", "rule_key", "spec_of"]
+           "fallback", "from_clauses", "from_spec", "rule_key", "spec_of", "stated_prohibition"]

@@ -9,6 +9,7 @@ import pytest
 from assistant.backends.base import GenerationParams
 from assistant.plans import (
     REVIEW, InvalidSpec, ModelCompiler, Plan, Spec, compile_rule, from_clauses, rule_key, spec_of, spec_schema,
+    stated_prohibition,
 )
 from tests.conftest import FakeGenerator
 
@@ -170,6 +171,43 @@ def test_a_question_written_against_its_scope_is_turned_round():
     rule = "Stay courteous and give the new time; never blame the customer."
     plan = ModelCompiler(SpecGenerator(json.dumps(inverted)), render, judge_by_words)("G8", "G8: Courtesy", rule)
     assert plan.spec.scope == "every_reply" and plan.checks[-1].verdict == "followed" and "opposite" in plan.note
+
+
+def test_a_prohibition_asked_as_its_conduct_asks_what_the_rule_forbids_when_that_separates():
+    """G8 compiled as 'Does this reply stay courteous?' under no_reply: the rule's own prohibition ('never blame
+    the customer', 'no sarcasm, no rude language') becomes the question, still of each reply (one is enough),
+    because the judge answers it yes for the violating example and no for the compliant one."""
+    inverted = {"applies": "always", "trigger": "", "trigger_in": "customer", "scope": "no_reply",
+                "question": "Does this reply stay courteous?",
+                "example_compliant": "Sorry about that, we will look into it.",
+                "example_violating": "That is your own fault, read the manual."}
+    rule = "Stay courteous; never blame the customer. Agents stay polite: no sarcasm, no rude language."
+
+    def judge(conv, rule_text, check):
+        rude = "fault" in conv.turns[-1].text
+        return (0.9 if rude else 0.1) if "blame" in check.statement else (0.3 if rude else 0.8)
+
+    plan = ModelCompiler(SpecGenerator(json.dumps(inverted)), render, judge)("G8", "G8: Courtesy", rule)
+    assert plan.spec.scope == "no_reply" and plan.checks[-1].verdict == "violated"
+    assert plan.spec.question == "Does this reply blame the customer or include sarcasm or rude language?"
+    assert "forbids" in plan.note
+
+
+@pytest.mark.parametrize("rule, question", [
+    ("Stay courteous; never blame the customer. Agents stay polite and professional: no sarcasm, no rude or "
+     "dismissive language.", "Does this reply blame the customer or include sarcasm or rude or dismissive language?"),
+    ("Agents never ask for passwords, card security codes (CVV) or PINs.",
+     "Does this reply ask for passwords, card security codes or PINs?"),
+    ("The agent never promises a refund in public.", "Does this reply promise a refund in public?"),
+    ("Agents do not discuss compensation in a public reply.", "Does this reply discuss compensation in a public reply?"),
+    ("The agent asks for it by DM and never asks for it to be posted in public.", None),  # "it": says too little alone
+    ("Card numbers are never requested in any channel.", None),  # a passive names no act of the reply
+    ("The agent replies no later than two hours after the message.", None),  # "no" that forbids nothing
+    ("A last reply that only asks a question does not close the conversation.", None),  # describes, forbids nothing
+    ("Greet the customer by name.", None),
+])
+def test_stated_prohibition_reads_what_a_rule_forbids(rule, question):
+    assert stated_prohibition(rule) == question
 
 
 @pytest.mark.parametrize("rule", ["When the agent escalates the issue, the agent says when to expect an answer.",
