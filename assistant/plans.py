@@ -436,7 +436,8 @@ def spec_schema(text: str) -> str:
     """The JSON schema of a spec for this rule, narrowed by what its words state: a rule whose sentence opens with
     a condition ("When ...", "If ...") applies "when", one that states no condition "always" (a condition inside a
     sentence, or a prohibition, leaves both); a rule that names its replies ("the first reply", "every reply", "at least once",
-    "never ...") gets those scopes only."""
+    "never ...") gets those scopes only; one that names none is about at least one reply (or none), every reply only
+    when it states a conduct kept throughout."""
     schema = json.loads(SPEC_SCHEMA)
     plain = _QUOTED.sub("", " ".join(text.split()))  # examples in quotes or brackets state no condition
     scopes = [scope for scope, cue in _SCOPE_CUES if cue.search(text)]
@@ -446,8 +447,9 @@ def spec_schema(text: str) -> str:
         ["always", "when"] if _CONDITION_INSIDE.search(plain) or scopes == ["no_reply"] else ["always"])
     if not scopes and _OPENS_WITH_CONDITION.search(plain):
         scopes = ["any_reply", "no_reply"]  # a situation calls for some reply to act (or none to), not every one
-    if not scopes:  # "the agent gives a way forward": done once is done; every reply only for a conduct kept throughout
-        scopes = [s for s in SCOPE_WORDS if s != "conversation" and (s != "every_reply" or _every_reply_stated(plain))]
+    if not scopes:  # "the agent gives a way forward": done once is done, by whichever reply; the first or the last only
+        # when the rule names it; every reply only for a conduct kept throughout
+        scopes = ["every_reply"] * _every_reply_stated(plain) + ["any_reply", "no_reply"]
     if scopes:
         schema["properties"]["scope"]["enum"] = scopes
     return json.dumps(schema)

@@ -117,15 +117,16 @@ def test_a_trigger_that_restates_the_requirement_is_dropped():
     ("Agents never ask for passwords.", ["always", "when"], ["no_reply"]),
     ("When a customer reports a delay, the last reply we post gives a new time.", ["when"], ["last_reply"]),
     ("If a refund comes up, explain the policy.", ["when"], ["any_reply", "no_reply"]),
-    # no reply named: something done once is done (not "every reply gives a next step"); conduct is kept throughout
-    ("The agent gives the customer a way forward.", ["always"], ["first_reply", "last_reply", "any_reply", "no_reply"]),
-    ("Agents stay polite and professional.", ["always"], None),
-    ("Be courteous in all your replies.", ["always"], None),
+    # no reply named: something done once is done, by any reply (not "every reply gives a next step", nor "the first
+    # reply does", which the rule does not say); a conduct is kept throughout
+    ("The agent gives the customer a way forward.", ["always"], ["any_reply", "no_reply"]),
+    ("Agents stay polite and professional.", ["always"], ["every_reply", "any_reply", "no_reply"]),
+    ("Be courteous in all your replies.", ["always"], ["every_reply", "any_reply", "no_reply"]),
 ])
 def test_the_rules_own_words_narrow_what_the_model_may_choose(rule, applies, scopes):
     properties = json.loads(spec_schema(rule))["properties"]
     assert properties["applies"]["enum"] == applies
-    assert properties["scope"]["enum"] == (scopes or ["first_reply", "last_reply", "every_reply", "any_reply", "no_reply"])
+    assert properties["scope"]["enum"] == scopes
 
 
 @pytest.mark.parametrize("rule,every", [
