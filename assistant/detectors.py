@@ -31,6 +31,13 @@ PRIVATE_CHANNEL = re.compile(
     r"(?:send|drop|shoot) us an? (?:DM|note|message|e-?mail)|e-?mail us|call us|give us a (?:call|ring)|"
     r"reach (?:out to )?us (?:at|on|via)|live chat|chat with us|secure form)\b", re.I)
 
+# a greeting opening the message (after any @handles): "Hi", "Hello there", "Good morning", "Dear Sam"
+_HANDLES = re.compile(r"^(?:\s*@\w+[,:]?)+\s*")
+_GREETING = re.compile(r"^(?:hi|hii+|hello|hey|hiya|howdy|greetings|dear|good\s+(?:morning|afternoon|evening|day)|"
+                       r"morning|evening|aloha|hola|bonjour|welcome)\b", re.I)
+# the customer's name as a vocative in the opening sentence: "We're sorry for the wait, Mauricio." (not a sign-off)
+_VOCATIVE = re.compile(r"^[^.!?]{0,120}?,\s+([A-Z][a-z]{1,14})(?=\s*[.!?,])")
+
 
 def strip_tail(text: str) -> str:
     """``text`` without what may follow a signature: links, thread markers (1/2, (cont)), emoji, final stops."""
@@ -67,6 +74,17 @@ def names_private_channel(text: str) -> bool:
     return bool(PRIVATE_CHANNEL.search(text))
 
 
+def greets(text: str) -> bool:
+    """Whether the message opens by addressing the customer: a greeting ("Hi", "Hello", "Good morning", "Dear ...")
+    as its first word after any @handles, or a name as a vocative in its opening sentence ("We're sorry for the
+    wait, Mauricio.")."""
+    body = _HANDLES.sub("", text.strip())
+    if _GREETING.match(body):
+        return True
+    vocative = _VOCATIVE.match(body)
+    return bool(vocative) and vocative[1].lower() not in _NOT_NAMES and vocative.end() < len(strip_tail(body))
+
+
 def asks_question(text: str) -> bool:
     """Whether the message holds a question mark."""
     return "?" in text
@@ -79,9 +97,11 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
     "phone": has_phone,
     "private_channel": names_private_channel,
     "question": asks_question,
+    "greeting": greets,
 }
 _SIGNATURE = (r"(?:(?:(?:an?|the|their|its)\s+)?(?:agent'?s?'?\s+)?(?:signature|initials|sign-?off)|"
               r"(?:the\s+)?agent'?s?'?\s+(?:initials|(?:first\s+)?name))")
+_PERSON = r"(?:customer|traveller|traveler|passenger|user|client|guest|caller|member|person)"
 # What a check's question must be about for its detector to answer it. Only questions whose whole content is the
 # form qualify ("does this reply carry a signature", "does this reply include a link"); "does it give a link to a
 # help page or other next step" is about meaning and stays with the model.
@@ -103,6 +123,11 @@ _ABOUT = (
                                    r"(?: \(?(?:DM|direct message|private message)\)?)?\??$", re.I)),
     ("question", re.compile(r"^(?:does|is) this (?:reply|message) (?:ask|contain|include|have)(?: an?)? question"
                             r"(?: mark)?\??$", re.I)),
+    ("greeting", re.compile(rf"^(?:does|is) this (?:reply|message) (?:(?:open|start|begin) with|include|contain|have)"
+                            rf"(?: an?| the)? (?:personal |friendly )?greeting(?: (?:for|to) the {_PERSON})?\??$", re.I)),
+    ("greeting", re.compile(rf"^does this (?:reply|message) (?:greet|address) the {_PERSON}(?: personally| by (?:their |"
+                            rf"his or her )?(?:first )?name)?(?:,? or (?:use (?:their|his or her|the {_PERSON}'s) "
+                            rf"name|(?:call|address) (?:them|the {_PERSON}) by (?:their )?name))?\??$", re.I)),
 )
 
 

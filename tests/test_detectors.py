@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.detectors import (
-    asks_question, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel,
+    asks_question, detect, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel,
 )
 
 SIGNED = [
@@ -65,6 +65,11 @@ def test_links_emails_phones_channels_questions():
     ("Does this reply include an email address?", "email"),
     ("Does this reply invite the customer to a private channel?", "private_channel"),
     ("Does this message ask a question?", "question"),
+    ("Does this reply address the traveller personally?", "greeting"),
+    ("Does this reply greet the customer by name?", "greeting"),
+    ("Does this reply open with a greeting?", "greeting"),
+    ("Does this reply greet the customer or use their name?", "greeting"),
+    ("Does this reply address the customer's concern?", None),  # meaning, not form
     # about meaning, not form: the model judges
     ("Does this reply give a link to a help page or other next step?", None),
     ("Does this reply thank the customer by name?", None),
@@ -72,3 +77,24 @@ def test_links_emails_phones_channels_questions():
 ])
 def test_only_questions_wholly_about_form_go_to_a_detector(question, detector):
     assert detector_for(question) == detector
+
+
+@pytest.mark.parametrize("text", [
+    "@344741 Hi Andrew, how can we help? ^Marie", "@206828 HI, Tim. According to the inventory, all seats are taken.",
+    "Hello there! Sorry to hear that.", "@12 @34 Good morning, we are looking into it.",
+    "@190299 We're sorry for the frustration, Mauricio. We'll have you in ORD soon.",
+    "@119261 We love taking care of our Passengers, Thomas. Thanks for sharing the love. ^MR",
+])
+def test_greeting_replies(text):
+    assert detect("greeting", text)
+
+
+@pytest.mark.parametrize("text", [
+    "@638452 We wouldn't be able to authorise the refund. It would be subject to their ticket rules.",
+    "@382371 Were you able to fill out a baggage report? Please know our Baggage Team will help.",
+    "Sorry for the wait, please DM us your booking reference.",  # no name: "please" is not one
+    "We are looking into it now. Thanks, Leah",  # a sign-off closing the reply, not a greeting
+    "This happens, sometimes. Sorry!",
+])
+def test_replies_without_a_greeting(text):
+    assert not detect("greeting", text)
