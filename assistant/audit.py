@@ -21,13 +21,13 @@ from typing import Callable, Protocol
 from assistant.backends.base import Generator
 from assistant.clauses import Check, parse_clauses
 from assistant.cleaning import clean_conversation
-from assistant.config import MODEL_MANY_BIAS, MODEL_YES_BIAS, AuditSettings
+from assistant.config import MODEL_MANY_BIAS, MODEL_TRIGGER_BIAS, MODEL_YES_BIAS, AuditSettings
 from assistant.conversation import Conversation, Turn, parse_conversation, validate
 from assistant.errors import InvalidConversation
 from assistant.detectors import detect
 from assistant.judge import (
     CheckResult, across_windows, aggregate, closest_turn, decide, evidence_turn, informative_checks, make_scorer,
-    trail,
+    not_applicable_p, trail,
 )
 from assistant.parts import split_conversation
 from assistant.plans import Plan, compile_rule, rule_key
@@ -200,6 +200,8 @@ class Auditor:
                          judge.yes_bias if judge is not None else MODEL_YES_BIAS)  # the judge's own unless set
         self.many_bias = (self.settings.many_bias if self.settings.many_bias is not None else
                           judge.many_bias if judge is not None else MODEL_MANY_BIAS)
+        self.trigger_bias = (self.settings.trigger_bias if self.settings.trigger_bias is not None else
+                             judge.trigger_bias if judge is not None else MODEL_TRIGGER_BIAS)
         self.model_name = judge.model_name if judge is not None else generator.model_name  # type: ignore[union-attr]
         self._windows: dict[Conversation, tuple[range, ...]] = {}
         self._planned: list[tuple[int, str]] | None = None  # while planning a long audit: (window, prompt) asked
@@ -268,6 +270,11 @@ class Auditor:
         """The many-bias for ``check`` (``assistant.judge.value_bias``): none for a prose guideline's generic questions."""
         return 0.0 if check.generic else self.many_bias
 
+    def holds(self, check: Check, p: float) -> float:
+        """P(``check``'s clause holds) from its aggregated answers: a trigger's not applicable moved by the trigger
+        bias (``assistant.judge.not_applicable_p``), except for a prose guideline's generic questions."""
+        return not_applicable_p(p, self.trigger_bias) if check.verdict == "not_applicable" and not check.generic else p
+
     def run_check(self, conv: Conversation, guideline: str, check: Check) -> CheckResult | None:
         """Ask ``check`` of every reply in its scope (or of the conversation) and aggregate; None if unanswered."""
         # "anyone" means the two people: bot replies and system notices are never judged as either's messages
@@ -275,7 +282,8 @@ class Auditor:
                     if t.speaker == check.speaker or (check.speaker == "anyone" and t.speaker in ("customer", "agent"))]
         if check.scope == "conversation" or not eligible:
             p = self.yes_probability(conv, guideline, check.statement if check.scope == "conversation" else check.clause, None)
-            return None if p is None else CheckResult(check, aggregate("conversation", [p], self.bias(check)), {}, p)
+            return None if p is None else CheckResult(check, self.holds(check, aggregate("conversation", [p], self.bias(check))),
+                                                      {}, p)
         turns = eligible[:1] if check.scope == "first" else eligible[-1:] if check.scope == "last" else eligible
         per_turn = {}
         for turn in turns:
@@ -284,8 +292,8 @@ class Auditor:
             if p is None:
                 return None
             per_turn[turn] = p
-        return CheckResult(check, aggregate(check.scope, list(per_turn.values()), self.bias(check), self.many(check)),
-                           per_turn)
+        return CheckResult(check, self.holds(check, aggregate(check.scope, list(per_turn.values()), self.bias(check),
+                                                              self.many(check))), per_turn)
 
     def plan(self, rule_id: str | None, passages: list[Passage]) -> Plan:
         """The rule's check plan: the one stored with the knowledge base (compiled at ingestion, or the manager's

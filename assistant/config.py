@@ -27,11 +27,13 @@ class AuditSettings:
     k: int = field(default=12, metadata={"help": "Rules with a trigger judged per audit, the likeliest to apply first (rules that always apply are always judged): a playbook of up to k such rules is judged whole."})
     yes_bias: float | None = field(default=None, metadata={"help": "Logit subtracted from every yes of a rule's checks (a judge that says yes too readily); default: the judge's own, chosen on the dev sets with eval.audit --calibrate: the trained judge's is in its judge.json, the language model's is MODEL_YES_BIAS (1.0 for the 1.5B: compiled prose plans 0.550 against 0.391 at 0.5)."})
     many_bias: float | None = field(default=None, metadata={"help": "Added to the yes-bias of each answer that is combined with others (every agent reply, any message): the least of many noisy P(yes) is low and the most is high by chance alone, so each is moved against that extreme (up for every-reply checks, down otherwise; assistant.judge.value_bias). Default: the judge's own, chosen on the dev sets with eval.audit --calibrate: the trained judge's in its judge.json, the language model's MODEL_MANY_BIAS."})
+    trigger_bias: float | None = field(default=None, metadata={"help": "Logit added to P(not applicable) of a rule's trigger (the check that decides whether a triggered rule applies): a judge that sees a rule's situation in ordinary messages makes the rule fire in conversations it is not about. Default: the judge's own, chosen on the dev sets with eval.audit --calibrate: the trained judge's in its judge.json, the language model's MODEL_TRIGGER_BIAS."})
     scorer: str = field(default="auto", metadata={"help": "How a check is answered: probabilities (P(yes) from the next-token distribution), yes_no (a constrained yes/no answer: no confidence), or auto (probabilities where the backend has them)."})
     max_input_chars: int = field(default=MAX_CHARS, metadata={"help": "Longest conversation accepted, in characters."})
 
     def __post_init__(self) -> None:
-        problems = audit_problems(self.k, self.yes_bias, self.scorer, many_bias=self.many_bias)
+        problems = audit_problems(self.k, self.yes_bias, self.scorer, many_bias=self.many_bias,
+                                  trigger_bias=self.trigger_bias)
         if problems:
             raise ConfigError("Invalid audit settings:\n- " + "\n- ".join(problems))
 
@@ -41,19 +43,24 @@ MODEL_YES_BIAS = 1.0
 #: The language-model judge's many-bias (``AuditSettings.many_bias``): 0, the best mean over the three dev sets for the
 #: 1.5B (0.604 against 0.592 at 1: it helps prose playbooks and hurts the clause edition; see README).
 MODEL_MANY_BIAS = 0.0
+#: The language-model judge's trigger bias (``AuditSettings.trigger_bias``): 0.5, the best mean over the three dev sets
+#: for the 1.5B at yes-bias 1.0 (0.606 against 0.582 at 0: Skyway 0.546 -> 0.636, prose 0.550 -> 0.541, clauses
+#: 0.649 -> 0.640; see README).
+MODEL_TRIGGER_BIAS = 0.5
 #: The support check's threshold (a sentence scoring below it is doubted), chosen on the dev half of eval/support_dev
 #: by ``python -m eval.support``.
 SUPPORT_THRESHOLD = 0.4771
 
 
-def audit_problems(k: int, yes_bias: float | None, scorer: str, prefix: str = "", many_bias: float | None = None) -> list[str]:
+def audit_problems(k: int, yes_bias: float | None, scorer: str, prefix: str = "", many_bias: float | None = None,
+                   trigger_bias: float | None = None) -> list[str]:
     """What is wrong with these audit settings (named ``prefix`` + field, as the user typed them)."""
     problems = []
     if scorer not in SCORERS:
         problems.append(f"{prefix}scorer {scorer!r} is unknown: use one of {', '.join(SCORERS)}")
     if not isinstance(k, int) or k < 1:
         problems.append(f"{prefix}k must be a whole number of passages, at least 1 (got {k!r})")
-    for name, value in (("yes_bias", yes_bias), ("many_bias", many_bias)):
+    for name, value in (("yes_bias", yes_bias), ("many_bias", many_bias), ("trigger_bias", trigger_bias)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
             problems.append(f"{prefix}{name} must be a finite number (got {value!r})")
     return problems
@@ -90,6 +97,7 @@ class AssistantConfig:
     audit_k: int = field(default=_AUDIT["k"].default, metadata=_AUDIT["k"].metadata)
     audit_yes_bias: float | None = field(default=_AUDIT["yes_bias"].default, metadata=_AUDIT["yes_bias"].metadata)
     audit_many_bias: float | None = field(default=_AUDIT["many_bias"].default, metadata=_AUDIT["many_bias"].metadata)
+    audit_trigger_bias: float | None = field(default=_AUDIT["trigger_bias"].default, metadata=_AUDIT["trigger_bias"].metadata)
     audit_scorer: str = field(default=_AUDIT["scorer"].default, metadata=_AUDIT["scorer"].metadata)
     support_check: bool = field(default=True, metadata={"help": "Check each summary sentence against the conversation: does what it gives the customer or the agent match that party's own messages? The chat marks doubted sentences; summarize --json lists them (--no-support-check: off). See README, The support check, for how well it tells supported from unsupported sentences."})
     support_threshold: float | None = field(default=None, metadata={"help": "A summary sentence whose support score is below this is doubted. Default: SUPPORT_THRESHOLD, chosen on the dev half of eval/support_dev by python -m eval.support."})
@@ -113,7 +121,7 @@ class AssistantConfig:
         if self.n_ctx < 256:
             problems.append("n_ctx must be at least 256 tokens")
         problems += audit_problems(self.audit_k, self.audit_yes_bias, self.audit_scorer, prefix="audit_",
-                                   many_bias=self.audit_many_bias)
+                                   many_bias=self.audit_many_bias, trigger_bias=self.audit_trigger_bias)
         if self.support_threshold is not None and (isinstance(self.support_threshold, bool) or not (
                 isinstance(self.support_threshold, (int, float)) and 0 <= self.support_threshold <= 1)):
             problems.append(f"support_threshold must be between 0 and 1 (got {self.support_threshold!r})")
@@ -147,7 +155,7 @@ class AssistantConfig:
     def audit(self) -> AuditSettings:
         """The audit's settings (``audit_*`` fields and ``max_input_chars``)."""
         return AuditSettings(k=self.audit_k, yes_bias=self.audit_yes_bias, many_bias=self.audit_many_bias,
-                             scorer=self.audit_scorer,
+                             trigger_bias=self.audit_trigger_bias, scorer=self.audit_scorer,
                              max_input_chars=self.max_input_chars)
 
     def adapter_path(self) -> str | None:

@@ -157,15 +157,23 @@ def decide(p: dict[str, float]) -> tuple[str, float]:
     return ("violated", violated) if violated >= 0.5 else ("followed", 1.0 - violated)
 
 
-def redecide(checks: list[dict], bias: float, many: float = 0.0) -> tuple[str, float]:
-    """The verdict a finding's recorded checks (``Finding.checks``) give under another ``yes_bias`` and
-    ``many_bias``: calibrating them on a labelled set needs no second run of the model."""
+def not_applicable_p(p: float, trigger: float) -> float:
+    """P(not applicable) of a rule's trigger with ``trigger`` added to its logit (``AuditSettings.trigger_bias``):
+    a judge that sees the rule's situation in most messages makes a triggered rule fire where it does not apply."""
+    return debias(p, -trigger)
+
+
+def redecide(checks: list[dict], bias: float, many: float = 0.0, trigger: float = 0.0) -> tuple[str, float]:
+    """The verdict a finding's recorded checks (``Finding.checks``) give under another ``yes_bias``,
+    ``many_bias`` and ``trigger_bias``: calibrating them on a labelled set needs no second run of the model."""
     p = {}
     for c in checks:
         values = list(c["per_turn"].values()) if c["per_turn"] else [c["conversation_p"]]
         generic = c.get("generic")
         p[c["verdict"]] = aggregate(c["scope"] if c["per_turn"] else "conversation", values,
                                     0.0 if generic else bias, 0.0 if generic else many)
+        if c["verdict"] == "not_applicable" and not generic:
+            p[c["verdict"]] = not_applicable_p(p[c["verdict"]], trigger)
     return decide(p)
 
 

@@ -197,32 +197,43 @@ def selection_recall_at(items: list[tuple[Conversation, dict[str, str]]], audito
 
 
 def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, str]]], bias: float,
-                      many: float | None = None) -> dict:
-    """Verdict scores and accuracy per rule of a finished run re-decided under yes-bias ``bias`` and many-bias
-    ``many`` (default: the run's) with no model run: every check's probabilities are in the trail. Exact at or above
-    the run's biases; below them, a rule whose trigger held the run back from asking its requirement stays not
-    applicable."""
+                      many: float | None = None, trigger: float | None = None) -> dict:
+    """Verdict scores and accuracy per rule of a finished run re-decided under yes-bias ``bias``, many-bias ``many``
+    and trigger bias ``trigger`` (defaults: the run's) with no model run: every check's probabilities are in the
+    trail. Exact at or above the run's yes- and many-bias and at or above its trigger bias; elsewhere, a rule whose
+    trigger held the run back from asking its requirement stays not applicable."""
     from assistant.judge import redecide
 
     many = result.get("many_bias", 0.0) if many is None else many
+    trigger = result.get("trigger_bias", 0.0) if trigger is None else trigger  # runs before it existed: none
 
     golds, preds, runs, per_rule = [], [], [], {}
+    statuses: list[str | None] = []  # the run's evidence of each re-decided violation (None: the run found none)
     for report, (_, labels) in zip(result["reports"], items, strict=True):  # the run audited them in this order
         checks = {t["rule_id"]: t.get("checks") for t in report["trail"]}
         found = {f["rule_id"]: f["verdict"] for f in report["findings"]}
+        status = {f["rule_id"]: f.get("evidence_status") for f in report["findings"] if f["verdict"] == "violated"}
         golds.append(list(labels.values()))
-        preds.append([redecide(checks[r], bias, many)[0] if checks.get(r) else found.get(r, "not_applicable")
+        preds.append([redecide(checks[r], bias, many, trigger)[0] if checks.get(r) else found.get(r, "not_applicable")
                       for r in labels])
         runs.append([found.get(r, "not_applicable") for r in labels])
         for rule_id, verdict, p in zip(labels, golds[-1], preds[-1]):
             per_rule.setdefault(rule_id, []).append(p == verdict)
+            if p == "violated":
+                statuses.append(status.get(rule_id))
     gold, pred = [g for c in golds for g in c], [p for c in preds for p in c]
+    # a violation keeps its evidence when the run found it too (a bias that only takes violations away); one the
+    # run did not find has no recorded quote, and then the shares are unknown
+    known = bool(statuses) and None not in statuses
     return {"verdicts": score(gold, pred), "undetermined": sum(p == UNDETERMINED for p in pred),
             "accuracy_per_rule": {r: sum(v) / len(v) for r, v in per_rule.items()},
+            "violations_with_verbatim_evidence": statuses.count("verbatim") / len(statuses) if known else None,
+            "violations_resting_on_absence": statuses.count("absence") / len(statuses) if known else None,
             "golds": golds, "preds": preds, "run_preds": runs}
 
 
 MANY_BIASES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)
+TRIGGER_BIASES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
 
 def sweep_yes_bias(result: dict, items: list[tuple[Conversation, dict[str, str]]],
@@ -241,7 +252,7 @@ def render(result: dict) -> str:
     """A short Markdown report of an audit evaluation."""
     v = result["metrics"]["verdicts"]
     lines = [f"# Audit evaluation: {result['n_conversations']} conversations x {result['n_rules']} rules ({v['n']} labels)", "",
-             f"Model `{result['model']}`, scorer {result.get('scorer', 'auto')}, yes-bias {result.get('yes_bias', 0.0)}, many-bias {result.get('many_bias', 0.0)}"
+             f"Model `{result['model']}`, scorer {result.get('scorer', 'auto')}, yes-bias {result.get('yes_bias', 0.0)}, many-bias {result.get('many_bias', 0.0)}, trigger bias {result.get('trigger_bias', 0.0)}"
              f", k={result['k']}, median {result['median_audit_s']:.1f} s per audit "
              f"({result['total_s']:.0f} s in all).", "",
              "| verdict | precision | recall | F1 | support | predicted |", "|---|---|---|---|---|---|"]
@@ -299,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", "--audit-k", dest="audit_k", default=None, help=_help("audit_k"))
     parser.add_argument("--yes-bias", "--audit-yes-bias", dest="audit_yes_bias", default=None, help=_help("audit_yes_bias"))
     parser.add_argument("--many-bias", "--audit-many-bias", dest="audit_many_bias", default=None, help=_help("audit_many_bias"))
+    parser.add_argument("--trigger-bias", "--audit-trigger-bias", dest="audit_trigger_bias", default=None,
+                        help=_help("audit_trigger_bias"))
     parser.add_argument("--scorer", "--audit-scorer", dest="audit_scorer", default=None, help=_help("audit_scorer"))
     parser.add_argument("--calibrate", metavar="RESULTS_JSON", default=None,
                         help="re-decide a finished run under a range of yes- and many-biases and print the table")
@@ -313,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                              audit_adapter=args.audit_adapter,
                              compile_model=args.compile_model,
                              audit_k=args.audit_k, audit_yes_bias=args.audit_yes_bias,
-                             audit_many_bias=args.audit_many_bias, audit_scorer=args.audit_scorer)
+                             audit_many_bias=args.audit_many_bias, audit_trigger_bias=args.audit_trigger_bias,
+                             audit_scorer=args.audit_scorer)
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -321,21 +335,27 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads(Path(args.calibrate).read_text(encoding="utf-8"))
         items = load_labels(result["labels"], args.data_dir)[: result["n_conversations"]]
         run_bias, run_many = result.get("yes_bias", 0.0), result.get("many_bias", 0.0)
-        if args.audit_yes_bias is not None or args.audit_many_bias is not None:  # the whole report, as if run so
+        run_trigger = result.get("trigger_bias", 0.0)  # runs before the trigger bias existed had none
+        if any(v is not None for v in (args.audit_yes_bias, args.audit_many_bias, args.audit_trigger_bias)):
+            # the whole report, as if run so
             bias = run_bias if args.audit_yes_bias is None else config.audit_yes_bias
             many = run_many if args.audit_many_bias is None else config.audit_many_bias
-            again = redecided_metrics(result, items, bias, many)
+            trigger = run_trigger if args.audit_trigger_bias is None else config.audit_trigger_bias
+            again = redecided_metrics(result, items, bias, many, trigger)
             golds, preds, runs = again.pop("golds"), again.pop("preds"), again.pop("run_preds")
-            redecided = {**result, "yes_bias": bias, "many_bias": many,
+            redecided = {**result, "yes_bias": bias, "many_bias": many, "trigger_bias": trigger,
                          "metrics": {**result["metrics"], "macro_f1_interval": bootstrap_macro_f1(golds, preds), **again}}
             as_run = score([g for c in golds for g in c], [p for c in runs for p in c])["macro_f1"]
             text = render(redecided) + ("\nRe-decided from the recorded probabilities of a run with yes-bias "
-                                        f"{run_bias}, many-bias {run_many} (verdicts exact at or above those; "
-                                        "evidence counts are the run's). Against the run's own verdicts (macro-F1 "
-                                        f"{as_run:.3f}): {again['verdicts']['macro_f1'] - as_run:+.3f} "
+                                        f"{run_bias}, many-bias {run_many}, trigger bias {run_trigger} (verdicts "
+                                        "exact at or above those; quote counts are the run's, and the violations' "
+                                        "evidence is the run's where it found them too). Against the run's "
+                                        f"own verdicts (macro-F1 {as_run:.3f}): "
+                                        f"{again['verdicts']['macro_f1'] - as_run:+.3f} "
                                         f"{bootstrap_difference(golds, preds, runs)} (paired bootstrap over "
                                         "conversations).\n")
-            name = f"report-yes-bias-{bias:+.1f}" + (f"-many-{many:.1f}" if many != run_many else "")
+            name = (f"report-yes-bias-{bias:+.1f}" + (f"-many-{many:.1f}" if many != run_many else "")
+                    + (f"-trigger-{trigger:.2f}" if trigger != run_trigger else ""))
             (Path(args.calibrate).parent / f"{name}.md").write_text(text, encoding="utf-8")
             print(text)
             return 0
@@ -344,14 +364,19 @@ def main(argv: list[str] | None = None) -> int:
         best = max(exact, key=lambda r: (r["macro_f1"], -abs(r["yes_bias"]), -r["many_bias"]))
         table = {(r["yes_bias"], r["many_bias"]): r["macro_f1"] for r in rows}
         biases = sorted({r["yes_bias"] for r in rows})
-        print("macro-F1 by yes_bias (rows) and many_bias (columns); * below the run's biases: a requirement the run "
-              "did not ask counts as not applicable\n")
+        print(f"macro-F1 by yes_bias (rows) and many_bias (columns), at the run's trigger bias {run_trigger}; * below "
+              "the run's biases: a requirement the run did not ask counts as not applicable\n")
         print("| yes_bias | " + " | ".join(f"many {m:.1f}" for m in MANY_BIASES) + " |\n|---|" + "---|" * len(MANY_BIASES))
         for b in biases:
             print(f"| {b:+.1f} | " + " | ".join(f"{table[b, m]:.3f}" + ("*" if b < run_bias or m < run_many else "")
                                                 for m in MANY_BIASES) + " |")
         print(f"\nbest (exact cells): yes_bias {best['yes_bias']:+.1f}, many_bias {best['many_bias']:.1f}, "
               f"macro-F1 {best['macro_f1']:.3f}")
+        triggers = [(t, redecided_metrics(result, items, run_bias, run_many, t)["verdicts"]["macro_f1"])
+                    for t in TRIGGER_BIASES]
+        print(f"\nmacro-F1 by trigger_bias at the run's yes_bias {run_bias:+.1f} and many_bias {run_many:.1f}:\n")
+        print("| trigger_bias | " + " | ".join(f"{t:.2f}" for t, _ in triggers) + " |\n|---|" + "---|" * len(triggers))
+        print("| macro-F1 | " + " | ".join(f"{f:.3f}" + ("*" if t < run_trigger else "") for t, f in triggers) + " |")
         return 0
     from tqdm import tqdm
 
@@ -393,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines],
               "overrides": portable(args.overrides) if args.overrides else None, "model": auditor.model_name,
               "judge": config.audit_judge, "adapter": config.audit_adapter_path(), "compile_model": config.compile_model,
-              "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.yes_bias, "many_bias": auditor.many_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
+              "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.yes_bias, "many_bias": auditor.many_bias,
+              "trigger_bias": auditor.trigger_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "compile": {"rules": compiled, "seconds": round(compile_s, 1),
                           "plans": {r: {"origin": p.origin, "plan": p.describe(), "note": p.note} for r, p in plans.items()}},

@@ -21,7 +21,7 @@ RULES = {
     "G2": "## G2: Move account-specific matters to a private channel\nInvite the customer to DM.",
     "G4": "## G4: Sign every public reply\nEach agent reply ends with a signature.",
 }
-RAW = AuditSettings(yes_bias=0.0, many_bias=0.0)  # the fake's probabilities as they are
+RAW = AuditSettings(yes_bias=0.0, many_bias=0.0, trigger_bias=0.0)  # the fake's probabilities as they are
 
 
 class FakeRetriever:
@@ -208,6 +208,33 @@ def test_the_auditor_uses_its_many_bias_and_the_evidence_agrees_with_the_verdict
     assert Auditor(gen, FakeRetriever(rules={})).many_bias == MODEL_MANY_BIAS  # the judge's own by default
 
 
+def test_the_trigger_bias_keeps_a_weak_sign_of_the_situation_from_firing_a_rule():
+    """One message scored 0.7 for "mentions refunds" fires G6 with no trigger bias; with trigger bias 1 (logit(0.7) =
+    0.85 < 1) the rule does not apply and its requirement is not asked. A clear sign (0.9) still fires it, the bias
+    moves only the trigger (not the requirement), and re-deciding the recorded trail gives the auditor's verdicts."""
+    from assistant.config import MODEL_TRIGGER_BIAS
+    from assistant.judge import redecide
+
+    retriever = FakeRetriever(rules={"G6": CLAUSED["G6"]})
+    weak = ProbGenerator({("mention refunds", "my parcel never arrived"): 0.7})
+    fired = Auditor(weak, retriever, RAW).audit(CONV).findings[0]
+    assert fired.verdict == "followed" and len(fired.checks) == 2
+    held = Auditor(weak, retriever, AuditSettings(yes_bias=0.0, many_bias=0.0, trigger_bias=1.0)).audit(CONV).findings[0]
+    assert held.verdict == "not_applicable" and len(held.checks) == 1  # the requirement was not asked
+    assert held.confidence == pytest.approx(1 / (1 + math.exp(-(math.log(0.3 / 0.7) + 1.0))), abs=1e-3)
+    assert redecide(fired.checks, 0.0, 0.0, trigger=1.0)[0] == "not_applicable"
+    assert redecide(held.checks, 0.0, 0.0, trigger=0.0)[0] == "not_applicable"  # never asked: stays not applicable
+    clear = ProbGenerator({("mention refunds", "my parcel never arrived"): 0.9, ("promise a refund", "Thanks"): 0.8})
+    kept = Auditor(clear, retriever, AuditSettings(yes_bias=0.0, many_bias=0.0, trigger_bias=1.0)).audit(CONV).findings[0]
+    assert kept.verdict == "violated" and kept.confidence == pytest.approx(0.8)  # the requirement is not moved
+    assert redecide(kept.checks, 0.0, 0.0, trigger=1.0)[0] == "violated"
+    assert Auditor(weak, retriever).trigger_bias == MODEL_TRIGGER_BIAS > 0  # the language model's own by default
+    generic = [{"verdict": "not_applicable", "scope": "none", "per_turn": {"0": 0.7}, "conversation_p": None,
+                "generic": True}, {"verdict": "followed", "scope": "any", "per_turn": {"1": 0.9}, "conversation_p": None,
+                                   "generic": True}]
+    assert redecide(generic, 0.0, 0.0, trigger=1.0)[0] == "followed"  # the generic questions take no bias
+
+
 def test_prose_guidelines_get_generic_checks():
     gen = ProbGenerator({("never comes up", None): 0.2, ("did what this guideline asks", None): 0.3})
     report = Auditor(gen, FakeRetriever()).audit(CONV)
@@ -380,6 +407,8 @@ def test_a_typo_in_the_audit_settings_is_an_error_listing_the_valid_values():
     assert "audit_k must be" in str(exc.value)  # every problem in one error
     with pytest.raises(ConfigError, match="audit_many_bias must be a number"):
         load_config(audit_many_bias="lots")
+    with pytest.raises(ConfigError, match="audit_trigger_bias must be a finite number"):
+        load_config(audit_trigger_bias="nan")
     with pytest.raises(ConfigError, match="Unknown config keys: audit_mode"):  # the retired modes are gone
         load_config(audit_mode="verdict")
     assert AssistantConfig().audit == AuditSettings()  # one set of defaults
@@ -390,14 +419,16 @@ def test_yaml_and_cli_set_the_audit_settings(tmp_path, monkeypatch):
     from assistant.config import load_config
 
     path = tmp_path / "audit.yaml"
-    path.write_text("audit_k: 4\naudit_yes_bias: 0.2\naudit_many_bias: 0.5\naudit_scorer: yes_no\n")
-    assert load_config(path).audit == AuditSettings(k=4, yes_bias=0.2, many_bias=0.5, scorer="yes_no")
+    path.write_text("audit_k: 4\naudit_yes_bias: 0.2\naudit_many_bias: 0.5\naudit_trigger_bias: 0.25\naudit_scorer: yes_no\n")
+    assert load_config(path).audit == AuditSettings(k=4, yes_bias=0.2, many_bias=0.5, trigger_bias=0.25, scorer="yes_no")
     seen = {}
     monkeypatch.setattr("supportlens.__main__.cmd_audit", lambda args: seen.update(config=cli._config(args)) or 0)
     assert cli.main(["audit", "c.txt", "--org", "x", "--config", str(path), "--k", "6", "--audit-yes-bias", "0.1"]) == 0
-    assert seen["config"].audit == AuditSettings(k=6, yes_bias=0.1, many_bias=0.5, scorer="yes_no")
+    assert seen["config"].audit == AuditSettings(k=6, yes_bias=0.1, many_bias=0.5, trigger_bias=0.25, scorer="yes_no")
     assert cli.main(["audit", "c.txt", "--org", "x", "--many-bias", "2"]) == 0
     assert seen["config"].audit_many_bias == 2.0
+    assert cli.main(["audit", "c.txt", "--org", "x", "--trigger-bias", "0.75"]) == 0
+    assert seen["config"].audit_trigger_bias == 0.75
     assert cli.main(["audit", "c.txt", "--org", "x", "--scorer", "probabilities", "--yes-bias", "0.3"]) == 0
     assert (seen["config"].audit_scorer, seen["config"].audit_yes_bias) == ("probabilities", 0.3)
 

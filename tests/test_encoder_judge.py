@@ -60,7 +60,7 @@ def test_a_judge_folder_loads_and_answers_probabilities(tiny_judge):
     judge = EncoderJudge(tiny_judge)
     p = judge.p_yes(CONV, "Sign replies.", "Is this reply signed?", 1)
     assert 0.0 < p < 1.0 and judge.model_name == "tiny" and judge.graded
-    assert (judge.yes_bias, judge.many_bias) == (0.0, 0.0)  # none in its card: none applied
+    assert (judge.yes_bias, judge.many_bias, judge.trigger_bias) == (0.0, 0.0, 0.0)  # none in its card: none applied
     assert judge.p_yes_many([check_pair(CONV, "Sign replies.", "Is this reply signed?", 1)] * 2) == [p, p]
 
 
@@ -107,6 +107,7 @@ class FixedJudge:
     model_name = "fixed-judge"
     yes_bias = 0.0
     many_bias = 0.0
+    trigger_bias = 0.0
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, int | None]] = []
@@ -220,6 +221,6 @@ def test_the_biases_in_a_judges_card_are_its_own(tiny_judge, tmp_path):
     folder = tmp_path / "calibrated"
     shutil.copytree(tiny_judge, folder)
     card = json.loads((folder / JUDGE_FILE).read_text())
-    (folder / JUDGE_FILE).write_text(json.dumps({**card, "yes_bias": 1.5, "many_bias": 0.5}))
+    (folder / JUDGE_FILE).write_text(json.dumps({**card, "yes_bias": 1.5, "many_bias": 0.5, "trigger_bias": 0.25}))
     judge = EncoderJudge(folder)
-    assert (judge.yes_bias, judge.many_bias) == (1.5, 0.5)
+    assert (judge.yes_bias, judge.many_bias, judge.trigger_bias) == (1.5, 0.5, 0.25)

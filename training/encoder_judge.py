@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     card = {"name": out.name, "base": args.base, "max_length": args.max_length, "pair_format": PAIR_FORMAT,
             "trained_by": "python -m training.encoder_judge " + " ".join(argv if argv is not None else sys.argv[1:]),
             "constructed_auc": {k: metrics[k]["auc"] for k in measured},
-            "yes_bias": 0.0, "many_bias": 0.0}  # set to those eval.audit --calibrate chooses on the labelled dev sets
+            "yes_bias": 0.0, "many_bias": 0.0, "trigger_bias": 0.0}  # set to those eval.audit --calibrate chooses on the labelled dev sets
     (out / JUDGE_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     checkpoint.remove()

@@ -68,6 +68,36 @@ def test_calibration_re_decides_recorded_checks(tweetsumm_dir):
     assert [r["accuracy"] for r in rows] == [1.0, 0.0]  # each of the two answers moved up by 1.0: both hold again
 
 
+def test_a_re_decided_run_keeps_the_evidence_of_the_violations_it_still_finds(tweetsumm_dir):
+    """A trigger bias takes G2's violation away: the violations left keep the run's evidence (one verbatim, so
+    100%); a yes-bias that turns a run's followed into a violation has no recorded quote, so the shares are unknown."""
+    from eval.audit import redecided_metrics
+
+    conv, _ = load_labels(DEV_LABELS, tweetsumm_dir)[0]
+    signed = {"verdict": "followed", "scope": "all", "statement": "this reply carries a signature",
+              "per_turn": {"1": 0.2, "3": 0.9}, "conversation_p": None}
+    polite = {"verdict": "followed", "scope": "all", "statement": "this reply is courteous",
+              "per_turn": {"1": 0.7, "3": 0.9}, "conversation_p": None}
+    trigger = {"verdict": "not_applicable", "scope": "none", "statement": "the customer shares account details",
+               "per_turn": {"0": 0.7}, "conversation_p": None}
+    dm = {"verdict": "followed", "scope": "any", "statement": "this reply invites a DM",
+          "per_turn": {"1": 0.2, "3": 0.3}, "conversation_p": None}
+    findings = [{"rule_id": "G4", "verdict": "violated", "evidence_status": "verbatim"},
+                {"rule_id": "G2", "verdict": "violated", "evidence_status": "absence"},
+                {"rule_id": "G8", "verdict": "followed", "evidence_status": "none"}]
+    result = {"reports": [{"conversation_id": conv.conversation_id, "findings": findings,
+                           "trail": [{"rule_id": "G4", "checks": [signed]}, {"rule_id": "G2", "checks": [trigger, dm]},
+                                     {"rule_id": "G8", "checks": [polite]}]}]}
+    labels = [(conv, {"G4": "violated", "G2": "not_applicable", "G8": "followed"})]
+    as_run = redecided_metrics(result, labels, 0.0, 0.0, 0.0)
+    assert as_run["preds"] == [["violated", "violated", "followed"]] and as_run["violations_with_verbatim_evidence"] == 0.5
+    held = redecided_metrics(result, labels, 0.0, 0.0, 1.0)  # logit(0.7) = 0.85 < 1: G2 no longer applies
+    assert held["preds"] == [["violated", "not_applicable", "followed"]] and held["verdicts"]["accuracy"] == 1.0
+    assert (held["violations_with_verbatim_evidence"], held["violations_resting_on_absence"]) == (1.0, 0.0)
+    strict = redecided_metrics(result, labels, 1.0, 0.0, 1.0)  # logit(0.7) = 0.85 < 1: G8 fails now
+    assert strict["preds"][0][2] == "violated" and strict["violations_with_verbatim_evidence"] is None
+
+
 def test_the_retired_mode_flag_and_a_typo_in_the_audit_settings_are_refused(capsys):
     from eval.audit import main
 
@@ -184,3 +214,7 @@ def test_calibrate_prints_the_grid_and_writes_a_re_decided_report(tweetsumm_dir,
     assert main(["--calibrate", str(path), "--data-dir", str(tweetsumm_dir), "--many-bias", "1"]) == 0
     report = (tmp_path / "report-yes-bias-+0.0-many-1.0.md").read_text()
     assert "many-bias 1.0" in report and "Against the run's own verdicts" in report
+    assert "| trigger_bias | 0.00 | 0.25 |" in out  # and the trigger bias at the run's yes- and many-bias
+    assert main(["--calibrate", str(path), "--data-dir", str(tweetsumm_dir), "--trigger-bias", "0.5"]) == 0
+    report = (tmp_path / "report-yes-bias-+0.0-trigger-0.50.md").read_text()
+    assert "trigger bias 0.5" in report and "trigger bias 0.0 (verdicts exact" in report
