@@ -173,6 +173,10 @@ def _rationale(verdict: str, result: CheckResult | None) -> str:
         return _GENERIC_RATIONALE[verdict]
     answer = "yes" if result.p >= 0.5 else "no"
     if verdict == "not_applicable":
+        if result.check.verdict == "not_applicable" and result.check.scope == "none" and result.per_turn:
+            # the trigger: "not applicable" when no message shows the situation clearly enough
+            return (f"Not applicable: {_in_words(result.check)}; no message showed it clearly enough (highest "
+                    f"P(yes) {max(result.per_turn.values()):.2f}).")
         return f"Not applicable: {_in_words(result.check)} was answered {answer}."
     return f"{verdict.capitalize()}: {_in_words(result.check)} was answered {answer} (P {result.p:.2f})."
 

@@ -200,8 +200,9 @@ def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, st
                       many: float | None = None, trigger: float | None = None) -> dict:
     """Verdict scores and accuracy per rule of a finished run re-decided under yes-bias ``bias``, many-bias ``many``
     and trigger bias ``trigger`` (defaults: the run's) with no model run: every check's probabilities are in the
-    trail. Exact at or above the run's yes- and many-bias and at or above its trigger bias; elsewhere, a rule whose
-    trigger held the run back from asking its requirement stays not applicable."""
+    trail. Exact at or above the run's trigger bias, and at or above its yes- and many-bias for triggers asked of
+    messages (a not-applicable clause asked of the whole conversation holds less often as the yes-bias grows);
+    elsewhere, a rule whose trigger held the run back from asking its requirement stays not applicable."""
     from assistant.judge import redecide
 
     many = result.get("many_bias", 0.0) if many is None else many
@@ -222,9 +223,10 @@ def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, st
             if p == "violated":
                 statuses.append(status.get(rule_id))
     gold, pred = [g for c in golds for g in c], [p for c in preds for p in c]
-    # a violation keeps its evidence when the run found it too (a bias that only takes violations away); one the
-    # run did not find has no recorded quote, and then the shares are unknown
-    known = bool(statuses) and None not in statuses
+    # a violation keeps its evidence when the run found it too and the yes- and many-bias, which choose the quoted
+    # message, are the run's (a trigger bias only takes violations away); otherwise the shares are unknown
+    same = bias == result.get("yes_bias", 0.0) and many == result.get("many_bias", 0.0)
+    known = same and bool(statuses) and None not in statuses
     return {"verdicts": score(gold, pred), "undetermined": sum(p == UNDETERMINED for p in pred),
             "accuracy_per_rule": {r: sum(v) / len(v) for r, v in per_rule.items()},
             "violations_with_verbatim_evidence": statuses.count("verbatim") / len(statuses) if known else None,
@@ -314,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=_help("audit_trigger_bias"))
     parser.add_argument("--scorer", "--audit-scorer", dest="audit_scorer", default=None, help=_help("audit_scorer"))
     parser.add_argument("--calibrate", metavar="RESULTS_JSON", default=None,
-                        help="re-decide a finished run under a range of yes- and many-biases and print the table")
+                        help="re-decide a finished run under a range of yes-, many- and trigger biases and print the tables; with "
+                             "--yes-bias, --many-bias or --trigger-bias, write the whole report as if run so")
     parser.add_argument("--overrides", default=None, metavar="JSON",
                         help="a manager's corrected plans ({rule_id: spec}), applied after compiling: the audit after review")
     parser.add_argument("--limit", type=int, default=None)
@@ -348,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
             as_run = score([g for c in golds for g in c], [p for c in runs for p in c])["macro_f1"]
             text = render(redecided) + ("\nRe-decided from the recorded probabilities of a run with yes-bias "
                                         f"{run_bias}, many-bias {run_many}, trigger bias {run_trigger} (verdicts "
-                                        "exact at or above those; quote counts are the run's, and the violations' "
-                                        "evidence is the run's where it found them too). Against the run's "
+                                        "exact at or above those for triggers asked of messages; timings and quote counts "
+                                        "are the run's, and so is the violations' evidence where it found them too "
+                                        "at its own yes- and many-bias). Against the run's "
                                         f"own verdicts (macro-F1 {as_run:.3f}): "
                                         f"{again['verdicts']['macro_f1'] - as_run:+.3f} "
                                         f"{bootstrap_difference(golds, preds, runs)} (paired bootstrap over "

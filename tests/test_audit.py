@@ -235,6 +235,29 @@ def test_the_trigger_bias_keeps_a_weak_sign_of_the_situation_from_firing_a_rule(
     assert redecide(generic, 0.0, 0.0, trigger=1.0)[0] == "followed"  # the generic questions take no bias
 
 
+def test_the_trigger_bias_spares_the_generic_questions_and_moves_a_conversation_level_trigger():
+    """The live auditor and redecide agree: a prose guideline's generic "never comes up" question (P 0.3 that it
+    does not apply, biased by 2 it would) is not moved; a not-applicable clause asked of the whole conversation is."""
+    from assistant.judge import redecide
+
+    prose = {"G1": RULES["G1"]}
+    gen = ProbGenerator({("never comes up", None): 0.3, ("did what this guideline asks", None): 0.9})
+    generic = Auditor(gen, FakeRetriever(rules=prose), AuditSettings(yes_bias=0.0, many_bias=0.0, trigger_bias=2.0))
+    finding = generic.audit(CONV).findings[0]
+    assert finding.checks[0]["generic"] and finding.verdict == "followed"  # logit(0.3) + 2 = 1.15 would be n.a.
+    assert redecide(finding.checks, 0.0, 0.0, trigger=2.0)[0] == "followed"
+    whole = ("## G2: Private channel for account matters\nMove account-specific matters to DM.\n\n"
+             "- Followed: the agent invites the customer to DM.\n- Violated: the agent handles account details in public.\n"
+             "- Not applicable: the conversation can be handled without any account-specific information.")
+    gen = ProbGenerator({("without any account-specific", None): 0.35, ("invite the customer to DM", None): 0.9})
+    raw = Auditor(gen, FakeRetriever(rules={"G2": whole}), RAW).audit(CONV).findings[0]
+    assert raw.verdict == "followed" and raw.checks[0]["scope"] == "conversation"
+    biased = AuditSettings(yes_bias=0.0, many_bias=0.0, trigger_bias=1.0)  # logit(0.35) + 1 = 0.38 > 0
+    held = Auditor(gen, FakeRetriever(rules={"G2": whole}), biased).audit(CONV).findings[0]
+    assert held.verdict == "not_applicable"
+    assert redecide(raw.checks, 0.0, 0.0, trigger=1.0)[0] == "not_applicable"
+
+
 def test_prose_guidelines_get_generic_checks():
     gen = ProbGenerator({("never comes up", None): 0.2, ("did what this guideline asks", None): 0.3})
     report = Auditor(gen, FakeRetriever()).audit(CONV)
@@ -466,7 +489,8 @@ def test_a_rule_that_does_not_apply_is_not_asked_its_requirement():
     assert finding.verdict == "not_applicable" and finding.plan_origin == "model"
     assert all("promise a refund" not in p.split("Guideline:")[1] for p in gen.prompts) and len(gen.prompts) == 4
     assert finding.decided_by == "Does this message mention a refund? asked of every message"
-    assert finding.rationale.startswith("Not applicable: Does this message mention a refund?")
+    assert finding.rationale == ("Not applicable: Does this message mention a refund? asked of every message; no "
+                                 "message showed it clearly enough (highest P(yes) 0.10).")
 
 
 def test_an_override_is_used_even_when_the_rule_text_changed():

@@ -215,6 +215,7 @@ def test_calibrate_prints_the_grid_and_writes_a_re_decided_report(tweetsumm_dir,
     report = (tmp_path / "report-yes-bias-+0.0-many-1.0.md").read_text()
     assert "many-bias 1.0" in report and "Against the run's own verdicts" in report
     assert "| trigger_bias | 0.00 | 0.25 |" in out  # and the trigger bias at the run's yes- and many-bias
+    assert "| macro-F1 | 0.121 | 0.121 |" in out  # G8 has no trigger: the bias changes nothing
     assert main(["--calibrate", str(path), "--data-dir", str(tweetsumm_dir), "--trigger-bias", "0.5"]) == 0
     report = (tmp_path / "report-yes-bias-+0.0-trigger-0.50.md").read_text()
     assert "trigger bias 0.5" in report and "trigger bias 0.0 (verdicts exact" in report
