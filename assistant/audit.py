@@ -27,7 +27,7 @@ from assistant.errors import InvalidConversation
 from assistant.detectors import detect
 from assistant.judge import (
     CheckResult, across_windows, aggregate, closest_turn, decide, evidence_turn, informative_checks, make_scorer,
-    not_applicable_p, trail,
+    trail, trigger_biased,
 )
 from assistant.parts import split_conversation
 from assistant.plans import Plan, compile_rule, rule_key
@@ -173,7 +173,7 @@ def _rationale(verdict: str, result: CheckResult | None) -> str:
         return _GENERIC_RATIONALE[verdict]
     answer = "yes" if result.p >= 0.5 else "no"
     if verdict == "not_applicable":
-        if result.check.verdict == "not_applicable" and result.check.scope == "none" and result.per_turn:
+        if result.check.scope == "none" and result.per_turn:
             # the trigger: "not applicable" when no message shows the situation clearly enough
             return (f"Not applicable: {_in_words(result.check)}; no message showed it clearly enough (highest "
                     f"P(yes) {max(result.per_turn.values()):.2f}).")
@@ -275,9 +275,8 @@ class Auditor:
         return 0.0 if check.generic else self.many_bias
 
     def holds(self, check: Check, p: float) -> float:
-        """P(``check``'s clause holds) from its aggregated answers: a trigger's not applicable moved by the trigger
-        bias (``assistant.judge.not_applicable_p``), except for a prose guideline's generic questions."""
-        return not_applicable_p(p, self.trigger_bias) if check.verdict == "not_applicable" and not check.generic else p
+        """P(``check``'s clause holds) from its aggregated answers (``assistant.judge.trigger_biased``)."""
+        return trigger_biased(check.verdict, check.generic, p, self.trigger_bias)
 
     def run_check(self, conv: Conversation, guideline: str, check: Check) -> CheckResult | None:
         """Ask ``check`` of every reply in its scope (or of the conversation) and aggregate; None if unanswered."""

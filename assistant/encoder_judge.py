@@ -104,7 +104,7 @@ class EncoderJudge:
         self.model_name = meta.get("name", self.folder.name)
         self.yes_bias = float(meta.get("yes_bias", 0.0))  # chosen on the dev sets (eval.audit --calibrate)
         self.many_bias = float(meta.get("many_bias", 0.0))  # likewise (assistant.judge.value_bias)
-        self.trigger_bias = float(meta.get("trigger_bias", 0.0))  # likewise (assistant.judge.not_applicable_p)
+        self.trigger_bias = float(meta.get("trigger_bias", 0.0))  # likewise (assistant.judge.trigger_biased)
         if threads:
             torch.set_num_threads(threads)
         verbosity = transformers.logging.get_verbosity()

@@ -157,10 +157,12 @@ def decide(p: dict[str, float]) -> tuple[str, float]:
     return ("violated", violated) if violated >= 0.5 else ("followed", 1.0 - violated)
 
 
-def not_applicable_p(p: float, trigger: float) -> float:
-    """P(not applicable) of a rule's trigger with ``trigger`` added to its logit (``AuditSettings.trigger_bias``):
-    a judge that sees the rule's situation in most messages makes a triggered rule fire where it does not apply."""
-    return debias(p, -trigger)
+def trigger_biased(verdict: str, generic: bool, p: float, trigger: float) -> float:
+    """P(a clause holds) as decided: for a rule's trigger (its not-applicable clause) ``trigger`` added to the logit
+    (``AuditSettings.trigger_bias``), since a judge that sees the rule's situation in most messages makes a triggered
+    rule fire where it does not apply; other clauses and a prose guideline's generic questions as they are. The
+    auditor and ``redecide`` both decide through it."""
+    return debias(p, -trigger) if verdict == "not_applicable" and not generic else p
 
 
 def redecide(checks: list[dict], bias: float, many: float = 0.0, trigger: float = 0.0) -> tuple[str, float]:
@@ -170,10 +172,9 @@ def redecide(checks: list[dict], bias: float, many: float = 0.0, trigger: float 
     for c in checks:
         values = list(c["per_turn"].values()) if c["per_turn"] else [c["conversation_p"]]
         generic = c.get("generic")
-        p[c["verdict"]] = aggregate(c["scope"] if c["per_turn"] else "conversation", values,
-                                    0.0 if generic else bias, 0.0 if generic else many)
-        if c["verdict"] == "not_applicable" and not generic:
-            p[c["verdict"]] = not_applicable_p(p[c["verdict"]], trigger)
+        p[c["verdict"]] = trigger_biased(c["verdict"], bool(generic), aggregate(
+            c["scope"] if c["per_turn"] else "conversation", values, 0.0 if generic else bias, 0.0 if generic else many),
+            trigger)
     return decide(p)
 
 
