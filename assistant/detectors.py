@@ -17,8 +17,9 @@ PHONE = re.compile(r"(?<![\w/])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,
                    r"|\b1-?8\d\d-?[A-Z0-9]{3}-?[A-Z0-9]{4}\b")
 _THREAD_TAIL = re.compile(r"(?:\s*(?:\(?\d{1,2}/\d{1,2}\)?|\(cont\.?\)|\(\d\)|[\u2600-\u27bf\U0001F000-\U0001FAFF\uFE0F]+|"
                           r"https?://\S+|[.!])\s*)+$", re.I)
-# ^JK, /JI, *HFG, ~AR, -Sam, - Sam, Thanks-Sha (a mark, then initials or a capitalised first name, closing the reply)
-_MARKED = re.compile(r"(?:[\^*~]\s*[A-Z][A-Za-z]{0,14}|(?:^|[\s.!?,;:)a-z])[-/\u2013\u2014]\s*[A-Z][A-Za-z]{0,14})$")
+# ^JK, ^cd, /JI, *HFG, ~AR, -Sam, - Sam, Thanks-Sha (a mark, then initials or a capitalised first name, closing the
+# reply; after a caret, which marks nothing else, lower-case initials too)
+_MARKED = re.compile(r"(?:\^\s*[A-Za-z]{1,15}|[*~]\s*[A-Z][A-Za-z]{0,14}|(?:^|[\s.!?,;:)a-z])[-/\u2013\u2014]\s*[A-Z][A-Za-z]{0,14})$")
 # "Thanks, Leah", "Regards - Isaac", "Kind regards, Vicky", "Cheers Tom"
 _SIGN_OFF = re.compile(r"\b(?:thanks|thank you|regards|rgds|cheers|best|sincerely|warmly|take care)[\s,.\-\u2013\u2014]+"
                        r"[A-Z][a-z]{1,14}(?:\s[A-Z]\.?)?$", re.I)
@@ -52,6 +53,32 @@ def has_signature(text: str) -> bool:
         return True
     bare = _BARE_NAME.search(tail)
     return bool(bare) and bare[1].lower() not in _NOT_NAMES
+
+
+# a part marker of a reply split over several messages: "1/2", "(2/3)", at the message's start (after its @handles)
+# or end (where only links, a signature, emoji or stops may follow it)
+_PART = re.compile(r"(?<![\w/])\(?([1-9])/([1-9])\)?(?![\w/])")
+_AFTER_PART = re.compile(r"^(?:\s*(?:https?://\S+|[\^*~\-\u2013\u2014]\s*[A-Za-z]{1,20}|[.!\u2026]+|"
+                         r"[\u2600-\u27bf\U0001F000-\U0001FAFF\uFE0F]+))*\s*$")
+
+
+def reply_part(text: str) -> tuple[int, int] | None:
+    """``(k, n)`` when the message is part k of a reply split over n messages ("... 1/2", "@123 2/2 which ..."),
+    else None."""
+    body = _HANDLES.sub("", text.strip())
+    for found in _PART.finditer(body):
+        k, n = int(found[1]), int(found[2])
+        if 1 <= k <= n and n >= 2 and (found.start() == 0 or _AFTER_PART.match(body[found.end():])):
+            return k, n
+    return None
+
+
+def signs_reply(text: str) -> bool:
+    """Whether the message meets "every reply is signed": it ends with a signature (``has_signature``), or it is an
+    early part of a reply split over several messages (1/2 of 2), which is signed on its last part: that part is
+    judged on its own, and where the transcript does not show it, nothing says the reply went unsigned."""
+    part = reply_part(text)
+    return has_signature(text) or (part is not None and part[0] < part[1])
 
 
 def has_link(text: str) -> bool:
@@ -91,7 +118,7 @@ def asks_question(text: str) -> bool:
 
 
 DETECTORS: dict[str, Callable[[str], bool]] = {
-    "signature": has_signature,
+    "signature": signs_reply,
     "link": has_link,
     "email": has_email,
     "phone": has_phone,

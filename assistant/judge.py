@@ -88,7 +88,7 @@ class CheckResult:
     def to_dict(self) -> dict:
         """For the audit trail (and for re-deciding with another bias without running the model again)."""
         return {"verdict": self.check.verdict, "scope": self.check.scope, "statement": self.check.statement,
-                "generic": self.check.generic,
+                "generic": self.check.generic, "detector": self.check.detector,
                 "p": round(self.p, 6), "per_turn": {str(t): round(p, 6) for t, p in self.per_turn.items()},
                 "conversation_p": None if self.conversation_p is None else round(self.conversation_p, 6)}
 

@@ -196,11 +196,30 @@ def selection_recall_at(items: list[tuple[Conversation, dict[str, str]]], audito
     return {str(k): hits[k] / total for k in ks} if total else {}
 
 
+def redetected(checks: list[dict], conv: Conversation) -> list[dict]:
+    """A finding's recorded checks with every detector's answers given again by today's detectors from the
+    conversation's text (exact: a detector is a pure function of one message), so that a run re-decided after a
+    detector changed needs no model either. Trails from before the detector was recorded name it by the question
+    it answered (all of its answers 0 or 1)."""
+    from assistant.clauses import as_question
+    from assistant.detectors import detect, detector_for
+
+    out = []
+    for c in checks:
+        name = c.get("detector") if "detector" in c else (
+            detector_for(c["statement"] if c["statement"].endswith("?") else as_question(c["statement"]) or "")
+            if c["per_turn"] and set(c["per_turn"].values()) <= {0.0, 1.0} else None)
+        if name and c["per_turn"]:
+            c = {**c, "per_turn": {t: float(detect(name, conv.turns[int(t)].text)) for t in c["per_turn"]}}
+        out.append(c)
+    return out
+
+
 def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, str]]], bias: float,
                       many: float | None = None, trigger: float | None = None) -> dict:
     """Verdict scores and accuracy per rule of a finished run re-decided under yes-bias ``bias``, many-bias ``many``
     and trigger bias ``trigger`` (defaults: the run's) with no model run: every check's probabilities are in the
-    trail. Exact at or above the run's trigger bias, and at or above its yes- and many-bias for triggers asked of
+    trail, and detectors answer again from the text (``redetected``). Exact at or above the run's trigger bias, and at or above its yes- and many-bias for triggers asked of
     messages (a not-applicable clause asked of the whole conversation holds less often as the yes-bias grows);
     elsewhere, a rule whose trigger held the run back from asking its requirement stays not applicable."""
     from assistant.judge import redecide
@@ -210,8 +229,8 @@ def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, st
 
     golds, preds, runs, per_rule = [], [], [], {}
     statuses: list[str | None] = []  # the run's evidence of each re-decided violation (None: the run found none)
-    for report, (_, labels) in zip(result["reports"], items, strict=True):  # the run audited them in this order
-        checks = {t["rule_id"]: t.get("checks") for t in report["trail"]}
+    for report, (conv, labels) in zip(result["reports"], items, strict=True):  # the run audited them in this order
+        checks = {t["rule_id"]: redetected(t["checks"], conv) if t.get("checks") else None for t in report["trail"]}
         found = {f["rule_id"]: f["verdict"] for f in report["findings"]}
         status = {f["rule_id"]: f.get("evidence_status") for f in report["findings"] if f["verdict"] == "violated"}
         golds.append(list(labels.values()))
@@ -349,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             redecided = {**result, "yes_bias": bias, "many_bias": many, "trigger_bias": trigger,
                          "metrics": {**result["metrics"], "macro_f1_interval": bootstrap_macro_f1(golds, preds), **again}}
             as_run = score([g for c in golds for g in c], [p for c in runs for p in c])["macro_f1"]
-            text = render(redecided) + ("\nRe-decided from the recorded probabilities of a run with yes-bias "
+            text = render(redecided) + ("\nRe-decided from the recorded probabilities (detectors answering again from "
+                                        "the text) of a run with yes-bias "
                                         f"{run_bias}, many-bias {run_many}, trigger bias {run_trigger} (verdicts "
                                         "exact at or above those for triggers asked of messages; timings and quote counts "
                                         "are the run's, and so is the violations' evidence where it found them too "

@@ -475,6 +475,7 @@ def test_a_signature_check_is_decided_by_its_detector_not_the_model():
     finding = Auditor(gen, FakeRetriever(rules=signature), RAW).audit(UNSIGNED_LAST).findings[0]
     assert finding.verdict == "violated" and finding.evidence.endswith("just let us know!")
     assert gen.prompts == [] and "by the signature detector" in finding.decided_by and finding.confidence == 1.0
+    assert [c["detector"] for c in finding.checks] == ["signature"]  # the trail names it: eval.audit.redetected
 
 
 def test_a_rule_that_does_not_apply_is_not_asked_its_requirement():

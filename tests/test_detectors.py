@@ -3,7 +3,8 @@
 import pytest
 
 from assistant.detectors import (
-    asks_question, detect, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel,
+    asks_question, detect, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel, reply_part,
+    signs_reply,
 )
 
 SIGNED = [
@@ -18,6 +19,7 @@ SIGNED = [
     "Great to hear \U0001F642 /CH",
     "Happy to help. Thanks-Sha",
     "Which version are you on?~  Matt",
+    "Hope this helps. ^cd",
 ]
 UNSIGNED = [
     "Please call.",
@@ -39,6 +41,33 @@ def test_signed_replies(text):
 @pytest.mark.parametrize("text", UNSIGNED)
 def test_unsigned_replies(text):
     assert not has_signature(text)
+
+
+@pytest.mark.parametrize("text,part", [
+    ("@702126 Hi James, the lanes were simply closed. 1/2", (1, 2)),
+    ("@491256 Please call our baggage team... 1/2", (1, 2)),
+    ("If you DM us using the below...1/2 https://t.co/MdMtnTlX6H", (1, 2)),
+    ("Kindly share it over the secure link we shared. (1/2)^CB", (1, 2)),
+    ("Thanks for the feedback! 1/3 *SamanthaCassidy", (1, 3)),
+    ("@752353 2/2 which will take you about an hour. ^cd", (2, 2)),
+    ("@210573 ...unable to do it every time. *AOS 2/2", (2, 2)),
+    ("@1 It takes 1/2 hour to get there.", None),  # a fraction, not a part
+    ("@1 We offer 1/2 price tickets today", None),
+    ("@1 Your flight on 3/4 is fine", None),
+    ("@1 Open 24/7 for you", None),
+    ("@1 Part 3/2 makes no sense", None),
+])
+def test_reply_parts(text, part):
+    assert reply_part(text) == part
+
+
+def test_an_early_part_of_a_split_reply_is_signed_on_its_last_part():
+    # "every reply is signed": a reply split over two messages carries its signature on the second
+    assert signs_reply("@702126 Hi James, the lanes were simply closed. 1/2")
+    assert signs_reply("@1 Let us check. ^KL 2/2") and not signs_reply("@1 the last part, unsigned 2/2")
+    assert not signs_reply("@1 Please call us.") and signs_reply("Sorry to hear that. ^JK")
+    assert detect("signature", "@1 Hi James, the lanes were simply closed. 1/2")
+    assert not has_signature("@1 Hi James, the lanes were simply closed. 1/2")  # the message as written has none
 
 
 def test_links_emails_phones_channels_questions():

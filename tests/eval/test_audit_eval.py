@@ -98,6 +98,29 @@ def test_a_re_decided_run_keeps_the_evidence_of_the_violations_it_still_finds(tw
     assert strict["preds"][0][2] == "violated" and strict["violations_with_verbatim_evidence"] is None
 
 
+def test_a_re_decided_run_asks_its_detectors_again():
+    """A run recorded the signature detector saying no to the first part of a split reply (1/2, signed on its 2/2):
+    re-deciding reads today's detectors from the text, in trails that name the detector and in older trails whose
+    exact 0/1 answers to a signature question show it; the model's answers stay as recorded."""
+    from assistant.conversation import from_turns
+    from eval.audit import redecided_metrics, redetected
+
+    conv = from_turns([{"speaker": "customer", "text": "@Air my bag is lost"},
+                       {"speaker": "agent", "text": "@1 Sorry to hear that, please file a report at the desk... 1/2"},
+                       {"speaker": "agent", "text": "@1 ...or online. ^KL 2/2"}])
+    signed = {"verdict": "followed", "scope": "all", "statement": "Does this reply have a signature?",
+              "detector": "signature", "per_turn": {"1": 0.0, "2": 1.0}, "conversation_p": None}
+    older = {k: v for k, v in signed.items() if k != "detector"}
+    model = {**older, "per_turn": {"1": 0.0, "2": 0.9}}  # a model's answers: not a detector's
+    named, inferred, kept = redetected([signed, older, model], conv)
+    assert named["per_turn"] == inferred["per_turn"] == {"1": 1.0, "2": 1.0} and kept == model
+    assert redetected([{**signed, "detector": None}], conv)[0]["per_turn"] == signed["per_turn"]
+    result = {"reports": [{"findings": [{"rule_id": "1.1", "verdict": "violated", "evidence_status": "verbatim"}],
+                           "trail": [{"rule_id": "1.1", "checks": [signed]}]}]}
+    again = redecided_metrics(result, [(conv, {"1.1": "followed"})], 0.0, 0.0, 0.0)
+    assert again["preds"] == [["followed"]] and again["run_preds"] == [["violated"]]
+
+
 def test_the_retired_mode_flag_and_a_typo_in_the_audit_settings_are_refused(capsys):
     from eval.audit import main
 
