@@ -112,6 +112,22 @@ def greets(text: str) -> bool:
     return bool(vocative) and vocative[1].lower() not in _NOT_NAMES and vocative.end() < len(strip_tail(body))
 
 
+# thanking: "thanks", "thank you", "thank for", "thx", "ty", "many thanks", or appreciating what the customer gave
+# ("we appreciate your patience", "appreciate you letting us know"; not "I can appreciate your frustration", which
+# is empathy, nor "we'd appreciate it if you DM us", a request)
+_THANKS = re.compile(
+    r"\b(?:thank(?:s|\s+you|\s+u)?|thx|ty|tysm)\b|\bappreciated?\s+(?:(?:all\s+)?(?:your|the)\s+(?:\w+\s+)?"
+    r"(?:patience|understanding|time|feedback|feed back|loyalty|thoughts|response|reply|info|information|heads|"
+    r"business|support|help|cooperation|co-operation|kind words|comments?|input|message|note|suggestions?)|"
+    r"you\s+(?:letting|choosing|giving|providing|reaching|taking|being|sharing|contacting|bringing|telling|getting|"
+    r"flying|waiting))\b", re.I)
+
+
+def thanks(text: str) -> bool:
+    """Whether the message thanks someone ("Thanks for waiting", "Thank you", "TY", "We appreciate your patience")."""
+    return bool(_THANKS.search(text))
+
+
 def asks_question(text: str) -> bool:
     """Whether the message holds a question mark."""
     return "?" in text
@@ -125,6 +141,7 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
     "private_channel": names_private_channel,
     "question": asks_question,
     "greeting": greets,
+    "thanks": thanks,
 }
 _SIGNATURE = (r"(?:(?:(?:an?|the|their|its)\s+)?(?:agent'?s?'?\s+)?(?:signature|initials|sign-?off)|"
               r"(?:the\s+)?agent'?s?'?\s+(?:initials|(?:first\s+)?name))")
@@ -158,9 +175,24 @@ _ABOUT = (
 )
 
 
+# What a reply may be asked to thank the customer for and still be a question about thanking as such: the usual
+# reasons, which a thanks answers whatever it names ("thank the customer for reaching out, patience, information,
+# or feedback"); any other ("thank the customer for their payment") is about meaning and stays with the model.
+_THANKED_FOR = frozenset("reaching out contacting getting in touch writing tweeting their your his her the its "
+                         "patience waiting information info details feedback message messages understanding "
+                         "letting us know time business support cooperation or and".split())
+_THANKS_ASKED = re.compile(rf"^(?:does|is) this (?:reply|message) (?:thank(?:ing)?|(?:express|show|give|say|include)"
+                           rf"(?:s|ing)? (?:an? )?(?:thanks|thank-you|thank you|gratitude|appreciation)(?: to)?)"
+                           rf"(?: the {_PERSON}(?: at least once)?)?(?: for (?P<reasons>[\w ,']+?))?"
+                           r"(?: \([^()]*\))?\??$", re.I)  # examples in brackets: "(thanks, thank you, we appreciate)"
+
+
 def detector_for(question: str) -> str | None:
     """The detector that answers ``question`` exactly, or None when the question is about meaning."""
     q = " ".join(question.split())
+    thanking = _THANKS_ASKED.match(q)
+    if thanking and set(re.findall(r"[a-z']+", (thanking["reasons"] or "").lower())) <= _THANKED_FOR:
+        return "thanks"
     return next((name for name, pattern in _ABOUT if pattern.match(q)), None)
 
 

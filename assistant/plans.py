@@ -190,8 +190,18 @@ class Plan:
     def from_dict(cls, data: dict) -> "Plan":
         """Inverse of ``to_dict``."""
         spec = Spec(**data["spec"]) if data.get("spec") else None
-        return cls(data.get("rule_id"), data.get("heading", ""), data["key"], data["origin"],
-                   tuple(Check(**c) for c in data["checks"]), spec, data.get("note", ""))
+        checks = tuple(Check(**c) for c in data["checks"])
+        if data["origin"] != "fallback":  # today's detectors, without compiling the rule again
+            checks = tuple(detected(c) for c in checks)
+        return cls(data.get("rule_id"), data.get("heading", ""), data["key"], data["origin"], checks, spec,
+                   data.get("note", ""))
+
+
+def detected(check: Check) -> Check:
+    """``check`` answered by the detector its question is wholly about, if any (``detector_for``); a question about
+    the whole conversation stays with the judge. Stored plans take it when read, so a new detector reaches them
+    without compiling their rules again."""
+    return check if check.scope == "conversation" else replace(check, detector=detector_for(_ask(check)))
 
 
 def _ask(check: Check) -> str:
@@ -231,8 +241,7 @@ def from_clauses(rule_id: str | None, heading: str, text: str) -> Plan | None:
     _, clauses = parse_clauses(text)
     if not {"followed", "violated"} & clauses.keys():
         return None
-    checks = tuple(c if c.scope == "conversation" else replace(c, detector=detector_for(_ask(c)))
-                   for c in checks_for(clauses))
+    checks = tuple(detected(c) for c in checks_for(clauses))
     return Plan(rule_id, heading, rule_key(heading, text), "clauses", checks)
 
 

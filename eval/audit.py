@@ -197,19 +197,17 @@ def selection_recall_at(items: list[tuple[Conversation, dict[str, str]]], audito
 
 
 def redetected(checks: list[dict], conv: Conversation) -> list[dict]:
-    """A finding's recorded checks with every detector's answers given again by today's detectors from the
-    conversation's text (exact: a detector is a pure function of one message), so that a run re-decided after a
-    detector changed needs no model either. Trails from before the detector was recorded name it by the question
-    it answered (all of its answers 0 or 1)."""
+    """A finding's recorded checks as today's plans would answer them: a check whose question a detector now takes
+    (``assistant.plans.detected``) is answered again by it from the conversation's text (exact: a detector is a pure
+    function of one message), so a run re-decided after a detector changed or was added needs no model either."""
     from assistant.clauses import as_question
     from assistant.detectors import detect, detector_for
 
     out = []
     for c in checks:
-        name = c.get("detector") if "detector" in c else (
-            detector_for(c["statement"] if c["statement"].endswith("?") else as_question(c["statement"]) or "")
-            if c["per_turn"] and set(c["per_turn"].values()) <= {0.0, 1.0} else None)
-        if name and c["per_turn"]:
+        question = c["statement"] if c["statement"].endswith("?") else as_question(c["statement"]) or ""
+        name = detector_for(question) if c["per_turn"] and not c.get("generic") else None
+        if name:
             c = {**c, "per_turn": {t: float(detect(name, conv.turns[int(t)].text)) for t in c["per_turn"]}}
         out.append(c)
     return out

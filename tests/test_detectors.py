@@ -4,7 +4,7 @@ import pytest
 
 from assistant.detectors import (
     asks_question, detect, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel, reply_part,
-    signs_reply,
+    signs_reply, thanks,
 )
 
 SIGNED = [
@@ -70,6 +70,18 @@ def test_an_early_part_of_a_split_reply_is_signed_on_its_last_part():
     assert not has_signature("@1 Hi James, the lanes were simply closed. 1/2")  # the message as written has none
 
 
+@pytest.mark.parametrize("text,thanked", [
+    ("Thanks for waiting", True), ("@1 Is that the app? TY - Lee", True), ("Thank you!", True),
+    ("Thank for your interest", True), ("We appreciate your patience while we look", True),
+    ("We appreciate you letting us know", True), ("appreciate the heads up ^JK", True),
+    ("I can appreciate your frustration.", False),  # empathy
+    ("We'd appreciate it if you DM us", False),  # a request
+    ("We appreciate that this is frustrating", False), ("Happy Thanksgiving!", False), ("Please DM us. ^JK", False),
+])
+def test_thanks(text, thanked):
+    assert thanks(text) is thanked
+
+
 def test_links_emails_phones_channels_questions():
     assert has_link("see https://t.co/xyz") and has_link("go to www.example.com/help") and has_link("apple.co/2ab")
     assert not has_link("we're on it. ^JK") and not has_link("version 2.5 of the app")
@@ -102,6 +114,12 @@ def test_links_emails_phones_channels_questions():
     # about meaning, not form: the model judges
     ("Does this reply give a link to a help page or other next step?", None),
     ("Does this reply thank the customer by name?", None),
+    ("Does this reply thank the customer?", "thanks"),
+    ("Does this reply thank the customer for reaching out, patience, information, or feedback?", "thanks"),
+    ("Does this reply thank the customer (thanks, thank you, we appreciate)?", "thanks"),
+    ("Does this reply express gratitude to the traveller?", "thanks"),
+    ("Does this reply thank the customer for their payment?", None),  # for what: meaning, the model judges
+    ("Does this reply thank the customer and offer more help?", None),
     ("Does this reply ask the customer to DM their password?", None),
 ])
 def test_only_questions_wholly_about_form_go_to_a_detector(question, detector):

@@ -3,10 +3,12 @@ through a validated spec, a rule nothing understands falls back and is never dro
 checked; plans read in plain words."""
 
 import json
+from dataclasses import asdict
 
 import pytest
 
 from assistant.backends.base import GenerationParams
+from assistant.clauses import Check
 from assistant.plans import (
     REVIEW, InvalidSpec, ModelCompiler, Plan, Spec, compile_rule, from_clauses, rule_key, spec_of, spec_schema,
     stated_prohibition,
@@ -152,6 +154,18 @@ def test_a_typed_spec_is_checked_and_every_problem_named():
     spec = Spec.from_dict({"applies": "always", "trigger": "ignored", "scope": "no_reply",
                            "question": "Does this reply ask for a password?"})
     assert spec.trigger == "" and [(c.verdict, c.scope) for c in spec.checks()] == [("violated", "any")]
+
+
+def test_a_stored_plan_takes_the_detectors_of_today_when_read():
+    """A plan stored before the thanks detector existed asks the model; read again, its thanks question goes to the
+    detector without compiling the rule again. A fallback plan's generic questions stay with the judge."""
+    thanks = Check("followed", "any", "Does this reply thank the customer?", "Does this reply thank the customer?")
+    stored = Plan("G9", "G9: Thank the customer", "k", "model", (thanks,)).to_dict()
+    assert stored["checks"][0]["detector"] is None
+    assert [c.detector for c in Plan.from_dict(stored).checks] == ["thanks"]
+    assert [c.detector for c in Plan.from_dict({**stored, "origin": "fallback"}).checks] == [None]
+    whole = Check("followed", "conversation", "Does this reply thank the customer?", "x")
+    assert Plan.from_dict({**stored, "checks": [asdict(whole)]}).checks[0].detector is None
 
 
 def test_plans_round_trip_and_give_a_spec_to_edit():

@@ -58,7 +58,7 @@ def test_calibration_re_decides_recorded_checks(tweetsumm_dir):
     from eval.audit import sweep_yes_bias
 
     conv, _ = load_labels(DEV_LABELS, tweetsumm_dir)[0]
-    signed = {"verdict": "followed", "scope": "all", "statement": "this reply carries a signature",
+    signed = {"verdict": "followed", "scope": "all", "statement": "this reply apologises for the problem",
               "p": 0.6, "per_turn": {"1": 0.6, "3": 0.7}, "conversation_p": None}
     result = {"reports": [{"conversation_id": conv.conversation_id, "findings": [],
                            "trail": [{"rule_id": "G4", "checks": [signed]}]}]}
@@ -74,7 +74,7 @@ def test_a_re_decided_run_keeps_the_evidence_of_the_violations_it_still_finds(tw
     from eval.audit import redecided_metrics
 
     conv, _ = load_labels(DEV_LABELS, tweetsumm_dir)[0]
-    signed = {"verdict": "followed", "scope": "all", "statement": "this reply carries a signature",
+    signed = {"verdict": "followed", "scope": "all", "statement": "this reply apologises for the problem",
               "per_turn": {"1": 0.2, "3": 0.9}, "conversation_p": None}
     polite = {"verdict": "followed", "scope": "all", "statement": "this reply is courteous",
               "per_turn": {"1": 0.7, "3": 0.9}, "conversation_p": None}
@@ -99,26 +99,28 @@ def test_a_re_decided_run_keeps_the_evidence_of_the_violations_it_still_finds(tw
 
 
 def test_a_re_decided_run_asks_its_detectors_again():
-    """A run recorded the signature detector saying no to the first part of a split reply (1/2, signed on its 2/2):
-    re-deciding reads today's detectors from the text, in trails that name the detector and in older trails whose
-    exact 0/1 answers to a signature question show it; the model's answers stay as recorded."""
+    """A run recorded the signature detector saying no to the first part of a split reply (1/2, signed on its 2/2),
+    and the model answering a thanks question: re-deciding answers both as today's plans would, by the detectors
+    their questions now go to, from the text; a question about meaning and a generic one keep their answers."""
     from assistant.conversation import from_turns
     from eval.audit import redecided_metrics, redetected
 
     conv = from_turns([{"speaker": "customer", "text": "@Air my bag is lost"},
                        {"speaker": "agent", "text": "@1 Sorry to hear that, please file a report at the desk... 1/2"},
-                       {"speaker": "agent", "text": "@1 ...or online. ^KL 2/2"}])
+                       {"speaker": "agent", "text": "@1 ...or online. Thanks for your patience ^KL 2/2"}])
     signed = {"verdict": "followed", "scope": "all", "statement": "Does this reply have a signature?",
               "detector": "signature", "per_turn": {"1": 0.0, "2": 1.0}, "conversation_p": None}
-    older = {k: v for k, v in signed.items() if k != "detector"}
-    model = {**older, "per_turn": {"1": 0.0, "2": 0.9}}  # a model's answers: not a detector's
-    named, inferred, kept = redetected([signed, older, model], conv)
-    assert named["per_turn"] == inferred["per_turn"] == {"1": 1.0, "2": 1.0} and kept == model
-    assert redetected([{**signed, "detector": None}], conv)[0]["per_turn"] == signed["per_turn"]
+    thanked = {"verdict": "followed", "scope": "any", "statement": "this reply thanks the customer",
+               "per_turn": {"1": 0.3, "2": 0.4}, "conversation_p": None}  # the model's answers, before the detector
+    sorry = {**thanked, "statement": "Does this reply apologise?"}
+    generic = {**signed, "statement": "Does this reply have a signature?", "generic": True}
+    again = redetected([signed, thanked, sorry, generic], conv)
+    assert again[0]["per_turn"] == {"1": 1.0, "2": 1.0} and again[1]["per_turn"] == {"1": 0.0, "2": 1.0}
+    assert again[2:] == [sorry, generic]
     result = {"reports": [{"findings": [{"rule_id": "1.1", "verdict": "violated", "evidence_status": "verbatim"}],
                            "trail": [{"rule_id": "1.1", "checks": [signed]}]}]}
-    again = redecided_metrics(result, [(conv, {"1.1": "followed"})], 0.0, 0.0, 0.0)
-    assert again["preds"] == [["followed"]] and again["run_preds"] == [["violated"]]
+    decided = redecided_metrics(result, [(conv, {"1.1": "followed"})], 0.0, 0.0, 0.0)
+    assert decided["preds"] == [["followed"]] and decided["run_preds"] == [["violated"]]
 
 
 def test_the_retired_mode_flag_and_a_typo_in_the_audit_settings_are_refused(capsys):
