@@ -42,6 +42,9 @@ SCOPE_WORDS = {"first_reply": "the agent's first reply", "last_reply": "the agen
                "no_reply": "no agent reply", "conversation": "the whole conversation"}
 TRIGGER_IN = ("customer", "agent", "anyone")
 _WHOSE = {"customer": "a customer message", "agent": "an agent reply", "anyone": "a message"}
+_TARGET = {"first": "the agent's first reply", "last": "the agent's last reply", "all": "every agent reply",
+           "any": "each agent reply (one is enough)", "none": "each agent reply (none may)",
+           "conversation": "the whole conversation"}
 
 
 class InvalidSpec(SupportLensError):
@@ -161,15 +164,13 @@ class Plan:
             how = f" (decided exactly by the {check.detector.replace('_', ' ')} detector)" if check.detector else ""
             question = _ask(check)
             if check.verdict == "not_applicable":
-                whose = {"customer": "a customer message", "agent": "an agent reply"}.get(check.speaker, "a message")
+                whose = _WHOSE.get(check.speaker, _WHOSE["anyone"])
                 if check.scope == "none":
                     lines.append(f"Applies when {whose} answers yes to: {question}{how}")
                 else:
                     lines.append(f"Not applicable when: {question}{how}")
                 continue
-            target = {"first": "the agent's first reply", "last": "the agent's last reply",
-                      "all": "every agent reply", "any": "each agent reply (one is enough)",
-                      "none": "each agent reply (none may)", "conversation": "the whole conversation"}[check.scope]
+            target = _TARGET[check.scope]
             meaning = "yes means followed" if check.verdict == "followed" else "yes means violated"
             lines.append(f"Asks of {target}: {question} ({meaning}){how}")
         if self.always:
@@ -202,6 +203,28 @@ def detected(check: Check) -> Check:
     the whole conversation stays with the judge. Stored plans take it when read, so a new detector reaches them
     without compiling their rules again."""
     return check if check.scope == "conversation" else replace(check, detector=detector_for(_ask(check)))
+
+
+_DESCRIBED_TRIGGER = re.compile(r"^Applies when (.+?) answers yes to: (.+?)(?: \(decided exactly by the [a-z ]+ detector\))?$")
+_DESCRIBED_CHECK = re.compile(r"^Asks of (.+?): (.+) \(yes means (followed|violated)\)"
+                              r"(?: \(decided exactly by the [a-z ]+ detector\))?$")
+
+
+def spec_from_description(text: str) -> Spec:
+    """The spec of a model-compiled plan from its words (``Plan.describe``), e.g. as a finished evaluation run
+    recorded them: what ``eval.audit --plans-from`` replays instead of compiling the rules again."""
+    applies, trigger, trigger_in, scope, question = "always", "", "customer", "", ""
+    for line in text.splitlines():
+        if found := _DESCRIBED_TRIGGER.match(line.strip()):
+            applies, trigger = "when", found[2]
+            trigger_in = next((k for k, v in _WHOSE.items() if v == found[1]), "anyone")
+        elif found := _DESCRIBED_CHECK.match(line.strip()):
+            question = found[2]
+            asked = next((k for k, v in _TARGET.items() if v == found[1]), "any")
+            scope = {"first": "first_reply", "last": "last_reply", "all": "every_reply",
+                     "conversation": "conversation"}.get(asked) or ("no_reply" if found[3] == "violated" else "any_reply")
+    return Spec.from_dict({"applies": applies, "trigger": trigger, "trigger_in": trigger_in, "scope": scope,
+                           "question": question})
 
 
 def _ask(check: Check) -> str:

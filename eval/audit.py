@@ -316,6 +316,42 @@ def _help(name: str) -> str:
     return AssistantConfig.__dataclass_fields__[name].metadata["help"]
 
 
+def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a KnowledgeBase
+    """Store in ``kb`` the plans a finished run recorded for its rules (``compile.plans``: origin, words, note, key),
+    rebuilt from their words (``spec_from_description``): compiling is greedy, so that is what compiling again gives
+    with the same compiler, at no cost. A rule the run compiled from clauses is compiled from them again (free). A
+    plan compiled from another text or by another compiler version (its recorded ``key``; runs before 2026-12-04
+    recorded none and are taken as they are), words that do not read back, a fallback or a manager's override are
+    refused."""
+    from assistant.plans import InvalidSpec, from_clauses, from_spec, rule_key, spec_from_description
+
+    def replay(rule_id: str, heading: str, text: str) -> dict:
+        got = recorded.get(rule_id)
+        if got is not None and got.get("key", rule_key(heading, text)) != rule_key(heading, text):
+            raise SupportLensError(f"Rule {rule_id}: the run's plan was compiled from another text or compiler "
+                                   "version; compile it (leave out --plans-from).")
+        if got is not None and got["origin"] == "clauses":
+            plan = from_clauses(rule_id, heading, text)
+        elif got is not None and got["origin"] == "model":
+            try:
+                plan = from_spec(rule_id, heading, text, spec_from_description(got["plan"]), "model", got["note"])
+            except InvalidSpec as exc:
+                raise SupportLensError(f"Rule {rule_id}: the run's plan does not read back ({exc}); compile it "
+                                       "(leave out --plans-from).") from exc
+        else:
+            raise SupportLensError(f"Rule {rule_id}: the run records {'no plan' if got is None else 'a ' + got['origin']} "
+                                   "plan to replay; compile it (leave out --plans-from).")
+        if plan is None or _DETECTED.sub("", plan.describe()) != _DETECTED.sub("", got["plan"]):
+            raise SupportLensError(f"Rule {rule_id}: the run's plan does not read back as recorded; compile it "
+                                   "(leave out --plans-from).")
+        return plan.to_dict()
+
+    kb.compile_rules(replay, rule_key)
+
+
+_DETECTED = re.compile(r" \(decided exactly by the [a-z ]+ detector\)")  # detectors are today's, whatever the run had
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Score audits against hand-labelled verdicts.", allow_abbrev=False)  # --mode is not --model
@@ -337,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
                              "--yes-bias, --many-bias or --trigger-bias, write the whole report as if run so")
     parser.add_argument("--overrides", default=None, metavar="JSON",
                         help="a manager's corrected plans ({rule_id: spec}), applied after compiling: the audit after review")
+    parser.add_argument("--plans-from", default=None, metavar="RESULTS_JSON",
+                        help="take the prose rules' plans from a finished run on the same guidelines (its recorded "
+                             "plans, as today's compiler version writes them) instead of compiling them again")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default="runs/audit/dev")
     parser.add_argument("--data-dir", default=None)
@@ -413,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         kb = KnowledgeBase("audit-eval", make_embedder(), root=out / "kb")
         kb.build([Path(p) for p in args.guidelines])
         auditor = build_auditor(kb, config=config)
+        if args.plans_from:
+            replay_plans(kb, json.loads(Path(args.plans_from).read_text(encoding="utf-8"))["compile"]["plans"])
         start = time.perf_counter()
         with tqdm(desc="compiling rules", unit="rule") as bar:
             compiled, _ = compile_knowledge_base(
@@ -438,13 +479,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = {"labels": portable(args.labels), "guidelines": [portable(g) for g in args.guidelines],
-              "overrides": portable(args.overrides) if args.overrides else None, "model": auditor.model_name,
+              "overrides": portable(args.overrides) if args.overrides else None,
+              "plans_from": portable(args.plans_from) if args.plans_from else None, "model": auditor.model_name,
               "judge": config.audit_judge, "adapter": config.audit_adapter_path(), "compile_model": config.compile_model,
               "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.yes_bias, "many_bias": auditor.many_bias,
               "trigger_bias": auditor.trigger_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
               "median_audit_s": statistics.median(times), "total_s": sum(times),
               "compile": {"rules": compiled, "seconds": round(compile_s, 1),
-                          "plans": {r: {"origin": p.origin, "plan": p.describe(), "note": p.note} for r, p in plans.items()}},
+                          "plans": {r: {"origin": p.origin, "plan": p.describe(), "note": p.note, "key": p.key}
+                                    for r, p in plans.items()}},
               "metrics": evaluate_reports(items, reports), "retrieval_recall_at": retrieval_recall_at(items, auditor.retriever),
               "selection_recall_at": selection_recall_at(items, auditor),
               "reports": [r.to_dict() for r in reports]}

@@ -10,8 +10,8 @@ import pytest
 from assistant.backends.base import GenerationParams
 from assistant.clauses import Check
 from assistant.plans import (
-    REVIEW, InvalidSpec, ModelCompiler, Plan, Spec, compile_rule, from_clauses, rule_key, spec_of, spec_schema,
-    stated_prohibition,
+    REVIEW, InvalidSpec, ModelCompiler, Plan, Spec, compile_rule, from_clauses, from_spec, rule_key, spec_of,
+    spec_from_description, spec_schema, stated_prohibition,
 )
 from tests.conftest import FakeGenerator
 
@@ -166,6 +166,20 @@ def test_a_stored_plan_takes_the_detectors_of_today_when_read():
     assert [c.detector for c in Plan.from_dict({**stored, "origin": "fallback"}).checks] == [None]
     whole = Check("followed", "conversation", "Does this reply thank the customer?", "x")
     assert Plan.from_dict({**stored, "checks": [asdict(whole)]}).checks[0].detector is None
+
+
+@pytest.mark.parametrize("spec", [
+    Spec("when", "Does this reply give the new departure time?", "any_reply", "Does this message report a delay?"),
+    Spec("when", "Does this reply promise a refund?", "no_reply", "Does this message mention a refund?", "anyone"),
+    Spec("when", "Does this reply say when?", "every_reply", "Does this message promise a follow-up?", "agent"),
+    Spec("always", "Does this reply carry a signature?", "every_reply"),
+    Spec("always", "Does this reply greet the customer?", "first_reply"),
+    Spec("always", "Does this reply offer more help?", "last_reply"),
+    Spec("always", "Does this conversation end with the issue solved?", "conversation"),
+])
+def test_a_plan_s_words_give_back_its_spec(spec):
+    """What eval.audit --plans-from replays: a model plan as a run recorded it, in words."""
+    assert spec_from_description(from_spec("D1", "D1", PROSE, spec, "model").describe()) == spec
 
 
 def test_plans_round_trip_and_give_a_spec_to_edit():

@@ -123,6 +123,38 @@ def test_a_re_decided_run_asks_its_detectors_again():
     assert decided["preds"] == [["followed"]] and decided["run_preds"] == [["violated"]]
 
 
+def test_plans_are_replayed_from_a_run_s_words_and_refused_when_they_differ():
+    from assistant.errors import SupportLensError
+    from assistant.plans import Plan, Spec, from_clauses, from_spec
+    from eval.audit import replay_plans
+
+    prose = "When a customer reports a delay, the agent gives the new departure time."
+    clauses = "Sign replies.\n\n- Followed: every agent reply carries a signature.\n- Violated: a reply is unsigned."
+    texts = {"D1": ("D1: Delays", prose), "G4": ("G4: Sign", clauses)}
+
+    class Store:  # KnowledgeBase.compile_rules over two rules
+        plans: dict = {}
+
+        def compile_rules(self, compile_one, key):  # noqa: ANN001, ANN202
+            self.plans = {r: compile_one(r, *t) for r, t in texts.items()}
+
+    spec = Spec("when", "Does this reply give the new departure time?", "any_reply", "Does this message report a delay?")
+    model = from_spec("D1", *texts["D1"], spec, "model", "examples: ...")
+    recorded = {"D1": {"origin": "model", "plan": model.describe(), "note": model.note},
+                "G4": {"origin": "clauses", "plan": from_clauses("G4", *texts["G4"]).describe(), "note": ""}}
+    store = Store()
+    replay_plans(store, recorded)
+    assert Plan.from_dict(store.plans["D1"]) == model and store.plans["D1"]["origin"] == "model"
+    assert Plan.from_dict(store.plans["G4"]) == from_clauses("G4", *texts["G4"])
+    with pytest.raises(SupportLensError, match="Rule D1: the run's plan was compiled from another text"):
+        replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "key": "0123456789abcdef"}})
+    replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "key": model.key}})  # the same text and compiler
+    with pytest.raises(SupportLensError, match="Rule D1: the run's plan does not read back"):
+        replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "plan": "Applies to every conversation."}})
+    with pytest.raises(SupportLensError, match="Rule D1: the run records a fallback plan"):
+        replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "origin": "fallback"}})
+
+
 def test_the_retired_mode_flag_and_a_typo_in_the_audit_settings_are_refused(capsys):
     from eval.audit import main
 
