@@ -128,6 +128,24 @@ def thanks(text: str) -> bool:
     return bool(_THANKS.search(text))
 
 
+# an offer of further help, the door left open: "let us know if ...", "anything else", "we're here if you need us",
+# "feel free to reach out", "don't hesitate", "any other questions", "for further assistance" (not "let us know your
+# order number", a request)
+_FURTHER_HELP = re.compile(
+    r"\blet (?:us|me) know (?:if|how|whether|should)\b|\banything else\b|"
+    r"\b(?:we're|we are|i'm|i am) (?:always )?(?:here|around)\b|\bfeel free\b|\bdon'?t hesitate\b|\breach out\b|"
+    r"\bget (?:back )?in touch\b|\bany (?:other|more|further) (?:questions?|help|concerns?|issues?|queries)\b|"
+    r"\bif you (?:need|have) (?:anything|any|us|help|further|more)\b|\bhere (?:for you|to help)\b|"
+    r"\b(?:happy|glad) to help (?:further|again|any ?time|with anything)\b|\bfurther (?:assistance|help|questions)\b",
+    re.I)
+
+
+def offers_further_help(text: str) -> bool:
+    """Whether the message leaves the door open: invites the customer back, asks whether anything else is needed,
+    or says the team is there ("Let us know if you need anything else", "We're here if you need us")."""
+    return bool(_FURTHER_HELP.search(text))
+
+
 def asks_question(text: str) -> bool:
     """Whether the message holds a question mark."""
     return "?" in text
@@ -142,6 +160,7 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
     "question": asks_question,
     "greeting": greets,
     "thanks": thanks,
+    "further_help": offers_further_help,
 }
 _SIGNATURE = (r"(?:(?:(?:an?|the|their|its)\s+)?(?:agent'?s?'?\s+)?(?:signature|initials|sign-?off)|"
               r"(?:the\s+)?agent'?s?'?\s+(?:initials|(?:first\s+)?name))")
@@ -167,6 +186,16 @@ _ABOUT = (
                                    r"(?: \(?(?:DM|direct message|private message)\)?)?\??$", re.I)),
     ("question", re.compile(r"^(?:does|is) this (?:reply|message) (?:ask|contain|include|have)(?: an?)? question"
                             r"(?: mark)?\??$", re.I)),
+    # an offer of further help however it is put, as a whole question (not "... and give a timeframe")
+    ("further_help", re.compile(
+        rf"^does this (?:reply|message) (?:(?:offer|propose|extend) (?:any |some )?(?:further|more|additional|continued) "
+        rf"(?:help|assistance|support)|leave the door open(?: for (?:further|more) (?:help|assistance|questions))?|"
+        rf"invite the {_PERSON} to (?:come back|reach out(?: again)?|get (?:back )?in touch(?: again)?|return|"
+        rf"contact us again)|ask (?:whether|if) (?:anything else is needed|the {_PERSON} needs anything else)|"
+        rf"say (?:that )?the team is (?:available|there|here))"
+        rf"(?:,? or (?:invite the {_PERSON} to (?:come back|reach out(?: again)?|get (?:back )?in touch(?: again)?)|"
+        rf"ask (?:whether|if) (?:anything else is needed|the {_PERSON} needs anything else)|"
+        rf"offer (?:further|more) (?:help|assistance)))?\??$", re.I)),
     ("greeting", re.compile(rf"^(?:does|is) this (?:reply|message) (?:(?:open|start|begin) with|include|contain|have)"
                             rf"(?: an?| the)? (?:personal |friendly )?greeting(?: (?:for|to) the {_PERSON})?\??$", re.I)),
     ("greeting", re.compile(rf"^does this (?:reply|message) (?:greet|address) the {_PERSON}(?: personally| by (?:their |"

@@ -3,8 +3,8 @@
 import pytest
 
 from assistant.detectors import (
-    asks_question, detect, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel, reply_part,
-    signs_reply, thanks,
+    asks_question, detect, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel,
+    offers_further_help, reply_part, signs_reply, thanks,
 )
 
 SIGNED = [
@@ -82,6 +82,18 @@ def test_thanks(text, thanked):
     assert thanks(text) is thanked
 
 
+@pytest.mark.parametrize("text,open_door", [
+    ("Do let us know if you have more issues with the game. ^JL", True), ("Is there anything else I can help with?", True),
+    ("We're here if you need us!", True), ("Feel free to reach out anytime.", True), ("Don't hesitate to DM us", True),
+    ("Any other questions, just shout.", True), ("Please reach out to me at this link for further assistance.", True),
+    ("Let us know your order number", False),  # a request
+    ("Our pleasure. Enjoy your day. ^CAR", False), ("We have responded to your DM.", False),
+    ("Happy to help! Gordon.", False),
+])
+def test_further_help(text, open_door):
+    assert offers_further_help(text) is open_door
+
+
 def test_links_emails_phones_channels_questions():
     assert has_link("see https://t.co/xyz") and has_link("go to www.example.com/help") and has_link("apple.co/2ab")
     assert not has_link("we're on it. ^JK") and not has_link("version 2.5 of the app")
@@ -120,6 +132,12 @@ def test_links_emails_phones_channels_questions():
     ("Does this reply express gratitude to the traveller?", "thanks"),
     ("Does this reply thank the customer for their payment?", None),  # for what: meaning, the model judges
     ("Does this reply thank the customer and offer more help?", None),
+    ("Does this reply offer further help?", "further_help"),
+    ("Does this reply leave the door open?", "further_help"),
+    ("Does this reply offer further help or invite the customer to come back?", "further_help"),
+    ("Does this reply invite the customer to reach out again?", "further_help"),
+    ("Does this reply offer further help and give a timeframe?", None),
+    ("Does this reply close the conversation on a courteous note?", None),
     ("Does this reply ask the customer to DM their password?", None),
 ])
 def test_only_questions_wholly_about_form_go_to_a_detector(question, detector):
