@@ -120,7 +120,8 @@ _THANKS = re.compile(
     r"(?:patience|understanding|time|feedback|feed back|loyalty|thoughts|response|reply|info|information|heads|"
     r"business|support|help|cooperation|co-operation|kind words|comments?|input|message|note|suggestions?)|"
     r"you\s+(?:letting|choosing|giving|providing|reaching|taking|being|sharing|contacting|bringing|telling|getting|"
-    r"flying|waiting))\b", re.I)
+    r"flying|waiting))\b|\b(?:patience|understanding|feedback|support|help) (?:is|was) (?:much |really |greatly |very much )?"
+    r"appreciated\b", re.I)
 
 
 def thanks(text: str) -> bool:
@@ -146,6 +147,19 @@ def offers_further_help(text: str) -> bool:
     return bool(_FURTHER_HELP.search(text))
 
 
+# good wishes: "have a good day", "enjoy your flight", "safe travels", "take care", "all the best"
+_WISHES = re.compile(r"\bhave an? (?:\w+ )?(?:good|great|nice|lovely|wonderful|safe|pleasant|fantastic|fab|happy) "
+                     r"(?:\w+ )?(?:day|evening|night|weekend|week|morning|afternoon|trip|flight|journey|holiday|time|one)\b|"
+                     r"\benjoy (?:your|the)\b|\bsafe (?:travels|trip|flight|journey)\b|\btake care\b|\ball the best\b|"
+                     r"\bbest wishes\b|\bgood luck\b|\bbon voyage\b", re.I)
+
+
+def closes_courteously(text: str) -> bool:
+    """Whether the message ends a conversation on a courteous note the usual ways: it thanks the customer, wishes
+    them well ("Have a good day", "Safe travels") or leaves the door open (``offers_further_help``)."""
+    return thanks(text) or bool(_WISHES.search(text)) or offers_further_help(text)
+
+
 def asks_question(text: str) -> bool:
     """Whether the message holds a question mark."""
     return "?" in text
@@ -161,6 +175,7 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
     "greeting": greets,
     "thanks": thanks,
     "further_help": offers_further_help,
+    "courteous_close": closes_courteously,
 }
 _SIGNATURE = (r"(?:(?:(?:an?|the|their|its)\s+)?(?:agent'?s?'?\s+)?(?:signature|initials|sign-?off)|"
               r"(?:the\s+)?agent'?s?'?\s+(?:initials|(?:first\s+)?name))")
@@ -186,6 +201,10 @@ _ABOUT = (
                                    r"(?: \(?(?:DM|direct message|private message)\)?)?\??$", re.I)),
     ("question", re.compile(r"^(?:does|is) this (?:reply|message) (?:ask|contain|include|have)(?: an?)? question"
                             r"(?: mark)?\??$", re.I)),
+    # a courteous close as such: "close the conversation on a courteous note", "end politely"
+    ("courteous_close", re.compile(r"^does this (?:reply|message) (?:close|end|finish|conclude|sign off)(?: the conversation)?"
+                                   r"(?: on an? (?:courteous|polite|friendly|positive|warm|kind) note|"
+                                   r" (?:courteously|politely))\??$", re.I)),
     # an offer of further help however it is put, as a whole question (not "... and give a timeframe")
     ("further_help", re.compile(
         rf"^does this (?:reply|message) (?:(?:offer|propose|extend) (?:any |some )?(?:further|more|additional|continued) "

@@ -3,8 +3,8 @@
 import pytest
 
 from assistant.detectors import (
-    asks_question, detect, detector_for, has_email, has_link, has_phone, has_signature, names_private_channel,
-    offers_further_help, reply_part, signs_reply, thanks,
+    asks_question, closes_courteously, detect, detector_for, has_email, has_link, has_phone, has_signature,
+    names_private_channel, offers_further_help, reply_part, signs_reply, thanks,
 )
 
 SIGNED = [
@@ -74,6 +74,7 @@ def test_an_early_part_of_a_split_reply_is_signed_on_its_last_part():
     ("Thanks for waiting", True), ("@1 Is that the app? TY - Lee", True), ("Thank you!", True),
     ("Thank for your interest", True), ("We appreciate your patience while we look", True),
     ("We appreciate you letting us know", True), ("appreciate the heads up ^JK", True),
+    ("Your patience is appreciated. ^SL", True),
     ("I can appreciate your frustration.", False),  # empathy
     ("We'd appreciate it if you DM us", False),  # a request
     ("We appreciate that this is frustrating", False), ("Happy Thanksgiving!", False), ("Please DM us. ^JK", False),
@@ -92,6 +93,16 @@ def test_thanks(text, thanked):
 ])
 def test_further_help(text, open_door):
     assert offers_further_help(text) is open_door
+
+
+@pytest.mark.parametrize("text,courteous", [
+    ("You are very welcome Beth. Have a good day. *TMS", True), ("Safe travels! ^KL", True),
+    ("Thanks for hanging in there with us. ^VP", True), ("Do you have any other questions? ^St", True),
+    ("The staff at the desks are doing their best to rebook everyone. ^Sarah 2/2", False),
+    ("Please DM us the information. ^DR", False), ("No worries! You can enroll here: https://t.co/x", False),
+])
+def test_courteous_close(text, courteous):
+    assert closes_courteously(text) is courteous
 
 
 def test_links_emails_phones_channels_questions():
@@ -137,7 +148,9 @@ def test_links_emails_phones_channels_questions():
     ("Does this reply offer further help or invite the customer to come back?", "further_help"),
     ("Does this reply invite the customer to reach out again?", "further_help"),
     ("Does this reply offer further help and give a timeframe?", None),
-    ("Does this reply close the conversation on a courteous note?", None),
+    ("Does this reply close the conversation on a courteous note?", "courteous_close"),
+    ("Does this reply end politely?", "courteous_close"),
+    ("Is this reply courteous?", None),  # courtesy throughout is meaning, not a closing formula
     ("Does this reply ask the customer to DM their password?", None),
 ])
 def test_only_questions_wholly_about_form_go_to_a_detector(question, detector):
