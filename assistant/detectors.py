@@ -19,7 +19,8 @@ _THREAD_TAIL = re.compile(r"(?:\s*(?:\(?\d{1,2}/\d{1,2}\)?|\(cont\.?\)|\(\d\)|[\
                           r"https?://\S+|[.!])\s*)+$", re.I)
 # ^JK, ^cd, /JI, *HFG, ~AR, -Sam, - Sam, Thanks-Sha (a mark, then initials or a capitalised first name, closing the
 # reply; after a caret, which marks nothing else, lower-case initials too)
-_MARKED = re.compile(r"(?:\^\s*[A-Za-z]{1,15}|[*~]\s*[A-Z][A-Za-z]{0,14}|(?:^|[\s.!?,;:)a-z])[-/\u2013\u2014]\s*[A-Z][A-Za-z]{0,14})$")
+_MARKED = re.compile(r"(?:\^\s*[A-Za-z]{1,15}|[*~]\s*[A-Z][A-Za-z]{0,14}|"
+                     r"(?:^|[\s.!?,;:)a-z])[-/\u2013\u2014]\s*[A-Z][A-Za-z]{0,14})$")
 # "Thanks, Leah", "Regards - Isaac", "Kind regards, Vicky", "Cheers Tom"
 _SIGN_OFF = re.compile(r"\b(?:thanks|thank you|regards|rgds|cheers|best|sincerely|warmly|take care)[\s,.\-\u2013\u2014]+"
                        r"[A-Z][a-z]{1,14}(?:\s[A-Z]\.?)?$", re.I)
@@ -120,8 +121,9 @@ _THANKS = re.compile(
     r"(?:patience|understanding|time|feedback|feed back|loyalty|thoughts|response|reply|info|information|heads|"
     r"business|support|help|cooperation|co-operation|kind words|comments?|input|message|note|suggestions?)|"
     r"you\s+(?:letting|choosing|giving|providing|reaching|taking|being|sharing|contacting|bringing|telling|getting|"
-    r"flying|waiting))\b|\b(?:patience|understanding|feedback|support|help) (?:is|was) (?:much |really |greatly |very much )?"
-    r"appreciated\b", re.I)
+    r"flying|waiting))\b|"
+    r"\b(?:patience|understanding|feedback|support|help) (?:is|was) (?:much |really |greatly |very much )?appreciated\b",
+    re.I)
 
 
 def thanks(text: str) -> bool:
@@ -149,7 +151,8 @@ def offers_further_help(text: str) -> bool:
 
 # good wishes: "have a good day", "enjoy your flight", "safe travels", "take care", "all the best"
 _WISHES = re.compile(r"\bhave an? (?:\w+ )?(?:good|great|nice|lovely|wonderful|safe|pleasant|fantastic|fab|happy) "
-                     r"(?:\w+ )?(?:day|evening|night|weekend|week|morning|afternoon|trip|flight|journey|holiday|time|one)\b|"
+                     r"(?:\w+ )?(?:day|evening|night|weekend|week|morning|afternoon|trip|flight|journey|holiday|"
+                     r"time|one)\b|"
                      r"\benjoy (?:your|the)\b|\bsafe (?:travels|trip|flight|journey)\b|\btake care\b|\ball the best\b|"
                      r"\bbest wishes\b|\bgood luck\b|\bbon voyage\b", re.I)
 
@@ -202,13 +205,14 @@ _ABOUT = (
     ("question", re.compile(r"^(?:does|is) this (?:reply|message) (?:ask|contain|include|have)(?: an?)? question"
                             r"(?: mark)?\??$", re.I)),
     # a courteous close as such: "close the conversation on a courteous note", "end politely"
-    ("courteous_close", re.compile(r"^does this (?:reply|message) (?:close|end|finish|conclude|sign off)(?: the conversation)?"
-                                   r"(?: on an? (?:courteous|polite|friendly|positive|warm|kind) note|"
-                                   r" (?:courteously|politely))\??$", re.I)),
+    ("courteous_close", re.compile(r"^does this (?:reply|message) (?:close|end|finish|conclude|sign off)"
+                                   r"(?: the conversation)?(?: on an? (?:courteous|polite|friendly|positive|warm|kind) "
+                                   r"note| (?:courteously|politely))\??$", re.I)),
     # an offer of further help however it is put, as a whole question (not "... and give a timeframe")
     ("further_help", re.compile(
-        rf"^does this (?:reply|message) (?:(?:offer|propose|extend) (?:any |some )?(?:further|more|additional|continued) "
-        rf"(?:help|assistance|support)|leave the door open(?: for (?:further|more) (?:help|assistance|questions))?|"
+        rf"^does this (?:reply|message) (?:(?:offer|propose|extend) (?:any |some )?"
+        rf"(?:further|more|additional|continued) (?:help|assistance|support)|"
+        rf"leave the door open(?: for (?:further|more) (?:help|assistance|questions))?|"
         rf"invite the {_PERSON} to (?:come back|reach out(?: again)?|get (?:back )?in touch(?: again)?|return|"
         rf"contact us again)|ask (?:whether|if) (?:anything else is needed|the {_PERSON} needs anything else)|"
         rf"say (?:that )?the team is (?:available|there|here))"

@@ -205,9 +205,10 @@ def detected(check: Check) -> Check:
     return check if check.scope == "conversation" else replace(check, detector=detector_for(_ask(check)))
 
 
-_DESCRIBED_TRIGGER = re.compile(r"^Applies when (.+?) answers yes to: (.+?)(?: \(decided exactly by the [a-z ]+ detector\))?$")
-_DESCRIBED_CHECK = re.compile(r"^Asks of (.+?): (.+) \(yes means (followed|violated)\)"
-                              r"(?: \(decided exactly by the [a-z ]+ detector\))?$")
+#: How ``Plan.describe`` names a check's detector; a plan's words without it read the same whatever the detectors.
+DECIDED_BY = re.compile(r" \(decided exactly by the [a-z ]+ detector\)")
+_DESCRIBED_TRIGGER = re.compile(rf"^Applies when (.+?) answers yes to: (.+?)(?:{DECIDED_BY.pattern})?$")
+_DESCRIBED_CHECK = re.compile(rf"^Asks of (.+?): (.+) \(yes means (followed|violated)\)(?:{DECIDED_BY.pattern})?$")
 
 
 def spec_from_description(text: str) -> Spec:
@@ -221,8 +222,8 @@ def spec_from_description(text: str) -> Spec:
         elif found := _DESCRIBED_CHECK.match(line.strip()):
             question = found[2]
             asked = next((k for k, v in _TARGET.items() if v == found[1]), "any")
-            scope = {"first": "first_reply", "last": "last_reply", "all": "every_reply",
-                     "conversation": "conversation"}.get(asked) or ("no_reply" if found[3] == "violated" else "any_reply")
+            scope = ({"first": "first_reply", "last": "last_reply", "all": "every_reply", "conversation": "conversation"}
+                     .get(asked) or ("no_reply" if found[3] == "violated" else "any_reply"))
     return Spec.from_dict({"applies": applies, "trigger": trigger, "trigger_in": trigger_in, "scope": scope,
                            "question": question})
 

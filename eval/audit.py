@@ -217,9 +217,10 @@ def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, st
                       many: float | None = None, trigger: float | None = None) -> dict:
     """Verdict scores and accuracy per rule of a finished run re-decided under yes-bias ``bias``, many-bias ``many``
     and trigger bias ``trigger`` (defaults: the run's) with no model run: every check's probabilities are in the
-    trail, and detectors answer again from the text (``redetected``). Exact at or above the run's trigger bias, and at or above its yes- and many-bias for triggers asked of
-    messages (a not-applicable clause asked of the whole conversation holds less often as the yes-bias grows);
-    elsewhere, a rule whose trigger held the run back from asking its requirement stays not applicable."""
+    trail, and detectors answer again from the text (``redetected``). Exact at or above the run's trigger bias, and
+    at or above its yes- and many-bias for triggers asked of messages (a not-applicable clause asked of the whole
+    conversation holds less often as the yes-bias grows); elsewhere, a rule whose trigger held the run back from
+    asking its requirement stays not applicable."""
     from assistant.judge import redecide
 
     many = result.get("many_bias", 0.0) if many is None else many
@@ -323,7 +324,7 @@ def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a Kno
     plan compiled from another text or by another compiler version (its recorded ``key``; runs before 2026-12-04
     recorded none and are taken as they are), words that do not read back, a fallback or a manager's override are
     refused."""
-    from assistant.plans import InvalidSpec, from_clauses, from_spec, rule_key, spec_from_description
+    from assistant.plans import DECIDED_BY, InvalidSpec, from_clauses, from_spec, rule_key, spec_from_description
 
     def replay(rule_id: str, heading: str, text: str) -> dict:
         got = recorded.get(rule_id)
@@ -339,17 +340,16 @@ def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a Kno
                 raise SupportLensError(f"Rule {rule_id}: the run's plan does not read back ({exc}); compile it "
                                        "(leave out --plans-from).") from exc
         else:
-            raise SupportLensError(f"Rule {rule_id}: the run records {'no plan' if got is None else 'a ' + got['origin']} "
-                                   "plan to replay; compile it (leave out --plans-from).")
-        if plan is None or _DETECTED.sub("", plan.describe()) != _DETECTED.sub("", got["plan"]):
+            what = "no plan" if got is None else f"a {got['origin']} plan"
+            raise SupportLensError(f"Rule {rule_id}: the run records {what} to replay; compile it "
+                                   "(leave out --plans-from).")
+        if plan is None or DECIDED_BY.sub("", plan.describe()) != DECIDED_BY.sub("", got["plan"]):
             raise SupportLensError(f"Rule {rule_id}: the run's plan does not read back as recorded; compile it "
                                    "(leave out --plans-from).")
         return plan.to_dict()
 
     kb.compile_rules(replay, rule_key)
 
-
-_DETECTED = re.compile(r" \(decided exactly by the [a-z ]+ detector\)")  # detectors are today's, whatever the run had
 
 
 def main(argv: list[str] | None = None) -> int:
