@@ -12,7 +12,7 @@ from tests.knowledge_base.conftest import PLAYBOOK, FakeEmbedder
 CONV = ("Customer: @Brightline my parcel never arrived, order 5521\n"
         "Agent: @cust So sorry to hear that! Please DM us your order number and we'll check. ^JK\n"
         "Customer: done, thanks\n"
-        "Agent: Got it, a replacement ships today. Anything else, just let us know! ^JK")
+        "Agent: Got it, thanks! A replacement ships today. Anything else, just let us know! ^JK")
 
 
 @pytest.fixture

@@ -8,6 +8,10 @@ from assistant.errors import ConfigError, GenerationFailed, InvalidConversation
 from supportlens.service import SummaryService, example_conversations
 from tests.conftest import FakeGenerator, PlaybookJudge, WordsEmbedder
 
+# follows every rule of the sample playbook: the form rules are decided by exact detectors (signed, thanks, an offer
+# of further help), the rest by the scripted judge
+COMPLIANT = "Customer: my parcel is late\nAgent: sorry, and thanks for telling us! DM us; anything else, just let us know. ^JK"
+
 
 @pytest.fixture(autouse=True)
 def words_embedder(monkeypatch):
@@ -230,7 +234,7 @@ def test_review_gives_the_summary_then_findings(tmp_path):
     audits = AuditService(AssistantConfig(audit_judge="model", adapter="none"), service(FakeGenerator()), kb_root=str(tmp_path),
                           factory=lambda config: judge, embedder_factory=FakeEmbedder)
     steps = []
-    summary, report = audits.review("Customer: my parcel is late\nAgent: sorry! DM us ^JK", "acme",
+    summary, report = audits.review(COMPLIANT, "acme",
                                     progress=lambda done, total: steps.append((done, total)))
     assert summary.startswith("The customer") and report.findings and report.compliance_score == 1.0
     assert steps[-1][0] == steps[-1][1] == len(report.findings)
@@ -262,7 +266,7 @@ def test_audit_and_knowledge_base_tabs(tmp_path):
     hits = fns["kb_search"]("acme", "never ask for a password or card number")
     assert hits and len(hits[0]) == 4
     upload = tmp_path / "conv.txt"
-    upload.write_text("Customer: my parcel is late\nAgent: sorry! DM us ^JK")
+    upload.write_text(COMPLIANT)
     header, rows, trail = fns["audit"]("acme", "", str(upload), progress=progress)
     assert "Compliance: 100%" in header and "The customer" in header
     assert rows and all(r[2] == "followed" for r in rows) and trail["retrieved"]
@@ -385,7 +389,7 @@ def test_the_manager_sees_and_corrects_each_rules_check_plan(tmp_path):
         fns["kb_save_plan"]("acme", "G6", "{applies: when")
     with pytest.raises(gr.Error, match="scope must be one of"):
         fns["kb_save_plan"]("acme", "G6", json.dumps({**edit, "scope": "sometimes"}))
-    header, rows, trail = fns["audit"]("acme", "Customer: my parcel is late\nAgent: sorry! DM us ^JK", None,
+    header, rows, trail = fns["audit"]("acme", COMPLIANT, None,
                                        progress=progress)
     g6 = next(r for r in rows if r[0] == "G6")
     assert g6[6] and "mention a refund" in g6[6]  # the finding names the check that decided it
