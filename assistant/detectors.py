@@ -133,11 +133,12 @@ def thanks(text: str) -> bool:
 
 # an offer of further help, the door left open: "let us know if ...", "anything else", "we're here if you need us",
 # "feel free to reach out", "don't hesitate", "any other questions", "for further assistance" (not "let us know your
-# order number", a request)
+# order number", a request; not "we'll reach out to you", a promise, nor "reach out to our phone team", a redirect)
 _FURTHER_HELP = re.compile(
     r"\blet (?:us|me) know (?:if|how|whether|should)\b|\banything else\b|"
-    r"\b(?:we're|we are|i'm|i am) (?:always )?(?:here|around)\b|\bfeel free\b|\bdon'?t hesitate\b|\breach out\b|"
-    r"\bget (?:back )?in touch\b|\bany (?:other|more|further) (?:questions?|help|concerns?|issues?|queries)\b|"
+    r"\b(?:we're|we are|i'm|i am) (?:always )?(?:here|around)\b|\bfeel free\b|\bdon'?t hesitate\b|"
+    r"\b(?:reach (?:back )?out|get (?:back )?in touch)(?: (?:to|with) us)? (?:again|any ?time|if)\b|"
+    r"\bany (?:other|more|further) (?:questions?|help|concerns?|issues?|queries)\b|"
     r"\bif you (?:need|have) (?:anything|any|us|help|further|more)\b|\bhere (?:for you|to help)\b|"
     r"\b(?:happy|glad) to help (?:further|again|any ?time|with anything)\b|\bfurther (?:assistance|help|questions)\b",
     re.I)

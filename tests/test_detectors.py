@@ -90,6 +90,12 @@ def test_thanks(text, thanked):
     ("Let us know your order number", False),  # a request
     ("Our pleasure. Enjoy your day. ^CAR", False), ("We have responded to your DM.", False),
     ("Happy to help! Gordon.", False),
+    ("Please reach out again if it happens.", True), ("Get back in touch with us anytime.", True),
+    # the agent's own promise, a redirect, a thanks: none leaves the door open (TweetSumm train replies)
+    ("Our team will reach out to you as soon as we have more information.", False),
+    ("Since there hasn't been any improvement, reach out: https://t.co/x", False),
+    ("Kindly share your convenient time to get in touch with you.", False),
+    ("Thanks for taking the time to reach out, your feedback's been noted", False),
 ])
 def test_further_help(text, open_door):
     assert offers_further_help(text) is open_door
