@@ -18,8 +18,9 @@ PHONE = re.compile(r"(?<![\w/])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,
 _THREAD_TAIL = re.compile(r"(?:\s*(?:\(?\d{1,2}/\d{1,2}\)?|\(cont\.?\)|\(\d\)|[\u2600-\u27bf\U0001F000-\U0001FAFF\uFE0F]+|"
                           r"https?://\S+|[.!])\s*)+$", re.I)
 # ^JK, ^cd, /JI, *HFG, ~AR, -Sam, - Sam, Thanks-Sha (a mark, then initials or a capitalised first name, closing the
-# reply; after a caret, which marks nothing else, lower-case initials too)
-_MARKED = re.compile(r"(?:\^\s*[A-Za-z]{1,15}|[*~]\s*[A-Z][A-Za-z]{0,14}|"
+# reply; after a caret, which marks nothing else, lower-case initials too, and capitals glued to the text, "bug^SV";
+# not "2^n" or "e^x")
+_MARKED = re.compile(r"(?:(?<![\w^])\^\s*[A-Za-z]{1,15}|(?<=\w)\^[A-Z][A-Za-z]{0,14}|[*~]\s*[A-Z][A-Za-z]{0,14}|"
                      r"(?:^|[\s.!?,;:)a-z])[-/\u2013\u2014]\s*[A-Z][A-Za-z]{0,14})$")
 # "Thanks, Leah", "Regards - Isaac", "Kind regards, Vicky", "Cheers Tom"
 _SIGN_OFF = re.compile(r"\b(?:thanks|thank you|regards|rgds|cheers|best|sincerely|warmly|take care)[\s,.\-\u2013\u2014]+"
@@ -63,13 +64,23 @@ _AFTER_PART = re.compile(r"^(?:\s*(?:https?://\S+|[\^*~\-\u2013\u2014]\s*[A-Za-z
                          r"[\u2600-\u27bf\U0001F000-\U0001FAFF\uFE0F]+))*\s*$")
 
 
+_DATE_BEFORE = re.compile(r"\b(?:by|on|until|till|til|from|before|after|since|of|at|for|to|due|dated|expected)\s*$", re.I)
+_FRACTION_OF = re.compile(r"\s*(?:of|off|price|priced|hours?|an? )\b", re.I)
+
+
 def reply_part(text: str) -> tuple[int, int] | None:
     """``(k, n)`` when the message is part k of a reply split over n messages ("... 1/2", "@123 2/2 which ..."),
-    else None."""
+    else None: not a date closing a sentence ("back in stock by 2/8.") nor a fraction ("1/2 price"). A part cut
+    mid-sentence may end on a preposition ("she can also contact us on 1/2")."""
     body = _HANDLES.sub("", text.strip())
     for found in _PART.finditer(body):
         k, n = int(found[1]), int(found[2])
-        if 1 <= k <= n and n >= 2 and (found.start() == 0 or _AFTER_PART.match(body[found.end():])):
+        if not (1 <= k <= n and n >= 2):
+            continue
+        if found.start() == 0 and not _FRACTION_OF.match(body[found.end():]):
+            return k, n
+        after = body[found.end():]
+        if _AFTER_PART.match(after) and not (_DATE_BEFORE.search(body[:found.start()]) and after[:1] in (".", "!", "?")):
             return k, n
     return None
 
@@ -117,7 +128,8 @@ def greets(text: str) -> bool:
 # ("we appreciate your patience", "appreciate you letting us know"; not "I can appreciate your frustration", which
 # is empathy, nor "we'd appreciate it if you DM us", a request)
 _THANKS = re.compile(
-    r"\b(?:thank(?:s|\s+you|\s+u)?|thx|ty|tysm)\b|\bappreciated?\s+(?:(?:all\s+)?(?:your|the)\s+(?:\w+\s+)?"
+    r"(?<!\bno )(?<!\bno, )\b(?:thank(?:s|\s+you|\s+u)?|thx|ty|tysm)\b"
+    r"(?!\s+to\s+(?!you\b|u\b|all\b|every))(?!\s+(?:god|goodness|heavens?)\b)|\bappreciated?\s+(?:(?:all\s+)?(?:your|the)\s+(?:\w+\s+)?"
     r"(?:patience|understanding|time|feedback|feed back|loyalty|thoughts|response|reply|info|information|heads|"
     r"business|support|help|cooperation|co-operation|kind words|comments?|input|message|note|suggestions?)|"
     r"you\s+(?:letting|choosing|giving|providing|reaching|taking|being|sharing|contacting|bringing|telling|getting|"
@@ -133,9 +145,10 @@ def thanks(text: str) -> bool:
 
 # an offer of further help, the door left open: "let us know if ...", "anything else", "we're here if you need us",
 # "feel free to reach out", "don't hesitate", "any other questions", "for further assistance" (not "let us know your
-# order number", a request; not "we'll reach out to you", a promise, nor "reach out to our phone team", a redirect)
+# order number" or "let us know how many bags", requests; not "we'll reach out to you", a promise, nor "reach out
+# to our phone team", a redirect)
 _FURTHER_HELP = re.compile(
-    r"\blet (?:us|me) know (?:if|how|whether|should)\b|\banything else\b|"
+    r"\blet (?:us|me) know (?:if|whether|should|how (?!much|many|long|old|often|far))\b|\banything else\b|"
     r"\b(?:we're|we are|i'm|i am) (?:always )?(?:here|around)\b|\bfeel free\b|\bdon'?t hesitate\b|"
     r"\b(?:reach (?:back )?out|get (?:back )?in touch)(?: (?:to|with) us)? (?:again|any ?time|if)\b|"
     r"\bany (?:other|more|further) (?:questions?|help|concerns?|issues?|queries)\b|"
@@ -151,7 +164,7 @@ def offers_further_help(text: str) -> bool:
 
 
 # good wishes: "have a good day", "enjoy your flight", "safe travels", "take care", "all the best"
-_WISHES = re.compile(r"\bhave an? (?:\w+ )?(?:good|great|nice|lovely|wonderful|safe|pleasant|fantastic|fab|happy) "
+_WISHES = re.compile(r"(?<!n't )(?<!not )\bhave an? (?:\w+ )?(?:good|great|nice|lovely|wonderful|safe|pleasant|fantastic|fab|happy) "
                      r"(?:\w+ )?(?:day|evening|night|weekend|week|morning|afternoon|trip|flight|journey|holiday|"
                      r"time|one)\b|"
                      r"\benjoy (?:your|the)\b|\bsafe (?:travels|trip|flight|journey)\b|\btake care\b|\ball the best\b|"
@@ -240,9 +253,14 @@ _THANKS_ASKED = re.compile(rf"^(?:does|is) this (?:reply|message) (?:thank(?:ing
                            r"(?: \([^()]*\))?\??$", re.I)  # examples in brackets: "(thanks, thank you, we appreciate)"
 
 
+_EXCLUDING = re.compile(r"\(\s*(?:not|except|excluding|unless|other than|but not|never)\b", re.I)
+
+
 def detector_for(question: str) -> str | None:
     """The detector that answers ``question`` exactly, or None when the question is about meaning."""
     q = " ".join(question.split())
+    if _EXCLUDING.search(q):  # "thank the customer (not a sign-off like 'thanks, Sam')": a qualification to read
+        return None
     thanking = _THANKS_ASKED.match(q)
     if thanking and set(re.findall(r"[a-z']+", (thanking["reasons"] or "").lower())) <= _THANKED_FOR:
         return "thanks"

@@ -317,6 +317,18 @@ def _help(name: str) -> str:
     return AssistantConfig.__dataclass_fields__[name].metadata["help"]
 
 
+def recorded_plans(path: str | Path) -> dict[str, dict]:
+    """The plans a finished run recorded (``compile.plans`` of its results.json), or a clear error."""
+    try:
+        plans = json.loads(Path(path).read_text(encoding="utf-8")).get("compile", {}).get("plans")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise SupportLensError(f"--plans-from {path}: not a readable results.json of eval.audit ({exc}).") from exc
+    if not isinstance(plans, dict):
+        raise SupportLensError(f"--plans-from {path}: the run records no compiled plans (compile.plans); compile "
+                               "the rules instead (leave out --plans-from).")
+    return plans
+
+
 def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a KnowledgeBase
     """Store in ``kb`` the plans a finished run recorded for its rules (``compile.plans``: origin, words, note, key),
     rebuilt from their words (``spec_from_description``): compiling is greedy, so that is what compiling again gives
@@ -328,6 +340,9 @@ def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a Kno
 
     def replay(rule_id: str, heading: str, text: str) -> dict:
         got = recorded.get(rule_id)
+        if got is not None and not (isinstance(got, dict) and isinstance(got.get("plan"), str) and got.get("origin")):
+            raise SupportLensError(f"Rule {rule_id}: the run's record of its plan is malformed (needs origin and plan "
+                                   "words); compile it (leave out --plans-from).")
         if got is not None and got.get("key", rule_key(heading, text)) != rule_key(heading, text):
             raise SupportLensError(f"Rule {rule_id}: the run's plan was compiled from another text or compiler "
                                    "version; compile it (leave out --plans-from).")
@@ -335,7 +350,8 @@ def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a Kno
             plan = from_clauses(rule_id, heading, text)
         elif got is not None and got["origin"] == "model":
             try:
-                plan = from_spec(rule_id, heading, text, spec_from_description(got["plan"]), "model", got["note"])
+                plan = from_spec(rule_id, heading, text, spec_from_description(got["plan"]), "model",
+                                 got.get("note") or "")
             except InvalidSpec as exc:
                 raise SupportLensError(f"Rule {rule_id}: the run's plan does not read back ({exc}); compile it "
                                        "(leave out --plans-from).") from exc
@@ -453,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         kb.build([Path(p) for p in args.guidelines])
         auditor = build_auditor(kb, config=config)
         if args.plans_from:
-            replay_plans(kb, json.loads(Path(args.plans_from).read_text(encoding="utf-8"))["compile"]["plans"])
+            replay_plans(kb, recorded_plans(args.plans_from))
         start = time.perf_counter()
         with tqdm(desc="compiling rules", unit="rule") as bar:
             compiled, _ = compile_knowledge_base(

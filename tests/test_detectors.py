@@ -20,6 +20,7 @@ SIGNED = [
     "Happy to help. Thanks-Sha",
     "Which version are you on?~  Matt",
     "Hope this helps. ^cd",
+    "This sounds like a bug^SV", "we'll advise on this date for you. 2/2^ML",  # initials glued to the text
 ]
 UNSIGNED = [
     "Please call.",
@@ -30,6 +31,7 @@ UNSIGNED = [
     "It will be fixed in 1-2 mins.",
     "The flight leaves at 4/5 of the way through the day",
     "Sorry",
+    "Try 2^n", "Check e^x", "Sorry about that ^^ lol",  # a caret that marks no initials
 ]
 
 
@@ -56,6 +58,9 @@ def test_unsigned_replies(text):
     ("@1 Your flight on 3/4 is fine", None),
     ("@1 Open 24/7 for you", None),
     ("@1 Part 3/2 makes no sense", None),
+    ("@1 It will be back in stock by 2/8.", None), ("@1 Your refund posts on 3/5!", None),  # dates at the end
+    ("@1 she can also contact us on 1/2", (1, 2)),  # a part cut mid-sentence
+    ("@1 1/2 of the orders were late", None), ("@1 1/2 price on all items today!", None),  # fractions at the start
 ])
 def test_reply_parts(text, part):
     assert reply_part(text) == part
@@ -78,6 +83,8 @@ def test_an_early_part_of_a_split_reply_is_signed_on_its_last_part():
     ("I can appreciate your frustration.", False),  # empathy
     ("We'd appreciate it if you DM us", False),  # a request
     ("We appreciate that this is frustrating", False), ("Happy Thanksgiving!", False), ("Please DM us. ^JK", False),
+    ("Thanks to you too for understanding", True), ("No thanks", False), ("Thank god it arrived", False),
+    ("Thanks to the storm, all flights are cancelled.", False),
 ])
 def test_thanks(text, thanked):
     assert thanks(text) is thanked
@@ -95,6 +102,8 @@ def test_thanks(text, thanked):
     ("Our team will reach out to you as soon as we have more information.", False),
     ("Since there hasn't been any improvement, reach out: https://t.co/x", False),
     ("Kindly share your convenient time to get in touch with you.", False),
+    ("Let us know how it goes", True),
+    ("Let me know how many bags you checked.", False),
     ("Thanks for taking the time to reach out, your feedback's been noted", False),
 ])
 def test_further_help(text, open_door):
@@ -106,6 +115,7 @@ def test_further_help(text, open_door):
     ("Thanks for hanging in there with us. ^VP", True), ("Do you have any other questions? ^St", True),
     ("The staff at the desks are doing their best to rebook everyone. ^Sarah 2/2", False),
     ("Please DM us the information. ^DR", False), ("No worries! You can enroll here: https://t.co/x", False),
+    ("Sorry you didn't have a great flight.", False),
 ])
 def test_courteous_close(text, courteous):
     assert closes_courteously(text) is courteous
@@ -148,6 +158,7 @@ def test_links_emails_phones_channels_questions():
     ("Does this reply thank the customer (thanks, thank you, we appreciate)?", "thanks"),
     ("Does this reply express gratitude to the traveller?", "thanks"),
     ("Does this reply thank the customer for their payment?", None),  # for what: meaning, the model judges
+    ("Does this reply thank the customer (not a sign-off like 'thanks, Sam')?", None),  # a qualification to read
     ("Does this reply thank the customer and offer more help?", None),
     ("Does this reply offer further help?", "further_help"),
     ("Does this reply leave the door open?", "further_help"),

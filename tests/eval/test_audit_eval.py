@@ -153,6 +153,24 @@ def test_plans_are_replayed_from_a_run_s_words_and_refused_when_they_differ():
         replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "plan": "Applies to every conversation."}})
     with pytest.raises(SupportLensError, match="Rule D1: the run records a fallback plan"):
         replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "origin": "fallback"}})
+    for broken in ("a plan", {"origin": "model"}, {"plan": model.describe()}):  # a malformed record
+        with pytest.raises(SupportLensError, match="Rule D1: the run's record of its plan is malformed"):
+            replay_plans(Store(), {**recorded, "D1": broken})
+    replay_plans(Store(), {**recorded, "D1": {"origin": "model", "plan": model.describe()}})  # no note: none
+
+
+def test_plans_from_a_file_that_records_none_is_a_clear_error(tmp_path):
+    from assistant.errors import SupportLensError
+    from eval.audit import recorded_plans
+
+    for name, text in (("a.json", "{not json"), ("b.json", "[]"), ("c.json", '{"reports": []}')):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(SupportLensError, match="--plans-from"):
+            recorded_plans(tmp_path / name)
+    with pytest.raises(SupportLensError, match="not a readable results.json"):
+        recorded_plans(tmp_path / "missing.json")
+    (tmp_path / "d.json").write_text('{"compile": {"plans": {"G1": {"origin": "clauses", "plan": "x"}}}}')
+    assert recorded_plans(tmp_path / "d.json") == {"G1": {"origin": "clauses", "plan": "x"}}
 
 
 def test_the_retired_mode_flag_and_a_typo_in_the_audit_settings_are_refused(capsys):
