@@ -246,7 +246,7 @@ _ABOUT = (
 # or feedback"); any other ("thank the customer for their payment") is about meaning and stays with the model.
 _THANKED_FOR = frozenset("reaching out contacting getting in touch writing tweeting their your his her the its "
                          "patience waiting information info details feedback message messages understanding "
-                         "letting us know time business support cooperation or and".split())
+                         "letting us know time business support cooperation or and to with".split())
 _THANKS_ASKED = re.compile(rf"^(?:does|is) this (?:reply|message) (?:thank(?:ing)?|(?:express|show|give|say|include)"
                            rf"(?:s|ing)? (?:an? )?(?:thanks|thank-you|thank you|gratitude|appreciation)(?: to)?)"
                            rf"(?: the {_PERSON}(?: at least once)?)?(?: for (?P<reasons>[\w ,']+?))?"

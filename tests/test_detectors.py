@@ -158,6 +158,8 @@ def test_links_emails_phones_channels_questions():
     ("Does this reply thank the customer (thanks, thank you, we appreciate)?", "thanks"),
     ("Does this reply express gratitude to the traveller?", "thanks"),
     ("Does this reply thank the customer for their payment?", None),  # for what: meaning, the model judges
+    ("Does this reply thank the customer for reaching out to us?", "thanks"),
+    ("Does this reply thank the customer for getting in touch with us?", "thanks"),
     ("Does this reply thank the customer (not a sign-off like 'thanks, Sam')?", None),  # a qualification to read
     ("Does this reply thank the customer and offer more help?", None),
     ("Does this reply offer further help?", "further_help"),
