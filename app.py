@@ -204,8 +204,9 @@ def ask(s: Services, question: str, history: list[dict], current):  # noqa: ANN0
 
 
 def audit(s: Services, org: str, text: str, upload: str | None, agents: str = "", swap: bool = False,  # noqa: ANN201
-          progress=gr.Progress()):  # noqa: ANN001, B008
-    """Audit tab: summary, compliance score, findings table and trail."""
+          judge: str | None = None, progress=gr.Progress()):  # noqa: ANN001, B008
+    """Audit tab: summary, compliance score, findings table and trail; ``judge``: who answers the checks
+    (``audit_judge``: model or trained; None: the configured one)."""
     text = read_upload(upload, text)
     if not (org or "").strip():
         raise gr.Error("Pick an organisation (build its knowledge base in the Knowledge base tab).")
@@ -214,7 +215,7 @@ def audit(s: Services, org: str, text: str, upload: str | None, agents: str = ""
     conv = read_paste(text, agents, swap)
     progress(0, desc="summarizing")
     summary, report = s.audits.review(conv, org.strip(), progress=lambda done, total: progress(
-        (done, total), desc="judging guidelines", unit="guideline"))
+        (done, total), desc="judging guidelines", unit="guideline"), judge=judge or None)
     score = "n/a" if report.compliance_score is None else f"{report.compliance_score:.0%}"
     counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.counts.items() if v)
     header = (f"**Summary:** {summary}\n\n**Compliance: {score}** ({counts}); {len(report.findings)} rules judged, "
@@ -420,13 +421,26 @@ def audit_tab(s: Services, orgs: list[str]) -> gr.Dropdown:
                          type="filepath", scale=2, elem_id="audit-upload")
     box = gr.Textbox(label="Conversation", lines=8, max_lines=20, placeholder=PLACEHOLDER, elem_id="audit-box")
     agents, swap = who_is_who(box, "audit")
+    judge = gr.Radio(judge_choices(s), value=s.audits.config.audit_judge, label="Judge", elem_id="audit-judge",
+                     info="The language model is the more accurate; the trained judge about 20x faster (README: "
+                          "The audit judge).")
     run = gr.Button("Audit", variant="primary", elem_id="audit-run")
     header = gr.Markdown(elem_id="audit-header")
     findings = gr.Dataframe(headers=FINDING_COLUMNS, label="Findings", wrap=True, interactive=False, elem_id="findings")
     with gr.Accordion("Audit trail: retrieved passages and raw answers", open=False):
         trail = gr.JSON()
-    run.click(handler(audit, s), [org, box, upload, agents, swap], [header, findings, trail], api_name="audit")
+    run.click(handler(audit, s), [org, box, upload, agents, swap, judge], [header, findings, trail], api_name="audit")
     return org
+
+
+def judge_choices(s: Services) -> list[tuple[str, str]]:
+    """The audit tab's judges: the language model, the shipped trained judge, and a configured judge folder."""
+    choices = [("Language model (more accurate, about 40-60 s)", "model"),
+               ("Trained judge (fast, about 2-3 s, less accurate)", "trained")]
+    configured = s.audits.config.audit_judge
+    if configured not in ("model", "trained"):
+        choices.append((f"Configured judge ({Path(configured).name})", configured))
+    return choices
 
 
 def knowledge_base_tab(s: Services, orgs: list[str], audit_org: gr.Dropdown) -> None:

@@ -145,10 +145,19 @@ class AuditService:
                 self._generator = self._load(audit_config(self.config))
             return self._generator
 
-    def model_judge(self):  # noqa: ANN201 - Generator | None
+    def model_judge(self, config: AssistantConfig | None = None):  # noqa: ANN201 - Generator | None
         """The language-model judge when audits use one (``audit_judge: model``), else None: the trained judge
         needs no language model to audit."""
-        return None if self.config.audit_judge_path() is not None else self.generator()
+        return None if (config or self.config).audit_judge_path() is not None else self.generator()
+
+    def judged_by(self, judge: str | None) -> AssistantConfig:
+        """The settings of an audit judged by ``judge`` (``audit_judge``: model, trained or a judge folder; None:
+        the configured one). The other audit settings stay; biases left to the judge follow it."""
+        if judge is None or judge == self.config.audit_judge:
+            return self.config
+        from dataclasses import replace
+
+        return replace(self.config, audit_judge=judge)
 
     def writer(self):  # noqa: ANN201 - Generator
         """The shared writing generator (``compile_model``, no adapter), loaded on first use: it compiles prose
@@ -234,11 +243,14 @@ class AuditService:
             return
         kb.set_override(rule_id, {"plan": from_spec(rule_id, *texts[rule_id], Spec.from_dict(spec), "override").to_dict()})
 
-    def audit(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None):  # noqa: ANN201
-        """Findings for ``text`` against ``org``'s guidelines (an ``AuditReport``)."""
+    def audit(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None,  # noqa: ANN201
+              judge: str | None = None):
+        """Findings for ``text`` against ``org``'s guidelines (an ``AuditReport``), judged by ``judge`` (see
+        ``judged_by``; None: the configured judge)."""
         from assistant.audit_service import build_auditor
 
-        auditor = build_auditor(self.knowledge_base(org), config=self.config, generator=self.model_judge(),
+        config = self.judged_by(judge)
+        auditor = build_auditor(self.knowledge_base(org), config=config, generator=self.model_judge(config),
                                 writer=self.writer)
         with self._run_lock:
             return auditor.audit(text, progress=progress)
@@ -257,12 +269,13 @@ class AuditService:
 
         return SupportChecker(self.embedder(), self.config.support_threshold).check(conv, summary)
 
-    def review(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None):  # noqa: ANN201
-        """(summary text, AuditReport): the summary first, then the findings."""
+    def review(self, text: str | Conversation, org: str, progress: Callable[[int, int], None] | None = None,  # noqa: ANN201
+               judge: str | None = None):
+        """(summary text, AuditReport): the summary first, then the findings (judged by ``judge``, as ``audit``)."""
         if self.summaries is None:
             raise ValueError("review needs a SummaryService")
         *_, summary = self.summaries.stream_summary(text)
-        return summary, self.audit(text, org, progress)
+        return summary, self.audit(text, org, progress, judge)
 
 
 def answer_question(generator, conv: Conversation | str, question: str, max_new_tokens: int = 160) -> Iterator[str]:  # noqa: ANN001

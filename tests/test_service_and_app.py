@@ -270,6 +270,11 @@ def test_audit_and_knowledge_base_tabs(tmp_path):
     header, rows, trail = fns["audit"]("acme", "", str(upload), progress=progress)
     assert "Compliance: 100%" in header and "The customer" in header
     assert rows and all(r[2] == "followed" for r in rows) and trail["retrieved"]
+    picker = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "audit-judge")
+    assert [value for _, value in picker.choices] == ["model", "trained"] and picker.value == "model"
+    # the judge picked for this audit, not the configured one, answers: a missing judge folder says so
+    with pytest.raises(gr.Error, match="The audit judge .*no-such-judge is missing"):
+        fns["audit"]("acme", "", str(upload), "", False, str(tmp_path / "no-such-judge"), progress=progress)
     with pytest.raises(gr.Error, match="organisation"):
         fns["audit"]("", "Customer: a\nAgent: b", None, progress=progress)
     with pytest.raises(gr.Error, match="knowledge_base.build --org nobody"):
@@ -475,3 +480,14 @@ def test_follow_up_questions_work_when_the_judge_adapter_is_missing(tmp_path):
                           kb_root=str(tmp_path), factory=lambda config: FakeGenerator(reply="It does not say."))
     *_, answer = audits.answer("Customer: Hi\nAgent: Hello", "Was a refund promised?")
     assert answer == "It does not say."
+
+
+def test_an_audit_may_pick_its_judge_and_keeps_the_other_settings():
+    from supportlens.service import AuditService
+
+    config = AssistantConfig(audit_judge="model", adapter="none", audit_k=5)
+    audits = AuditService(config)
+    assert audits.judged_by(None) is config and audits.judged_by("model") is config
+    trained = audits.judged_by("trained")
+    assert trained.audit_judge == "trained" and trained.audit_k == 5 and trained.adapter == "none"
+    assert audits.model_judge(trained) is None  # the trained judge needs no language model: nothing is loaded
