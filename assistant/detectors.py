@@ -77,9 +77,9 @@ def reply_part(text: str) -> tuple[int, int] | None:
         k, n = int(found[1]), int(found[2])
         if not (1 <= k <= n and n >= 2):
             continue
-        if found.start() == 0 and not _FRACTION_OF.match(body[found.end():]):
-            return k, n
         after = body[found.end():]
+        if found.start() == 0 and not _FRACTION_OF.match(after):
+            return k, n
         if _AFTER_PART.match(after) and not (_DATE_BEFORE.search(body[:found.start()]) and after[:1] in (".", "!", "?")):
             return k, n
     return None

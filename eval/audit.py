@@ -465,11 +465,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     try:
         items = load_labels(args.labels, args.data_dir)[: args.limit]
+        recorded = recorded_plans(args.plans_from) if args.plans_from else None  # before any model loads
         kb = KnowledgeBase("audit-eval", make_embedder(), root=out / "kb")
         kb.build([Path(p) for p in args.guidelines])
         auditor = build_auditor(kb, config=config)
-        if args.plans_from:
-            replay_plans(kb, recorded_plans(args.plans_from))
+        if recorded is not None:
+            replay_plans(kb, recorded)
         start = time.perf_counter()
         with tqdm(desc="compiling rules", unit="rule") as bar:
             compiled, _ = compile_knowledge_base(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -155,8 +155,6 @@ class AuditService:
         the configured one). The other audit settings stay; biases left to the judge follow it."""
         if judge is None or judge == self.config.audit_judge:
             return self.config
-        from dataclasses import replace
-
         return replace(self.config, audit_judge=judge)
 
     def writer(self):  # noqa: ANN201 - Generator
