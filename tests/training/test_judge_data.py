@@ -133,3 +133,70 @@ def test_a_greeting_added_after_the_handles_counts():
     rule = J._BY_NAME["greeting"]
     text, how = J.message_variant(rule, "@115821 Please restart the app.", True, random.Random(0))
     assert how == "added" and text.startswith("@115821 H") and rule.present(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("@1 Please restart the router and try again. ^JK", True),
+    ("@1 DM us your order number and we'll look into it.", True),
+    ("@1 I've escalated this to our tech team. ^AB", True),
+    ("@1 Could you share your order number?", True),
+    ("@1 We're sorry to hear that. ^JK", False),
+    ("@1 Thanks for the feedback!", False),
+])
+def test_golden_way_forward(text, expected):
+    assert J._BY_NAME["way_forward"].present(text) is expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # the step goes, the acknowledgement and the signature stay
+    ("@1 So sorry about this! Please restart the router and try again. ^JK", "@1 So sorry about this! ^JK"),
+    ("@1 Hi Ana, sorry to hear that. Please DM us your order number.", "@1 Hi Ana, sorry to hear that."),
+    # an informative clause is not an acknowledgement, an offer to help is a way forward: nothing is left
+    ("@1 Thank you, this station has a ticket office. Please ask there.", None),
+    ("@1 We're happy to review the order. Please DM us.", None),
+    ("@1 Please restart the router.", None),
+])
+def test_a_way_forward_is_cut_down_to_acknowledgements(text, expected):
+    for seed in range(10):
+        out = J._acknowledgements_only(text, random.Random(seed))
+        for sentence in J._NO_WAY_FORWARD:  # sometimes a sentence that explains or says no joins them
+            out = out and out.replace(f" {sentence}", "")
+        assert out == expected
+
+
+def test_a_reply_without_a_step_phrase_is_never_a_way_forward_label():
+    rule = J._BY_NAME["way_forward"]
+    # it may still give one ("Off peak is all day"): neither yes nor no
+    assert J.message_variant(rule, "@1 Off peak is all day, Alex. ^PA", False, random.Random(0)) is None
+    assert J.message_variant(rule, "@1 Off peak is all day, Alex. ^PA", True, random.Random(0)) is None
+    for seed in range(20):
+        text, how = J.message_variant(rule, "@1 So sorry about this! Please restart the app. ^JK", False,
+                                       random.Random(seed))
+        assert how == "removed" and text.startswith("@1 So sorry about this!") and text.endswith("^JK") and not rule.present(text)
+
+
+def test_cross_examples_ask_another_question_of_a_built_message(tweetsumm_dir):
+    from training.tweetsumm import load_split
+
+    convs = load_split("train", tweetsumm_dir, 120)
+    rules = [r for r in J.RULE_TYPES if r.name not in J.HELD_BACK]
+    examples = J.build_examples(convs, rules, 200, seed=2, cross_share=0.3)
+    cross = [e for e in examples if e.how.startswith("cross:")]
+    assert len(cross) == 60 and sum(e.label == "yes" for e in cross) == 30
+    for e in cross:
+        rule = J._BY_NAME[e.rule_type]
+        assert rule.name in J.CROSS_TYPES and dict(rule.questions)[e.question]  # a property question
+        assert bool(rule.present(e.message)) == (e.label == "yes"), e
+        assert e.first.endswith(f"Question: {e.question}") and e.second.startswith(f"{rule.speaker} message: {e.message}")
+    # the message a cross example asks about was built for another rule type, whose own example is there too
+    built = {(e.message, e.rule_type) for e in examples if not e.how.startswith("cross:")}
+    assert all(any(m == e.message and t != e.rule_type for m, t in built) for e in cross)
+
+
+def test_a_message_without_a_step_phrase_is_never_a_cross_no_for_way_forward(tweetsumm_dir):
+    from training.tweetsumm import load_split
+
+    convs = load_split("train", tweetsumm_dir, 120)
+    cross = J.cross_examples(J.build_examples(convs, J.RULE_TYPES[:8], 80, seed=3),
+                             [J._BY_NAME[n] for n in J.CROSS_TYPES], 200, random.Random(0))
+    assert not [e for e in cross if e.rule_type == "way_forward" and e.label == "no"]
