@@ -36,19 +36,14 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
-def check_first(guideline: str, statement: str) -> str:
-    """The first text of a check pair: the guideline, then the check as a direct question."""
-    statement = statement.strip()
-    question = statement if statement.endswith("?") else as_question(statement) or statement
-    return f"{_clip(guideline, GUIDELINE_CHARS)} Question: {_clip(question, GUIDELINE_CHARS // 2)}"
-
-
 def check_pair(conv: Conversation, guideline: str, statement: str, turn: int | None) -> tuple[str, str]:
     """What the judge reads for one check: (the guideline and the question, the message asked about with the one
     before it), or the whole conversation when ``turn`` is None. A clause's statement ("this reply carries a
     signature") is asked as the direct question the judge was trained on ("Does this reply carry a signature?").
     The asked message comes first, so an input cut to the judge's length loses context, never the message."""
-    first = check_first(guideline, statement)
+    statement = statement.strip()
+    question = statement if statement.endswith("?") else as_question(statement) or statement
+    first = f"{_clip(guideline, GUIDELINE_CHARS)} Question: {_clip(question, GUIDELINE_CHARS // 2)}"
     if turn is None:
         return first, " ".join(f"{t.speaker}: {t.text}" for t in conv.turns)
     asked = conv.turns[turn]

@@ -18,10 +18,6 @@ A label is never a model's opinion; it comes from how the example was made (``Ru
   promise without a timeframe) is inserted into a real reply, which stays the negative;
 - ``swap``: a real reply to the customer's message against a reply taken from another conversation.
 
-A share of the examples (``CROSS_SHARE``) asks another rule type's question of a message built for one (a reply
-with a link asked whether it is rude), labelled by that type's property on the message as shown: a judge that
-answered "is the property of this message's rule there?" whatever the question would get them wrong.
-
 Most real verdicts are "not applicable", which the audit decides by a trigger question ("Does this message ask
 for a refund?"): trigger questions about customer and agent messages are rule types of their own, so the judge
 learns to answer "no" when the situation is absent. Questions come in several wordings, so the judge has to read
@@ -52,7 +48,7 @@ from assistant.conversation import Conversation, Turn
 from assistant.detectors import (
     URL, asks_question, has_email, has_link, has_phone, has_signature, names_private_channel, strip_tail,
 )
-from assistant.encoder_judge import check_first, check_pair
+from assistant.encoder_judge import check_pair
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LABELLED_SETS = REPO_ROOT / "eval" / "audit_dev"
@@ -163,11 +159,7 @@ TIMEFRAME = _lexicon(r"\b(?:within|in the next|by (?:monday|tuesday|wednesday|th
 REDIRECT = _lexicon(r"\b(?:contact|reach out to|get in touch with|call|speak (?:to|with)|visit|ask)\s+(?:our|the|your)\s+"
                     r"(?:\w+\s+)?(?:team|department|store|desk|support|specialists?|bank|provider|carrier|branch)\b")
 RUDE = _lexicon(r"\b(?:your own fault|not our problem|should have read|obviously|calm down|stop complaining|"
-                r"nothing we can do for people|we don't care|deal with it|as we already told you|read the manual|"
-                r"if you had bothered|maybe try reading|we can't help you if you|not rocket science|user error|"
-                r"we've explained this|clearly you didn't|take your business elsewhere|sounds like a you problem|"
-                r"wow, really|good luck with that|did you even|is that so hard|we're not mind readers|no idea what you expect|"
-                r"next time, pay attention|not sure why you're so upset)\b")
+                r"nothing we can do for people|we don't care|deal with it|as we already told you|read the manual)\b")
 ASKS_INFO = _lexicon(r"\b(?:your|the)\s+(?:\w+\s+)?(?:order|account|e-?mail|number|zip|postcode|post code|location|"
                      r"address|device|model|version|name|details|reservation|booking|confirmation|flight|"
                      r"tracking|screenshot|city|country|browser|phone)\b")
@@ -177,23 +169,6 @@ DELAY = _lexicon(r"\b(?:late|delay\w*|waiting|waited|still (?:not|no|hasn't|have
                  r"for (?:over |more than |almost )?(?:\d+|a few|two|three|four|five|several|many) "
                  r"(?:hours|days|weeks)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                  r"yesterday|last))\b")  # never a bare "2 days ago"
-WAY_FORWARD = _lexicon(r"\b(?:try|restart|reboot|re-?install|uninstall|clear (?:the|your)|log ?(?:out|in)|sign (?:out|in)|"
-                       r"reset|turn (?:it |this |that )?(?:off|on)|unplug|power cycle|visit|go to|head (?:to|over)|click|"
-                       r"tap|call us|contact|reach out to|send (?:us|me)|follow (?:the|these|this)|"
-                       r"you (?:can|could|'ll need|will need|need to|may want|should)|escalat\w*|"
-                       r"pass(?:ed)? (?:this|it|that|your \w+) (?:on|along)|look(?:ing)? into|investigat\w*|"
-                       r"(?:we|I)(?:'ll| will) (?:check|look|get|follow|update|send|arrange|contact|reach|raise|make sure)|"
-                       r"(?:I|we)(?:'ve| have) (?:sent|raised|logged|reported|arranged|processed|refunded|updated|fixed|"
-                       r"reset|escalated|forwarded|passed)|here's how|steps?)\b")
-# a sentence that may move things on however it is worded (never kept in a reply cut down to its acknowledgements)
-MAYBE_ACTION = _lexicon(r"\b(?:we|I|they|you|team|someone|store|department)(?:'ll|'ve|'d| will| would| have| are| can| could|"
-                        r" should| may| need)\b|\b(?:please|let's|let us|let me|check\w*|look\w*|send|sent|pass\w*|fed|"
-                        r"forward\w*|repl(?:y|ied)|dm|message|contact\w*|call|team|department|feedback|working|fix\w*|"
-                        r"resolv\w*|sort\w*|refund\w*|replac\w*|arrang\w*|book\w*|here|link|available|try|steps?|"
-                        r"option\w*|advis\w*|suggest\w*|recommend\w*|help\w*|assist\w*|review\w*|"
-                        r"(?:happy|glad|love|like|able) to (?!hear|see|know|read))\b")
-PLEASANTRY = _lexicon(r"\b(?:glad|welcome|great|awesome|perfect|excellent|enjoy|safe travels|cheers|pleasure|happy|"
-                      r"have a (?:\w+ )?(?:day|night|evening|weekend|flight|trip|one))\b")
 EMOJI = re.compile(r"[\u2600-\u27bf\U0001F000-\U0001FAFF]")
 ESCALATION = _lexicon(r"\b(?:escalat\w*|specialist\w*|senior|supervisor|manager|higher level|next level|"
                       r"passed (?:this|it|your \w+) (?:on|along)|forward\w* (?:this|it|your))\b")
@@ -239,61 +214,6 @@ def _no_question(text: str, rng: random.Random) -> str | None:
     kept = [s for s in _SENTENCES.split(body) if "?" not in s]
     out = " ".join(kept).strip()
     return f"{handles}{out}" if len(out) >= 12 else None
-
-
-def _gives_way_forward(text: str) -> bool:
-    """A concrete next step in the message: a link, phone number, e-mail address or DM offer, a request for details,
-    or a step / fix / escalation / follow-up in the ``WAY_FORWARD`` lexicon."""
-    return bool(has_link(text) or has_phone(text) or has_email(text) or names_private_channel(text)
-                or WAY_FORWARD.search(text) or ("?" in text and ASKS_INFO.search(text)))
-
-
-def _acknowledges_only(sentence: str) -> bool:
-    """A sentence that apologises, thanks or is pleasant and can move nothing on: each of its clauses acknowledges
-    (or is a two-word address such as "Hi Helen"), and it holds no action word, question or number."""
-    if (MAYBE_ACTION.search(sentence) or _gives_way_forward(sentence) or "?" in sentence
-            or re.search(r"\d", sentence) or len(sentence.split()) > 20):
-        return False
-    clauses = [c for c in re.split(r"[,;:\u2013\u2014]|\s-\s", sentence) if c.strip()]
-    return bool(clauses) and all(APOLOGY.search(c) or THANKS.search(c) or PLEASANTRY.search(c) or len(c.split()) <= 2
-                                 for c in clauses) and any(APOLOGY.search(c) or THANKS.search(c) or PLEASANTRY.search(c)
-                                                           for c in clauses)
-
-
-_NO_WAY_FORWARD = ("Unfortunately there's nothing we can do about this.", "I'm afraid that's outside of our control.",
-                   "That's just how our policy works, sorry.", "This was caused by a system issue on our side.",
-                   "Delays like this happen at busy times of the year.")
-
-
-def _acknowledgements_only(text: str, rng: random.Random) -> str | None:
-    """``text`` cut to its acknowledging sentences (its signature kept), sometimes with a sentence that explains or
-    says no without a way forward; None when no such sentence is there."""
-    handles, body = _split_handles(text)
-    tail = SIGNATURE_TAIL.search(strip_tail(body))
-    sign = tail.group(0).strip() if tail and has_signature(body) else ""
-    body = SIGNATURE_TAIL.sub("", strip_tail(body))
-    kept = [s for s in _SENTENCES.split(body) if s.strip() and _acknowledges_only(s)]
-    if not kept:
-        return None
-    if rng.random() < 0.4:
-        if not re.search(r"[.!?)]$", kept[-1].rstrip()):
-            kept[-1] = kept[-1].rstrip() + "."
-        kept.append(rng.choice(_NO_WAY_FORWARD))
-    out = " ".join(kept + [sign]).strip()
-    return f"{handles}{out}" if len(out) >= 12 and not _gives_way_forward(out) else None
-
-
-_RUDE_REMARKS = ("That's your own fault for not reading the instructions.", "Honestly, this is not our problem.",
-                 "You should have read the terms before buying.", "Calm down, it's obviously working on our side.",
-                 "If you had bothered to check your email, you'd know.", "Maybe try reading the confirmation next time.",
-                 "We can't help you if you won't follow simple steps.", "It's not rocket science.",
-                 "This is user error, not a fault.", "We've explained this three times already.",
-                 "Clearly you didn't read what we sent.", "Feel free to take your business elsewhere.",
-                 "Sounds like a you problem.", "Wow, really? That's what the button says.", "Good luck with that.",
-                 "Did you even try turning it on?", "Is that so hard to understand?", "We're not mind readers.",
-                 "No idea what you expect us to do about that.", "Next time, pay attention at the gate.",
-                 "Not sure why you're so upset about a few minutes.", "Stop complaining and wait like everyone else.",
-                 "As we already told you, there's nothing more to say.", "Deal with it.")
 
 
 # --- rule types --------------------------------------------------------------------------------------------------
@@ -422,15 +342,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
                 ("Is the tone of this reply rude?", False)),
              lambda t: not RUDE.search(t), None, None,
              "real replies (none matches a rudeness lexicon) are polite; inserting a rude remark makes the no"),
-    RuleType("rudeness", "courtesy", "agent", "insert",
-             ("Never be rude, sarcastic or dismissive, and never blame the customer.",
-              "Replies that belittle customers or blame them for the problem are not acceptable."),
-             _q(("Is this reply rude, sarcastic or dismissive?", True),
-                ("Does the agent put the blame on the customer here?", True),
-                ("Is the tone of this reply respectful?", False)),
-             RUDE.search, _adder(*_RUDE_REMARKS), None,
-             "the courtesy rule type asked the other way round (is a rude remark there?): real replies (none matches a "
-             "rudeness lexicon) are the no, a rude remark inserted makes the yes"),
     RuleType("asks_info", "next step", "agent", "insert",
              ("Ask for the order number or account details needed to investigate.",
               "Before troubleshooting, ask the customer for the details you need."),
@@ -478,21 +389,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
              _q(("Does the customer ask for a refund or compensation anywhere in the conversation?", True),
                 ("Is a refund requested at any point by the customer?", True)),
              REFUND_REQUEST.search, None, None, "the refund-request lexicon over every customer message"),
-    RuleType("way_forward", "next step", "agent", "lexicon",
-             ("Every reply gives the customer a way forward: a fix, troubleshooting steps, a link, what to send us, or an "
-              "escalation.",
-              "Never leave a customer with only an apology: tell them what to do or what happens next.",
-              "Agents offer a solution or a next step, not just sympathy."),
-             _q(("Does this reply offer a solution or a concrete next step?", True),
-                ("Does the agent tell the customer what to do or what happens next?", True),
-                ("Does this reply move the issue forward, for example with a fix, steps, a link, a request for details "
-                 "or an escalation?", True),
-                ("Does this reply only apologise or explain, without any next step?", False)),
-             _gives_way_forward, None, _acknowledgements_only,
-             "yes: real replies with a concrete next step (a link, phone, e-mail, DM offer, request for details, or a "
-             "step / fix / escalation / follow-up phrase); no: such a reply cut down to its sentences that only "
-             "apologise, thank or are pleasant (no action word, question or number), sometimes with a sentence that "
-             "explains or says no; real replies without a step phrase are never used (they may still give one)"),
     # held back (never in training): does the judge read a rule it has never seen?
     RuleType("agent_thanks", "courtesy", "agent", "lexicon",
              ("Thank the customer for their patience or for reaching out.",),
@@ -519,7 +415,6 @@ RULE_TYPES: tuple[RuleType, ...] = (
              _stripper(DELAY), "a delay lexicon on the customer's message; edits insert a complaint or strip its sentences"),
 )
 HELD_BACK = ("agent_thanks", "emoji", "escalation", "customer_delay")
-CROSS_SHARE = 0.3  # of training and validation examples: another type's question asked of a built message
 _BY_NAME = {r.name: r for r in RULE_TYPES}
 
 _REQUEST = _lexicon(r"\b(?:send|share|provide|confirm|tell us|let us know|dm|what|which|when|where|could you|can you|"
@@ -532,6 +427,8 @@ _ROUTE_WITH = ("Please contact our billing team at 1-800-555-0199.", "Reach out 
                "Please get in touch with our warranty team at warranty@example.com.")
 _ROUTE_WITHOUT = ("Please contact our billing team directly.", "You'll need to reach out to our returns team.",
                   "Please get in touch with the warranty department.")
+_RUDE = ("That's your own fault for not reading the instructions.", "Honestly, this is not our problem.",
+         "You should have read the terms before buying.", "Calm down, it's obviously working on our side.")
 _ASK_INFO = ("Could you share your order number so we can check?", "Can you tell us the email address on your account?",
              "What's the model of your device and the app version?")
 
@@ -573,13 +470,11 @@ def message_variant(rule: RuleType, text: str, want: bool, rng: random.Random,
     if name == "courtesy":
         if RUDE.search(text):
             return None
-        return (text, "original") if want else (insert_sentence(rng.choice(_RUDE_REMARKS), text, rng), "inserted")
+        return (text, "original") if want else (insert_sentence(rng.choice(_RUDE), text, rng), "inserted")
     if name == "asks_info":
         if "?" in text or _REQUEST.search(text):
             return None
         return (insert_sentence(rng.choice(_ASK_INFO), text, rng, "end"), "inserted") if want else (text, "original")
-    if name == "way_forward" and not rule.present(text):
-        return None  # a reply without a step phrase may still give a way forward: never a label
     has = bool(rule.present(text))
     if rule.kind == "insert":  # the property never occurs for real: the real message is the no
         if has:
@@ -632,46 +527,11 @@ def make_example(rule: RuleType, conv: Conversation, want: bool, rng: random.Ran
                         "yes" if want else "no", how, text, first, second)
 
 
-# rule types whose property, read off any message as written, is its label (``way_forward`` only when present: a
-# message without a step phrase may still give one); asked of another type's message by ``cross_examples``
-CROSS_TYPES = ("signature", "link", "phone", "email", "private_channel", "apology", "greeting", "more_help",
-               "credentials", "public_compensation", "courtesy", "rudeness", "way_forward", "customer_refund",
-               "customer_question", "customer_order_number")
-
-
-def cross_examples(examples: Sequence[JudgeExample], rules: Iterable[RuleType], n: int,
-                   rng: random.Random) -> list[JudgeExample]:
-    """``n`` examples that ask another rule type's question of a message already built for one (a reply with a link
-    asked whether it is rude): the same message gets different answers to different questions, so the judge has to
-    read the question. Labels are the asked type's property on the message shown; answers alternate yes / no."""
-    crossable = [r for r in rules if r.name in CROSS_TYPES]
-    base = [e for e in examples if e.turn is not None]
-    out: list[JudgeExample] = []
-    for i in range(n if base and crossable else 0):
-        want = i % 2 == 0
-        for _ in range(50):
-            e = rng.choice(base)
-            options = [r for r in crossable if r.name != e.rule_type and r.speaker == _BY_NAME[e.rule_type].speaker
-                       and bool(r.present(e.message)) == want and (want or r.name != "way_forward")]
-            if options:
-                rule = rng.choice(options)
-                question = rng.choice(questions(rule))[0]
-                guideline = rng.choice(rule.guidelines)
-                first = check_first(guideline, question)
-                out.append(replace(e, rule_type=rule.name, category=rule.category, guideline=guideline,
-                                   question=question, label="yes" if want else "no", how=f"cross:{e.how}", first=first))
-                break
-    return out
-
-
 def build_examples(convs: Sequence[Conversation], rules: Iterable[RuleType], n: int, seed: int = 0,
-                   wording: str = "positive", cross_share: float = 0.0) -> list[JudgeExample]:
-    """``n`` examples, rule types in turn, answers alternating yes / no (balanced), conversations drawn at random;
-    ``cross_share`` of them ask another type's question of a message built for one (``cross_examples``)."""
+                   wording: str = "positive") -> list[JudgeExample]:
+    """``n`` examples, rule types in turn, answers alternating yes / no (balanced), conversations drawn at random."""
     rng = random.Random(seed)
     rules = [r for r in rules if questions(r, wording)]
-    n_cross = int(n * cross_share)
-    n -= n_cross
     donors = [t.text for c in convs for t in c.turns if t.speaker == "agent"]
     out: list[JudgeExample] = []
     for i in range(n):
@@ -683,7 +543,6 @@ def build_examples(convs: Sequence[Conversation], rules: Iterable[RuleType], n: 
             if ex is not None:
                 out.append(ex)
                 break
-    out += cross_examples(out, rules, n_cross, rng)
     rng.shuffle(out)
     return out
 
@@ -707,8 +566,8 @@ def build_splits(convs: Sequence[Conversation], n_train: int, n_valid: int, n_he
     train_convs, valid_convs = split_dialogs(convs, seed=seed)
     trained = [r for r in RULE_TYPES if r.name not in HELD_BACK]
     held = [r for r in RULE_TYPES if r.name in HELD_BACK]
-    return {"train": build_examples(train_convs, trained, n_train, seed, cross_share=CROSS_SHARE),
-            "valid": build_examples(valid_convs, trained, n_valid, seed + 1, cross_share=CROSS_SHARE),
+    return {"train": build_examples(train_convs, trained, n_train, seed),
+            "valid": build_examples(valid_convs, trained, n_valid, seed + 1),
             "held_back": build_examples(valid_convs, held, n_held_back, seed + 2),
             "reversed": build_examples(valid_convs, trained, n_reversed, seed + 3, "reversed")}
 
@@ -732,10 +591,6 @@ def data_card(splits: dict[str, list[JudgeExample]], seed: int) -> str:
              "redirect rules insert both sides (with and without the timeframe or route).",
              "- **swap**: the real reply to the customer's message (yes) against an agent reply from another "
              "conversation (no).",
-             f"- **cross** (`how` starts with `cross:`; {CROSS_SHARE:.0%} of training and validation): a message built "
-             "for one rule type asked another type's question, labelled by that type's property on the message as "
-             "shown (only types whose property is exact or lexicon-decided on any message; a way forward only where "
-             "a step phrase is there), so the same message gets different answers to different questions.",
              "- Questions come in several wordings; training and validation ask whether the rule type's property is "
              "present (the plan says what a yes means), the `reversed` split asks whether it is absent (\"Is this "
              "reply free of links?\"), to measure how the judge takes such wordings. Answers are balanced yes / no "
