@@ -158,6 +158,41 @@ def test_training_a_judge_runs_writes_a_judge_folder_and_resumes(tiny_encoder, t
         main(args + ["--resume"])
 
 
+@pytest.mark.parametrize("architecture", ["bert", "mpnet"])
+def test_the_shipped_adapter_is_the_fine_tune_cut_to_rank(architecture, tiny_encoder, tmp_path):
+    """Every linear weight of the encoder layers trains (BERT: query / key / value / dense; MPNet: q / k / v / o /
+    dense), with the head (and BERT's pooler); at full rank the adapter answers exactly as the fine-tune."""
+    import torch
+    from transformers import AutoTokenizer, MPNetConfig, MPNetModel
+
+    from training.encoder_judge import extract_adapter, load_encoder, trainable
+
+    base = tiny_encoder
+    if architecture == "mpnet":
+        base = tmp_path / "tiny-mpnet"
+        tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
+        config = MPNetConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                             num_attention_heads=2, intermediate_size=64)
+        MPNetModel(config).save_pretrained(base)
+        tokenizer.save_pretrained(base)
+    torch.manual_seed(0)
+    tuned = load_encoder(str(base)).eval()
+    names = trainable(tuned)
+    linear = {"bert": {"query", "key", "value", "dense"}, "mpnet": {"q", "k", "v", "o", "dense"}}[architecture]
+    layer_weights = {n for n in names if ".encoder.layer." in n}
+    assert {n.split(".")[-2] for n in layer_weights} == linear and all(n.endswith(".weight") for n in layer_weights)
+    assert any(n.startswith("classifier.") for n in names)
+    assert any(".pooler." in n for n in names) == (architecture == "bert")
+    with torch.no_grad():
+        for name, param in tuned.named_parameters():
+            if name in names:
+                param.add_(0.05 * torch.randn_like(param))
+    adapter = extract_adapter(tuned, str(base), 32).eval()
+    batch = AutoTokenizer.from_pretrained(base)(["Is this reply signed?"], ["Thanks! ^JK"], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(adapter(**batch).logits, tuned(**batch).logits, atol=1e-4)
+
+
 @pytest.mark.real_model
 def test_the_shipped_judge_answers_a_fenced_check():
     """The shipped judge tells a reply with a link from one without, and is not moved by an instruction inside the

@@ -2,6 +2,7 @@
 
     python -m training.encoder_judge --out runs/train/minilm-audit-judge            # about 35 min on 2 cores
     python -m training.encoder_judge --out runs/train/minilm-audit-judge --resume   # continue a killed run
+    python -m training.encoder_judge --base FOLDER --out runs/train/other-judge      # another encoder (BERT, MPNet)
 
 The examples come from ``training.judge_data`` (TweetSumm train dialogs minus every labelled evaluation dialog;
 labels by construction). The judge reads (guideline + question, message) pairs (``assistant.encoder_judge.check_pair``)
@@ -34,7 +35,6 @@ from training.checkpoint import add_run_arguments
 
 RECIPE_KEYS = ("base", "examples", "valid", "held_back", "reversed", "epochs", "batch", "lr", "max_length", "seed",
                "limit_dialogs")
-TARGETS = ("query", "key", "value", "dense")  # every linear layer of a BERT encoder layer
 
 
 def auc(labels: list[bool], scores: list[float]) -> float | None:
@@ -63,27 +63,40 @@ def summarize_split(examples: list, scores: list[float]) -> dict:
 
 
 def load_encoder(base: str):  # noqa: ANN201 - a transformers model
-    """The base encoder with a fresh yes/no head."""
+    """The base encoder (BERT, MPNet or another architecture with encoder layers) with a fresh yes/no head."""
     from transformers import AutoModelForSequenceClassification
 
     return AutoModelForSequenceClassification.from_pretrained(encoder_path(base), num_labels=2)
 
 
+def linear_names(model) -> list[str]:  # noqa: ANN001
+    """The names of the linear layers inside the encoder's layers (BERT: query, key, value, dense; MPNet: q, k, v,
+    o, dense)."""
+    import torch
+
+    return sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                   if ".encoder.layer." in n and isinstance(m, torch.nn.Linear)})
+
+
 def trainable(model) -> list[str]:  # noqa: ANN001
-    """Names of the parameters the judge trains: the linear weights of the encoder layers, the pooler and the head."""
+    """Names of the parameters the judge trains: the linear weights of the encoder layers, the pooler (where the
+    architecture has one) and the head."""
+    targets = set(linear_names(model))
     return [n for n, _ in model.named_parameters()
-            if (".encoder.layer." in n and n.endswith(".weight") and n.split(".")[-2] in TARGETS)
-            or n.startswith(("bert.pooler.", "classifier."))]
+            if (".encoder.layer." in n and n.endswith(".weight") and n.split(".")[-2] in targets)
+            or ".pooler." in n or n.startswith("classifier.")]
 
 
 def build_model(base: str, rank: int):  # noqa: ANN201 - a PEFT model
     """The base encoder as a PEFT model with a rank-``rank`` LoRA on every linear layer of its encoder layers (zero:
-    the base itself), the pooler and the head saved whole."""
+    the base itself), the pooler (where there is one) and the head saved whole."""
     from peft import LoraConfig, get_peft_model
 
+    encoder = load_encoder(base)
+    saved = ["classifier"] + (["pooler"] if any(".pooler." in n for n, _ in encoder.named_parameters()) else [])
     lora = LoraConfig(r=rank, lora_alpha=rank, lora_dropout=0.0, task_type="SEQ_CLS",
-                      target_modules=list(TARGETS), modules_to_save=["classifier", "pooler"])
-    return get_peft_model(load_encoder(base), lora)
+                      target_modules=linear_names(encoder), modules_to_save=saved)
+    return get_peft_model(encoder, lora)
 
 
 def extract_adapter(tuned, base: str, rank: int):  # noqa: ANN001, ANN201 - models
