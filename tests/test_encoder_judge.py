@@ -147,6 +147,7 @@ def test_training_a_judge_runs_writes_a_judge_folder_and_resumes(tiny_encoder, t
     assert set(metrics) >= {"valid", "held_back", "reversed"} and metrics["valid"]["n"] > 0
     assert 0.0 < EncoderJudge(out).p_yes(CONV, "Sign replies.", "Is this reply signed?", 1) < 1.0
     assert "labels by construction" in (out / "DATA_CARD.md").read_text()
+    assert not (out / "full-fine-tune").exists()
 
     # a run killed after its first checkpoint continues from it; other settings are refused
     import torch
@@ -244,10 +245,19 @@ def test_a_killed_judge_run_resumed_ends_where_an_unbroken_run_ends(tiny_encoder
 
     assert main(args(tmp_path / "whole")) == 0
     killed_at_step(3, lambda: main(args(tmp_path / "broken")))
-    assert main(args(tmp_path / "broken") + ["--resume"]) == 0
+    assert main(args(tmp_path / "broken") + ["--resume", "--keep-full"]) == 0
     whole = load_file(tmp_path / "whole" / "adapter_model.safetensors")
     resumed = load_file(tmp_path / "broken" / "adapter_model.safetensors")
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+    # the kept full fine-tune cuts again into the same adapter (or one of another rank)
+    from peft.utils import get_peft_model_state_dict
+
+    from training.encoder_judge import extract_adapter, load_encoder
+
+    recut = get_peft_model_state_dict(extract_adapter(load_encoder(str(tmp_path / "broken" / "full-fine-tune")),
+                                                      str(tiny_encoder), 4).half())
+    assert recut.keys() == resumed.keys() and all(torch.equal(recut[k], resumed[k]) for k in recut)
 
 
 def test_the_biases_in_a_judges_card_are_its_own(tiny_judge, tmp_path):

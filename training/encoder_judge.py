@@ -15,7 +15,8 @@ shipped encoder's pooler output hardly varies), so a run of fewer steps learns n
 The output folder is a judge folder (``judge.json`` and the adapter) that ``--audit-judge FOLDER`` uses, with
 ``metrics.json`` (AUC of the shipped adapter, and of the full fine-tune it was cut from, on every split but training:
 validation, held-back and reversed-wording; per rule type), ``metrics.jsonl`` (the training loss) and the data card.
-A checkpoint is written every ``--save-every`` steps; ``--resume`` continues from it and refuses when the data or the
+``--keep-full`` keeps the full fine-tune beside the adapter, to cut it again at another rank. A checkpoint is written
+every ``--save-every`` steps; ``--resume`` continues from it and refuses when the data or the
 recipe changed. Constructed data chooses the recipe; the audit's quality is measured by ``eval.audit`` on human labels
 only.
 """
@@ -138,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reversed", type=int, default=400)
     parser.add_argument("--rank", type=int, default=32, help="rank of the shipped adapter cut from the fine-tune")
     parser.add_argument("--max-length", dest="max_length", type=int, default=320, help="tokens the judge reads")
+    parser.add_argument("--keep-full", dest="keep_full", action="store_true",
+                        help="also keep the full fine-tune in OUT/full-fine-tune (the encoder's size), to cut it again "
+                             "at another --rank")
     args = parser.parse_args(argv)
 
     import torch
@@ -208,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         metrics[name]["full_fine_tune_auc"] = summarize_split(splits[name], score(model, splits[name]))["auc"]
         print(f"{name}: AUC {metrics[name]['auc']} (full fine-tune {metrics[name]['full_fine_tune_auc']}), "
               f"accuracy {metrics[name]['accuracy']}", file=sys.stderr)
+    if args.keep_full:
+        model.save_pretrained(str(out / "full-fine-tune"))
+        tokenizer.save_pretrained(str(out / "full-fine-tune"))
     adapter.half().save_pretrained(str(out))  # fp16: half the size; loaded back into the fp32 encoder
     (out / "README.md").unlink(missing_ok=True)  # peft's template model card; judge.json and metrics.json say it all
     portable_base(out / "adapter_config.json", args.base)
