@@ -177,6 +177,33 @@ def closes_courteously(text: str) -> bool:
     return thanks(text) or bool(_WISHES.search(text)) or offers_further_help(text)
 
 
+# a request to the customer: to send, share, confirm or check something, to DM us, to tell us which / what / when
+_REQUEST = re.compile(
+    r"\b(?:dm|pm|message|send|e-?mail|share|provide|confirm|tell|forward|drop|shoot|write)\s+(?:us|me|our team)\b"
+    r"(?!\s+(?:back\s+)?(?:if|whenever|any\s?time|again)\b)|"
+    r"\bgive\s+(?:us|me)\s+(?:your|the|a\s+few|some|more)\b|"
+    r"\b(?:send|drop|shoot)\s+(?:a|an|your)\s+(?:dm|pm|message|note|line|e-?mail)\b|"
+    r"\b(?:please|kindly)\s+(?:send|share|provide|confirm|tell|include|reply|respond|dm|pm|fill|attach|write|"
+    r"follow\s+(?:us|and\s+dm)|let\s+(?:us|me)\s+know(?!\s+(?:if|whether|should)\b)\s+\w+)\b|"
+    r"\blet\s+(?:us|me)\s+know\s+(?!if\b|whether\b|should\b)(?:\w+\s+){0,2}?"
+    r"(?:your|the|which|what|when|where|who|how|more|a\s+bit|some|any|this|that)\b|"
+    r"\b(?:we|i)(?:['’]ll|\s+will|['’]d|\s+would)?\s+(?:need|require|like)\s+(?:your|the|some|a\s+few|more|"
+    r"to\s+(?:see|know|get|have|check|confirm|verify))\b|"
+    r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:send|share|provide|confirm|check|tell|dm|pm|give|let|"
+    r"include|verify|clarify|describe|explain|review|email|e-mail|attach|write)\b", re.I)
+_SENTENCE = re.compile(r"[^.!?]*\?")
+
+
+def asks_for_information(text: str) -> bool:
+    """Whether the message asks the customer for something: a question put to them ("Which device are you using?",
+    "Did that help?"), or a request to send, share, confirm or check something, or to DM us ("DM us your order
+    number", "Please confirm your postcode", "Let us know which store"). An offer of further help ("Is there
+    anything else we can help with?", "Let us know if you need anything") asks for nothing."""
+    body = _HANDLES.sub("", text)
+    questions = [q for q in _SENTENCE.findall(body) if not offers_further_help(q)]
+    return bool(questions) or bool(_REQUEST.search(body))
+
+
 def asks_question(text: str) -> bool:
     """Whether the message holds a question mark."""
     return "?" in text
@@ -189,6 +216,7 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
     "phone": has_phone,
     "private_channel": names_private_channel,
     "question": asks_question,
+    "information_request": asks_for_information,
     "greeting": greets,
     "thanks": thanks,
     "further_help": offers_further_help,
@@ -216,6 +244,11 @@ _ABOUT = (
                                    r"take the conversation to)(?: continue| go| move| switch)?(?: in| to| by| via)?"
                                    r"(?: an?| the)? (?:private channel|DM|direct message|private message)"
                                    r"(?: \(?(?:DM|direct message|private message)\)?)?\??$", re.I)),
+    # a request to the customer as such ("does the agent ask the customer for any information"); a request for
+    # something in particular ("ask for a password", "ask for personal details") is about meaning
+    ("information_request", re.compile(rf"^(?:in this (?:reply|message), )?does (?:the agent|this (?:reply|message)) "
+                                    rf"(?:ask|request)(?: the {_PERSON})?(?: for)? (?:any |some |more )?"
+                                    rf"(?:information|info|details)(?: at all)?(?: from the {_PERSON})?\??$", re.I)),
     ("question", re.compile(r"^(?:does|is) this (?:reply|message) (?:ask|contain|include|have)(?: an?)? question"
                             r"(?: mark)?\??$", re.I)),
     # a courteous close as such: "close the conversation on a courteous note", "end politely"

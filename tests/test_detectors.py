@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.detectors import (
-    asks_question, closes_courteously, detect, detector_for, has_email, has_link, has_phone, has_signature,
+    asks_for_information, asks_question, closes_courteously, detect, detector_for, has_email, has_link, has_phone, has_signature,
     names_private_channel, offers_further_help, reply_part, signs_reply, thanks,
 )
 
@@ -133,7 +133,36 @@ def test_links_emails_phones_channels_questions():
     assert not asks_question("Thanks!")
 
 
+@pytest.mark.parametrize("text,asks", [
+    # questions put to the customer, and requests (TweetSumm train replies)
+    ("@386661 Thanks! Just to check, is this happening on both devices or just on your phone? /JP", True),
+    ("@124926 Currently, not directly through Spotify. However, can you DM us your account's username?", True),
+    ("@663549 Thank you for the pictures. Please DM us so we can get you in the right place.", True),
+    ("@281382 kindly provide the recharge card details along side mobile number via DM.", True),
+    ("@127530 Please let us know convenient time to reach you.", True),
+    ("Let me know which store you visited", True), ("We'll need your booking reference to check this.", True),
+    ("Write us back with your Idea number and alternate contact details.", True),
+    # further help, instructions, redirects, statements: nothing asked of the customer
+    ("@360804 Great! Glad to hear it's working. Just let us know if we can help with anything else. /VK", False),
+    ("@309783 Just give us a shout if you need help with anything else. We're just a tweet away", False),
+    ("Is there anything else we can help you with? ^AB", False),
+    ("Message us back if you need further assistance.", False),
+    ("Please let us know if you have any questions.", False),
+    ("@312668 Sorry to hear that, please contact our dedicated Smart Card team on 0345 810 1010. ^JM", False),
+    ("@254533 Thanks for that! Let's try uninstalling the game, power cycling, and reinstalling 1 ^RR", False),
+    ("@688992 I'll have a look into this for you and will be back ASAP. Sas", False),
+    ("@318783 Also, Please don't provide your order details, [2/3] ^SK", False),
+])
+def test_information_requests(text, asks):
+    assert asks_for_information(text) is asks
+
+
 @pytest.mark.parametrize("question,detector", [
+    ("In this reply, does the agent ask the customer for any information?", "information_request"),
+    ("Does this reply ask the customer for information?", "information_request"),
+    ("Does this reply request more details?", "information_request"),
+    ("Does this reply ask the customer for personal details?", None),  # which details: meaning
+    ("Does this reply ask for a password?", None),
     ("Does this reply carry a signature?", "signature"),
     ("Does this reply end with the agent's signature or initials?", "signature"),
     ("Is this reply signed?", "signature"),
