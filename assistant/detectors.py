@@ -177,6 +177,33 @@ def closes_courteously(text: str) -> bool:
     return thanks(text) or bool(_WISHES.search(text)) or offers_further_help(text)
 
 
+# an apology: "sorry", "apologies", "we apologise", "we regret"
+_APOLOGY = re.compile(r"\b(?:sorry|apolog(?:y|ies|i[sz]e[sd]?|i[sz]ing)|regret(?:s|ted|table|tably)?)\b", re.I)
+# words of empathy: "oh no", "sad / disappointed to hear", "that doesn't sound right", "not the experience we want",
+# "we understand how frustrating this is", "I can imagine"
+_EMPATHY = re.compile(
+    r"\b(?:oh no|oh dear|"
+    r"(?:hate|sad|unhappy|upset|concerned|disappointed|saddened|troubled|dismayed|gutted) to (?:hear|see|learn|read)|"
+    r"not (?:great|good|nice|what we (?:like|want)) to (?:hear|see|read)|"
+    r"not (?:the (?:experience|service|news)|what we (?:like|want|expect|aim|strive))|"
+    r"(?:isn['’]t|is not|wasn['’]t|was not|doesn['’]t sound|does not sound|don['’]t sound) (?:good|great|right|ideal|"
+    r"what we|the experience)|"
+    r"(?:we|i) (?:completely |totally |fully |really |can |do |certainly |definitely )?understand "
+    r"(?:how|your|the|that|why|this|what)\b(?!\s+(?:you|we)\s+(?:need|mean|want|are\s+asking))|"
+    r"(?:can|could) (?:only )?imagine|frustrat\w*|disappoint\w*|inconvenien\w*|we hear you|feel your pain)\b", re.I)
+
+
+def apologises(text: str) -> bool:
+    """Whether the message apologises or expresses regret ("Sorry to hear that", "Our apologies", "We regret ...")."""
+    return bool(_APOLOGY.search(text))
+
+
+def shows_empathy(text: str) -> bool:
+    """Whether the message apologises (``apologises``) or shows empathy in the usual words ("Oh no!", "That doesn't
+    sound right", "We understand how frustrating this is", "Not the experience we want for you")."""
+    return apologises(text) or bool(_EMPATHY.search(text))
+
+
 # a request to the customer: to send, share, confirm or check something, to DM us, to tell us which / what / when
 _REQUEST = re.compile(
     r"\b(?:dm|pm|message|send|e-?mail|share|provide|confirm|tell|forward|drop|shoot|write)\s+(?:us|me|our team)\b"
@@ -217,6 +244,8 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
     "private_channel": names_private_channel,
     "question": asks_question,
     "information_request": asks_for_information,
+    "apology": apologises,
+    "empathy": shows_empathy,
     "greeting": greets,
     "thanks": thanks,
     "further_help": offers_further_help,
@@ -244,6 +273,13 @@ _ABOUT = (
                                    r"take the conversation to)(?: continue| go| move| switch)?(?: in| to| by| via)?"
                                    r"(?: an?| the)? (?:private channel|DM|direct message|private message)"
                                    r"(?: \(?(?:DM|direct message|private message)\)?)?\??$", re.I)),
+    # an apology, or empathy, as such, with no "for what" ("apologise for the delay" is about meaning)
+    ("apology", re.compile(r"^does this (?:reply|message) (?:apologi[sz]e|say sorry|(?:offer|include|make|give) an apology)"
+                           r"(?:,? or (?:express|show) regret)?\??$", re.I)),
+    ("empathy", re.compile(r"^does this (?:reply|message) (?:(?:acknowledge (?:the|their|the \w+['’]s) (?:problem|issue|"
+                           r"concern|complaint|disruption|frustration) )?(?:with|show(?:ing)?|express(?:ing)?) "
+                           r"(?:empathy|sympathy)|(?:express|show) (?:empathy|sympathy)|apologi[sz]e or (?:express|show) "
+                           r"(?:empathy|sympathy|understanding))\??$", re.I)),
     # a request to the customer as such ("does the agent ask the customer for any information"); a request for
     # something in particular ("ask for a password", "ask for personal details") is about meaning
     ("information_request", re.compile(rf"^(?:in this (?:reply|message), )?does (?:the agent|this (?:reply|message)) "

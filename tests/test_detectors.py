@@ -3,8 +3,8 @@
 import pytest
 
 from assistant.detectors import (
-    asks_for_information, asks_question, closes_courteously, detect, detector_for, has_email, has_link, has_phone, has_signature,
-    names_private_channel, offers_further_help, reply_part, signs_reply, thanks,
+    apologises, asks_for_information, asks_question, closes_courteously, detect, detector_for, has_email, has_link, has_phone, has_signature,
+    names_private_channel, offers_further_help, reply_part, shows_empathy, signs_reply, thanks,
 )
 
 SIGNED = [
@@ -157,7 +157,29 @@ def test_information_requests(text, asks):
     assert asks_for_information(text) is asks
 
 
+@pytest.mark.parametrize("text,apology,empathy", [
+    # TweetSumm train first replies
+    ("@317718 I apologize for the inconvenience. I will be glad to assist you. -JB", True, True),
+    ("@554997 It's taking longer right now due to our backlog. Sorry about this.", True, True),
+    ("@760758 Our apologies. May we ask what specific website you are trying to access?", True, True),
+    ("@156566 That does sound frustrating! Which device is this occurring on?", False, True),
+    ("@131457 Hmm, that doesn't sound right. What Spotify version are you using? /JE", False, True),
+    ("@423503 Oh no! I would be happy to help. Please DM me your address. -AR", False, True),
+    ("@328134 Not great to hear Tristan, which service are you travelling on please? ^HP", False, True),
+    ("@382371 We know how frustrating it is to be without a bag. ^MS", False, True),
+    ("@638452 We get this quite a lot. If they want a refund they can request it from their rep. ^J", False, False),
+    ("@124579 I'd be happy to help! What are you needing assistance with? ^M", False, False),
+    ("We understand you need the receipt by Friday.", False, False),
+])
+def test_apology_and_empathy(text, apology, empathy):
+    assert apologises(text) is apology and shows_empathy(text) is empathy
+
+
 @pytest.mark.parametrize("question,detector", [
+    ("Does this reply apologise or express regret?", "apology"),
+    ("Does this reply acknowledge the problem with empathy?", "empathy"),
+    ("Does this reply show empathy?", "empathy"),
+    ("Does this reply apologise for the delay?", None),  # for what: meaning
     ("In this reply, does the agent ask the customer for any information?", "information_request"),
     ("Does this reply ask the customer for information?", "information_request"),
     ("Does this reply request more details?", "information_request"),
