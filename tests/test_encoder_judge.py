@@ -122,8 +122,8 @@ def test_an_audit_runs_on_the_trained_judge_without_a_language_model():
     from assistant.audit import Auditor
     from tests.test_audit import FakeRetriever
 
-    rule = ("## R1: Apologise\nAgents apologise.\n\n- Followed: the agent's first reply apologises.\n"
-            "- Violated: the agent's first reply has no apology.")
+    rule = ("## R1: Apologise\nAgents apologise for delays.\n\n- Followed: the agent's first reply apologises for the "
+            "delay.\n- Violated: the agent's first reply has no apology.")  # for what: meaning, no detector
     judge = FixedJudge()
     auditor = Auditor(None, FakeRetriever({"R1": rule}), judge=judge)  # type: ignore[arg-type]
     report = auditor.audit(parse_conversation("Customer: my parcel is late\nAgent: So sorry, we will check."))

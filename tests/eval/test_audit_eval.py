@@ -112,7 +112,7 @@ def test_a_re_decided_run_asks_its_detectors_again():
               "detector": "signature", "per_turn": {"1": 0.0, "2": 1.0}, "conversation_p": None}
     thanked = {"verdict": "followed", "scope": "any", "statement": "this reply thanks the customer",
                "per_turn": {"1": 0.3, "2": 0.4}, "conversation_p": None}  # the model's answers, before the detector
-    sorry = {**thanked, "statement": "Does this reply apologise?"}
+    sorry = {**thanked, "statement": "Does this reply apologise for the lost bag?"}  # for what: meaning
     generic = {**signed, "statement": "Does this reply have a signature?", "generic": True}
     again = redetected([signed, thanked, sorry, generic], conv)
     assert again[0]["per_turn"] == {"1": 1.0, "2": 1.0} and again[1]["per_turn"] == {"1": 0.0, "2": 1.0}
