@@ -218,7 +218,7 @@ _REQUEST = re.compile(
     r"to\s+(?:see|know|get|have|check|confirm|verify))\b|"
     r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:send|share|provide|confirm|check|tell|dm|pm|give|let|"
     r"include|verify|clarify|describe|explain|review|email|e-mail|attach|write)\b", re.I)
-_SENTENCE = re.compile(r"[^.!?]*\?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])")
 
 
 def asks_for_information(text: str) -> bool:
@@ -227,7 +227,7 @@ def asks_for_information(text: str) -> bool:
     number", "Please confirm your postcode", "Let us know which store"). An offer of further help ("Is there
     anything else we can help with?", "Let us know if you need anything") asks for nothing."""
     body = _HANDLES.sub("", text)
-    questions = [q for q in _SENTENCE.findall(body) if not offers_further_help(q)]
+    questions = [q for q in _SENTENCE_END.split(body) if q.endswith("?") and not offers_further_help(q)]
     return bool(questions) or bool(_REQUEST.search(body))
 
 
