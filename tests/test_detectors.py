@@ -3,8 +3,9 @@
 import pytest
 
 from assistant.detectors import (
-    apologises, asks_for_information, asks_question, closes_courteously, detect, detector_for, has_email, has_link, has_phone, has_signature,
-    names_private_channel, offers_further_help, reply_part, shows_empathy, signs_reply, thanks,
+    apologises, asks_for_information, asks_question, closes_courteously, detect, detector_for, has_email, has_link,
+    has_phone, has_signature, names_private_channel, offers_further_help, reply_part, shows_empathy, signs_reply,
+    thanks,
 )
 
 SIGNED = [
