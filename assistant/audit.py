@@ -27,7 +27,7 @@ from assistant.errors import InvalidConversation
 from assistant.detectors import detect
 from assistant.judge import (
     CheckResult, across_windows, aggregate, closest_turn, decide, evidence_turn, informative_checks, make_scorer,
-    trail, trigger_biased,
+    shown_by_requirement, trail, trigger_biased,
 )
 from assistant.parts import split_conversation
 from assistant.plans import Plan, compile_rule, rule_key
@@ -315,21 +315,26 @@ class Auditor:
 
     def judge(self, conv: Conversation, rule_id: str | None, passages: list[Passage]) -> Finding:
         """One guideline's finding from its plan's checks (see assistant.plans), asked in order and scored by
-        P(yes): not applicable when the trigger's not-applicable check holds (the requirement is then not asked),
-        else the likelier of violated and followed. The message that decided is the evidence (verbatim by
-        construction)."""
+        P(yes): not applicable when the trigger's not-applicable check holds (the requirement is then asked only
+        where a detector answers it, for free: see ``shown_by_requirement``), else the likelier of violated and
+        followed. The message that decided is the evidence (verbatim by construction)."""
         plan = self.plan(rule_id, passages)
         description, clauses = parse_clauses("\n\n".join(p.text for p in passages))
         common = dict(_about(rule_id, passages), plan_origin=plan.origin)
         results: dict[str, CheckResult] = {}
+        outside = False  # the trigger found the rule not applicable: only a detector's free answer can overrule it
         for check in informative_checks(list(plan.checks)):
+            if outside and not (check.detector and check.verdict == "followed"):
+                continue
             result = self.run_check(conv, description, check)
             if result is None:
                 return _undetermined(common, trail(results.values()), len(results) + 1)
             results[check.verdict] = result
             if check.verdict == "not_applicable" and result.p >= 0.5 and self._planned is None:
-                break  # the rule does not apply: its requirement is not asked
-        verdict, confidence = decide({v: r.p for v, r in results.items()})
+                outside = True  # the rule does not apply: its requirement is not asked of the model
+        p = {v: r.p for v, r in results.items()}
+        shown = shown_by_requirement(p, [v for v, r in results.items() if r.check.detector])
+        verdict, confidence = decide({**p, "not_applicable": 0.0} if shown else p)
         turn, status = evidence_turn(verdict, results, self.yes_bias, self.many_bias), "verbatim"
         if turn is None and verdict == "violated":
             turn, status = closest_turn(results, self.yes_bias, self.many_bias), "absence"
@@ -338,6 +343,9 @@ class Auditor:
         rationale = (clauses.get(verdict) if plan.origin == "clauses" else None) or _rationale(verdict, deciding)
         if status == "absence" and quote:
             rationale += f" No reply in scope does it; the quote is the closest one (turn {turn + 1})."
+        if shown:
+            rationale += (f" The rule applies although {_in_words(results['not_applicable'].check)} found no message "
+                          "showing its situation: the agent did what the rule asks in that situation.")
         return Finding(verdict=verdict, evidence=quote, evidence_status=status if quote else "none",
                        rationale=rationale, raw_output=trail(results.values()), checks_asked=len(results),
                        confidence=round(confidence, 3) if self.graded else None,

@@ -165,6 +165,16 @@ def trigger_biased(verdict: str, generic: bool, p: float, trigger: float) -> flo
     return debias(p, -trigger) if verdict == "not_applicable" and not generic else p
 
 
+def shown_by_requirement(p: dict[str, float], exact: Iterable[str]) -> bool:
+    """Whether a rule that its trigger found not applicable applies after all, because an exact detector (``exact``:
+    the verdicts whose check a detector answered) found the agent doing what the rule requires. A rule "when X,
+    do Y" is followed where Y is done: an agent moves a conversation to DM because the matter needs account
+    details, apologises because something went wrong. Only the followed check, and only a detector's answer: doing
+    what a rule forbids shows nothing of its situation, and a model's yes to a requirement whose situation it did
+    not see is no evidence (on the dev sets it broke as many verdicts as it corrected)."""
+    return p.get("not_applicable", 0.0) >= 0.5 and "followed" in exact and p.get("followed", 0.0) >= 0.5
+
+
 def redecide(checks: list[dict], bias: float, many: float = 0.0, trigger: float = 0.0) -> tuple[str, float]:
     """The verdict a finding's recorded checks (``Finding.checks``) give under another ``yes_bias``,
     ``many_bias`` and ``trigger_bias``: calibrating them on a labelled set needs no second run of the model."""
@@ -175,6 +185,8 @@ def redecide(checks: list[dict], bias: float, many: float = 0.0, trigger: float 
         p[c["verdict"]] = trigger_biased(c["verdict"], bool(generic), aggregate(
             c["scope"] if c["per_turn"] else "conversation", values, 0.0 if generic else bias, 0.0 if generic else many),
             trigger)
+    if shown_by_requirement(p, [c["verdict"] for c in checks if c.get("detector")]):
+        p["not_applicable"] = 0.0
     return decide(p)
 
 

@@ -208,7 +208,7 @@ def redetected(checks: list[dict], conv: Conversation) -> list[dict]:
         question = c["statement"] if c["statement"].endswith("?") else as_question(c["statement"]) or ""
         name = detector_for(question) if c["per_turn"] and not c.get("generic") else None
         if name:
-            c = {**c, "per_turn": {t: float(detect(name, conv.turns[int(t)].text)) for t in c["per_turn"]}}
+            c = {**c, "detector": name, "per_turn": {t: float(detect(name, conv.turns[int(t)].text)) for t in c["per_turn"]}}
         out.append(c)
     return out
 

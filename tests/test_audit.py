@@ -494,6 +494,36 @@ def test_a_rule_that_does_not_apply_is_not_asked_its_requirement():
                                  "message showed it clearly enough (highest P(yes) 0.10).")
 
 
+def test_a_detector_finding_the_required_behaviour_shows_that_a_rule_applies():
+    """ "When helping needs account details, move to DM": the model sees no message needing account details (P 0.1),
+    but the private-channel detector finds the agent asking for a DM, which is what the rule asks in that situation:
+    followed, for free (the model is asked nothing more). Without a DM the rule stays not applicable; a detector
+    finding what a rule forbids (a link) shows nothing of its situation; re-deciding the trail agrees."""
+    from assistant.judge import redecide
+    from assistant.plans import Spec, from_spec
+
+    def finding(spec, conv):
+        rule = "## G2: Private channel\nWhen helping needs account details, invite the customer to DM."
+        stored = {"G2": from_spec("G2", "G2: Private channel", rule, spec, "model")}
+        gen = ProbGenerator({})  # P(yes) 0.1 for every question
+        found = Auditor(gen, PlannedRetriever({"G2": rule}, stored), RAW).audit(conv).findings[0]
+        return found, gen
+
+    dm = Spec("when", "Does this reply invite the customer to continue in a private channel?", "any_reply",
+              "Does this message show that helping needs account details?", "anyone")
+    shown, gen = finding(dm, CONV)
+    assert shown.verdict == "followed" and "Please DM us" in shown.evidence and shown.evidence_status == "verbatim"
+    assert [c["detector"] for c in shown.checks] == [None, "private_channel"] and len(gen.prompts) == 4  # triggers only
+    assert "the agent did what the rule asks in that situation" in shown.rationale
+    assert redecide(shown.checks, 0.0, 0.0, trigger=0.0)[0] == "followed"
+    public = CONV.replace("Please DM us your order number and we'll check.", "We'll check.").replace("in DM", "")
+    assert finding(dm, public)[0].verdict == "not_applicable"
+    link = Spec("when", "Does this reply include a link?", "no_reply",
+                "Does this message show that helping needs account details?", "anyone")
+    linked = CONV.replace("Please DM us", "See https://brightline.example/help or DM us")
+    assert finding(link, linked)[0].verdict == "not_applicable"
+
+
 def test_an_override_is_used_even_when_the_rule_text_changed():
     from assistant.plans import Spec, from_spec
 
