@@ -344,8 +344,8 @@ class Auditor:
         if status == "absence" and quote:
             rationale += f" No reply in scope does it; the quote is the closest one (turn {turn + 1})."
         if shown:
-            rationale += (f" The rule applies although {_in_words(results['not_applicable'].check)} found no message "
-                          "showing its situation: the agent did what the rule asks in that situation.")
+            rationale += (f" The rule applies although its trigger ({_in_words(results['not_applicable'].check)}) found "
+                          "no message showing its situation: the agent did what the rule asks in that situation.")
         return Finding(verdict=verdict, evidence=quote, evidence_status=status if quote else "none",
                        rationale=rationale, raw_output=trail(results.values()), checks_asked=len(results),
                        confidence=round(confidence, 3) if self.graded else None,
