@@ -128,6 +128,15 @@ class AuditReport:
                        "checks_asked": f.checks_asked, **({"checks": list(f.checks)} if f.checks else {})} for f in self.findings],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "AuditReport":
+        """The report ``to_dict`` wrote, trail included (a resumed evaluation reads back the audits it finished)."""
+        findings = [Finding(**{**f, "chunk_ids": tuple(t["chunk_ids"]), "raw_output": t["raw_output"],
+                               "checks_asked": t["checks_asked"], "checks": tuple(t.get("checks", ()))})
+                    for f, t in zip(data["findings"], data["trail"], strict=True)]
+        return cls(findings, [Passage(**p) for p in data["retrieved"]], data["not_retrieved_rules"], data["model"],
+                   data["seconds"], data["conversation_id"])
+
 
 def group_guidelines(passages: list[Passage]) -> list[tuple[str | None, list[Passage]]]:
     """Passages grouped by rule id, in retrieval order. When the store has rule ids, passages without one

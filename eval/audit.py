@@ -3,6 +3,7 @@
     python -m eval.audit                                            # our dev set, the sample playbook, default model
     python -m eval.audit --labels my-labels.jsonl --guidelines my-playbook.md --model qwen2.5-coder-1.5b-instruct
     python -m eval.audit --limit 5 --out runs/audit/quick
+    python -m eval.audit --limit 5 --out runs/audit/quick --resume   # go on after an interruption
     python -m eval.audit --judge model --model qwen2.5-coder-1.5b-instruct   # a language model answers the checks
     python -m eval.audit --config configs/default.yaml --yes-bias 0.3 --scorer yes_no
 
@@ -368,6 +369,38 @@ def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a Kno
 
 
 
+def finished_audits(path: Path, settings: dict) -> tuple[list[AuditReport], list[float]]:
+    """The audits an interrupted run wrote to ``path`` (the first of the run's conversations, in order), with their
+    seconds; refused if the run's settings (labels and their conversations, guidelines, judge, biases, the plans'
+    keys) differ from ``settings``: its verdicts would not be this run's."""
+    if not path.is_file():
+        return [], []
+    try:
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        recorded = lines[0]["settings"]
+        done = [(AuditReport.from_dict(line["report"]), line["seconds"]) for line in lines[1:]]
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise SupportLensError(f"{path} is not a checkpoint this tool wrote ({exc}); delete it to start again") from exc
+    changed = sorted(k for k in settings.keys() | recorded.keys() if settings.get(k) != recorded.get(k))
+    if changed:
+        raise SupportLensError(f"{path} was written with other settings ({', '.join(changed)} differ); "
+                               "drop --resume or use another --out to start again")
+    return [r for r, _ in done], [s for _, s in done]
+
+
+def start_checkpoint(path: Path, settings: dict, reports: list[AuditReport],
+                     times: list[float]) -> Callable[[AuditReport, float], None]:
+    """Write ``path`` afresh with the settings and the audits kept so far; return what appends one more audit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"settings": settings}] + [{"seconds": s, "report": r.to_dict()} for r, s in zip(reports, times, strict=True)]
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+
+    def append(report: AuditReport, seconds: float) -> None:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"seconds": seconds, "report": report.to_dict()}, ensure_ascii=False) + "\n")
+    return append
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Score audits against hand-labelled verdicts.", allow_abbrev=False)  # --mode is not --model
@@ -394,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
                              "plans, as today's compiler version writes them) instead of compiling them again")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default="runs/audit/dev")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from the audits an interrupted run with the same settings wrote to OUT/audits.jsonl "
+                             "(each finished audit is written there as it ends)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     try:
@@ -487,11 +523,20 @@ def main(argv: list[str] | None = None) -> int:
                     plan = from_spec(rule_id, *texts[rule_id], Spec.from_dict(spec), "override")
                     kb.set_override(rule_id, {"plan": plan.to_dict()})
         plans = {r: Plan.from_dict(d) for r, d in kb.plans().items()}
-        reports, times = [], []
-        for conv, _ in tqdm(items, desc="auditing", unit="conversation"):
+        settings = {"labels": portable(args.labels), "conversations": [c.conversation_id for c, _ in items],
+                    "guidelines": [portable(g) for g in args.guidelines], "model": auditor.model_name,
+                    "judge": config.audit_judge, "adapter": config.audit_adapter_path(), "k": auditor.settings.k,
+                    "scorer": auditor.settings.scorer, "yes_bias": auditor.yes_bias, "many_bias": auditor.many_bias,
+                    "trigger_bias": auditor.trigger_bias, "plans": {r: p.key for r, p in plans.items()}}
+        reports, times = finished_audits(out / "audits.jsonl", settings) if args.resume else ([], [])
+        resumed = len(reports)
+        checkpoint = start_checkpoint(out / "audits.jsonl", settings, reports, times)
+        for conv, _ in tqdm(items[len(reports):], desc="auditing", unit="conversation", initial=len(reports),
+                            total=len(items)):
             start = time.perf_counter()
             reports.append(auditor.audit(conv))
             times.append(time.perf_counter() - start)
+            checkpoint(reports[-1], times[-1])
     except SupportLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -501,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
               "judge": config.audit_judge, "adapter": config.audit_adapter_path(), "compile_model": config.compile_model,
               "k": auditor.settings.k, "scorer": auditor.settings.scorer, "yes_bias": auditor.yes_bias, "many_bias": auditor.many_bias,
               "trigger_bias": auditor.trigger_bias, "n_conversations": len(items), "n_rules": len(kb.rules()),
-              "median_audit_s": statistics.median(times), "total_s": sum(times),
+              "median_audit_s": statistics.median(times), "total_s": sum(times), "resumed_audits": resumed,
               "compile": {"rules": compiled, "seconds": round(compile_s, 1),
                           "plans": {r: {"origin": p.origin, "plan": p.describe(), "note": p.note, "key": p.key}
                                     for r, p in plans.items()}},

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from assistant.audit import CHECK_ROOM, UNDETERMINED, Auditor, AuditSettings, Passage, group_guidelines
+from assistant.audit import CHECK_ROOM, UNDETERMINED, AuditReport, Auditor, AuditSettings, Passage, group_guidelines
 from assistant.config import MODEL_MANY_BIAS, MODEL_YES_BIAS
 from assistant.conversation import parse_conversation
 from assistant.errors import ConfigError, InvalidConversation
@@ -374,8 +374,8 @@ def test_report_score_trail_and_raw_text():
     report = Auditor(gen, retriever, RAW).audit(UNSIGNED_LAST)
     assert [f.verdict for f in report.findings] == ["violated", "not_applicable"]
     assert report.compliance_score == 0.0 and report.counts["violated"] == 1 and report.not_retrieved == ["G9"]
-    data = report.to_dict()
-    json.dumps(data)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert AuditReport.from_dict(data).to_dict() == data  # a resumed evaluation reads its finished audits back
     assert data["retrieved"][0]["rule_id"] == "G4" and data["trail"][0]["raw_output"].startswith("followed(all)=")
     assert data["trail"][0]["checks_asked"] == 1 and "checks_asked" not in data["findings"][0]
     assert "@Brightline" not in retriever.queries[0] and "@Brightline" in gen.prompts[0]  # audit reads the raw text

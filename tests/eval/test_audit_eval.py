@@ -294,3 +294,50 @@ def test_calibrate_prints_the_grid_and_writes_a_re_decided_report(tweetsumm_dir,
     assert main(["--calibrate", str(path), "--data-dir", str(tweetsumm_dir), "--trigger-bias", "0.5"]) == 0
     report = (tmp_path / "report-yes-bias-+0.0-trigger-0.50.md").read_text()
     assert "trigger bias 0.5" in report and "trigger bias 0.0 (verdicts exact" in report
+
+
+def test_an_interrupted_evaluation_resumes_from_its_finished_audits(tmp_path, monkeypatch, tweetsumm_dir):
+    from assistant.audit import Auditor
+    from eval.audit import main
+    from tests.conftest import FakeGenerator
+    from tests.knowledge_base.conftest import FakeEmbedder
+
+    class Judge(FakeGenerator):
+        def choice_probabilities(self, prompt, choices):
+            return [0.3, 0.7]
+
+    audited, real_audit = [], Auditor.audit
+
+    def audit(self, conv):
+        if len(audited) == interrupt_at:
+            raise KeyboardInterrupt  # the session ends mid-run
+        audited.append(conv.conversation_id)
+        return real_audit(self, conv)
+
+    monkeypatch.setattr(Auditor, "audit", audit)
+    monkeypatch.setattr("knowledge_base.embedder.make_embedder", FakeEmbedder)
+    monkeypatch.setattr("assistant.backends.load_generator", lambda *a, **k: Judge(reply="not json"))
+    out = tmp_path / "run"
+    args = ["--limit", "3", "--judge", "model", "--out", str(out), "--data-dir", str(tweetsumm_dir)]
+    interrupt_at = None
+    assert main(args) == 0
+    whole, ids = json.loads((out / "results.json").read_text()), list(audited)
+
+    (out / "results.json").unlink()
+    audited.clear()
+    interrupt_at = 1
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    assert len((out / "audits.jsonl").read_text().splitlines()) == 2  # the settings and the one finished audit
+    audited.clear()
+    interrupt_at = None
+    assert main([*args, "--resume"]) == 0
+    assert audited == ids[1:]  # the finished audit is read back, not run again
+    resumed = json.loads((out / "results.json").read_text())
+    assert resumed["resumed_audits"] == 1 and resumed["metrics"] == whole["metrics"]
+    assert [r["findings"] for r in resumed["reports"]] == [r["findings"] for r in whole["reports"]]
+
+    assert main([*args, "--resume", "--yes-bias", "0.2"]) == 2  # another setting: its verdicts are not this run's
+    assert main([*args[:1], "2", *args[2:], "--resume"]) == 2  # other conversations
+    (out / "audits.jsonl").write_text("not a checkpoint\n")
+    assert main([*args, "--resume"]) == 2
