@@ -341,3 +341,22 @@ def test_an_interrupted_evaluation_resumes_from_its_finished_audits(tmp_path, mo
     assert main([*args[:1], "2", *args[2:], "--resume"]) == 2  # other conversations
     (out / "audits.jsonl").write_text("not a checkpoint\n")
     assert main([*args, "--resume"]) == 2
+
+
+def test_the_fresh_sets_are_complete_and_share_no_dialog_with_any_other_set(tweetsumm_dir):
+    """The fresh held-out sets were drawn after the others had scored many changes: a dialog in two sets would make
+    the fresh result less fresh."""
+    from eval.audit import REPO
+
+    sets = {p: [json.loads(line) for line in p.read_text().splitlines()]
+            for p in (REPO / "eval" / "audit_dev").rglob("*.jsonl")}
+    assert len(sets) >= 6
+    for name, rules, n in (("brightline-fresh.jsonl", {f"G{i}" for i in range(1, 11)}, 20),
+                           ("skyway-fresh.jsonl", {"1.1", "1.2", "2.1", "2.2", "3.1", "4.1", "4.2", "4.3", "5.1", "5.2"}, 18)):
+        path = next(p for p in sets if p.name == name)
+        items = load_labels(path, tweetsumm_dir)
+        assert len(items) == n and all(set(labels) == rules for _, labels in items)
+        ids = {r["conversation_id"] for r in sets[path]}
+        assert len(ids) == n
+        for other, rows in sets.items():
+            assert other == path or not ids & {r["conversation_id"] for r in rows}, other.name
