@@ -88,6 +88,19 @@ def test_numbered_manuals_in_markdown_text_and_pdf():
     assert [c.rule_id for c in listed] == ["G3"]  # numbered lines inside a rule section stay in it
 
 
+def test_a_heading_ends_a_numbered_rule_and_opens_the_next_section():
+    """A numbered paragraph is a rule up to the next heading, which is the next section's, not a line of the rule:
+    rule 1.1 of a manual did not end at "## 2. Disruption" and was compiled as a question about a disruption."""
+    md = chunk_document("manual.md", "markdown", "# Manual\n\n## 1. Form\n\n1.1 Every reply is signed.\n\n"
+                        "## 2. Disruption\n\n2.1 When a flight is late, apologise.\n\n### Notes\n\nNone.\n")
+    rules = {c.rule_id: c for c in md if c.rule_id}
+    assert rules["1.1"].text == "1.1 Every reply is signed."
+    assert rules["1.1"].heading == "Manual > 1. Form > 1.1 Every reply is signed."
+    assert rules["2.1"].heading == "Manual > 2. Disruption > 2.1 When a flight is late, apologise."
+    assert rules["2.1"].text == "2.1 When a flight is late, apologise."
+    assert [c.heading for c in md if not c.rule_id][-1] == "Manual > 2. Disruption > Notes"
+
+
 def test_a_pdf_manual_is_read_rule_by_rule(tmp_path):
     from knowledge_base.documents import extract_text, read_source
 
