@@ -330,23 +330,26 @@ def recorded_plans(path: str | Path) -> dict[str, dict]:
     return plans
 
 
-def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a KnowledgeBase
+def replay_plans(kb, recorded: dict[str, dict]) -> list[str]:  # noqa: ANN001 - a KnowledgeBase
     """Store in ``kb`` the plans a finished run recorded for its rules (``compile.plans``: origin, words, note, key),
     rebuilt from their words (``spec_from_description``): compiling is greedy, so that is what compiling again gives
     with the same compiler, at no cost. A rule the run compiled from clauses is compiled from them again (free). A
-    plan compiled from another text or by another compiler version (its recorded ``key``; runs before 2026-12-04
-    recorded none and are taken as they are), words that do not read back, a fallback or a manager's override are
-    refused."""
+    rule the run did not record, or whose plan it compiled from another text or by another compiler version (its
+    recorded ``key``; runs before 2026-12-04 recorded none and are taken as they are), is left without a plan, to be
+    compiled anew like any changed rule: returns those rules. Words that do not read back, a fallback or a manager's
+    override are refused."""
     from assistant.plans import DECIDED_BY, InvalidSpec, from_clauses, from_spec, rule_key, spec_from_description
 
-    def replay(rule_id: str, heading: str, text: str) -> dict:
+    left: list[str] = []
+
+    def replay(rule_id: str, heading: str, text: str) -> dict | None:
         got = recorded.get(rule_id)
         if got is not None and not (isinstance(got, dict) and isinstance(got.get("plan"), str) and got.get("origin")):
             raise SupportLensError(f"Rule {rule_id}: the run's record of its plan is malformed (needs origin and plan "
                                    "words); compile it (leave out --plans-from).")
-        if got is not None and got.get("key", rule_key(heading, text)) != rule_key(heading, text):
-            raise SupportLensError(f"Rule {rule_id}: the run's plan was compiled from another text or compiler "
-                                   "version; compile it (leave out --plans-from).")
+        if got is None or got.get("key", rule_key(heading, text)) != rule_key(heading, text):
+            left.append(rule_id)
+            return None
         if got is not None and got["origin"] == "clauses":
             plan = from_clauses(rule_id, heading, text)
         elif got is not None and got["origin"] == "model":
@@ -357,8 +360,7 @@ def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a Kno
                 raise SupportLensError(f"Rule {rule_id}: the run's plan does not read back ({exc}); compile it "
                                        "(leave out --plans-from).") from exc
         else:
-            what = "no plan" if got is None else f"a {got['origin']} plan"
-            raise SupportLensError(f"Rule {rule_id}: the run records {what} to replay; compile it "
+            raise SupportLensError(f"Rule {rule_id}: the run records a {got['origin']} plan to replay; compile it "
                                    "(leave out --plans-from).")
         if plan is None or DECIDED_BY.sub("", plan.describe()) != DECIDED_BY.sub("", got["plan"]):
             raise SupportLensError(f"Rule {rule_id}: the run's plan does not read back as recorded; compile it "
@@ -366,6 +368,7 @@ def replay_plans(kb, recorded: dict[str, dict]) -> None:  # noqa: ANN001 - a Kno
         return plan.to_dict()
 
     kb.compile_rules(replay, rule_key)
+    return left
 
 
 
@@ -424,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a manager's corrected plans ({rule_id: spec}), applied after compiling: the audit after review")
     parser.add_argument("--plans-from", default=None, metavar="RESULTS_JSON",
                         help="take the prose rules' plans from a finished run on the same guidelines (its recorded "
-                             "plans, as today's compiler version writes them) instead of compiling them again")
+                             "plans, as today's compiler version writes them) instead of compiling them again; "
+                             "a rule whose text changed since (or a new one) is compiled anew")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--out", default="runs/audit/dev")
     parser.add_argument("--resume", action="store_true",
@@ -506,7 +510,10 @@ def main(argv: list[str] | None = None) -> int:
         kb.build([Path(p) for p in args.guidelines])
         auditor = build_auditor(kb, config=config)
         if recorded is not None:
-            replay_plans(kb, recorded)
+            left = replay_plans(kb, recorded)
+            if left:
+                print(f"--plans-from: not recorded for today's text (changed since that run, or new), compiled anew: "
+                      f"rule {', '.join(left)}", file=sys.stderr)
         start = time.perf_counter()
         with tqdm(desc="compiling rules", unit="rule") as bar:
             compiled, _ = compile_knowledge_base(

@@ -204,7 +204,8 @@ class KnowledgeBase:
     def compile_rules(self, compile_one: Compile, key: RuleKey, progress: ProgressFn | None = None,
                       force: bool = False) -> tuple[int, int]:
         """Compile the check plan of every rule that has none for its current text (all with ``force``) and store
-        the plans in a new version; returns (compiled, reused). Unchanged rules cost nothing."""
+        the plans in a new version; returns (compiled, reused). Unchanged rules cost nothing. ``compile_one`` may
+        return None: the rule is then left without a plan (to be compiled by a later call)."""
         with self.versions.lock():
             loaded = self._load()
             texts = self.rule_texts()
@@ -214,7 +215,11 @@ class KnowledgeBase:
             if progress and todo:
                 progress(0, len(todo))
             for done, rule_id in enumerate(todo, start=1):
-                plans[rule_id] = compile_one(rule_id, *texts[rule_id])
+                plan = compile_one(rule_id, *texts[rule_id])
+                if plan is None:
+                    plans.pop(rule_id, None)
+                else:
+                    plans[rule_id] = plan
                 if progress:
                     progress(done, len(todo))
             if todo or plans.keys() != loaded.plans.keys():

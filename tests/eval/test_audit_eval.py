@@ -123,7 +123,7 @@ def test_a_re_decided_run_asks_its_detectors_again():
     assert decided["preds"] == [["followed"]] and decided["run_preds"] == [["violated"]]
 
 
-def test_plans_are_replayed_from_a_run_s_words_and_refused_when_they_differ():
+def test_plans_are_replayed_from_a_run_s_words_refused_when_they_differ_and_recompiled_when_the_rule_did():
     from assistant.errors import SupportLensError
     from assistant.plans import Plan, Spec, from_clauses, from_spec
     from eval.audit import replay_plans
@@ -136,7 +136,7 @@ def test_plans_are_replayed_from_a_run_s_words_and_refused_when_they_differ():
         plans: dict = {}
 
         def compile_rules(self, compile_one, key):  # noqa: ANN001, ANN202
-            self.plans = {r: compile_one(r, *t) for r, t in texts.items()}
+            self.plans = {r: p for r, t in texts.items() if (p := compile_one(r, *t)) is not None}
 
     spec = Spec("when", "Does this reply give the new departure time?", "any_reply", "Does this message report a delay?")
     model = from_spec("D1", *texts["D1"], spec, "model", "examples: ...")
@@ -146,9 +146,12 @@ def test_plans_are_replayed_from_a_run_s_words_and_refused_when_they_differ():
     replay_plans(store, recorded)
     assert Plan.from_dict(store.plans["D1"]) == model and store.plans["D1"]["origin"] == "model"
     assert Plan.from_dict(store.plans["G4"]) == from_clauses("G4", *texts["G4"])
-    with pytest.raises(SupportLensError, match="Rule D1: the run's plan was compiled from another text"):
-        replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "key": "0123456789abcdef"}})
-    replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "key": model.key}})  # the same text and compiler
+    assert replay_plans(store, recorded) == []
+    changed = Store()  # a rule compiled from another text (or compiler version), or not recorded: left to compile
+    assert replay_plans(changed, {**recorded, "D1": {**recorded["D1"], "key": "0123456789abcdef"}}) == ["D1"]
+    assert set(changed.plans) == {"G4"}
+    assert replay_plans(Store(), {"G4": recorded["G4"]}) == ["D1"]
+    assert replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "key": model.key}}) == []  # same text
     with pytest.raises(SupportLensError, match="Rule D1: the run's plan does not read back"):
         replay_plans(Store(), {**recorded, "D1": {**recorded["D1"], "plan": "Applies to every conversation."}})
     with pytest.raises(SupportLensError, match="Rule D1: the run records a fallback plan"):

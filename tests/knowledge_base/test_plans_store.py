@@ -43,6 +43,8 @@ def test_plans_are_compiled_once_and_again_only_for_a_changed_rule(tmp_path):
     kb.build([doc])
     assert stale_rules(kb) == ["1.2"]
     assert kb.compile_rules(counting_compiler(calls), rule_key) == (1, 1) and calls[-1] == "1.2"
+    assert kb.compile_rules(lambda r, h, t: None, rule_key, force=True) == (2, 0)  # None: left without a plan
+    assert kb.plans() == {} and stale_rules(kb) == ["1.1", "1.2"]
 
 
 def test_an_override_survives_a_rebuild_and_is_what_audits_use(tmp_path):
