@@ -260,7 +260,7 @@ _PERSON = r"(?:customer|traveller|traveler|passenger|user|client|guest|caller|me
 _ABOUT = (
     ("signature", re.compile(rf"^(?:does|is) this (?:reply|message) (?:\w+\s+){{0,2}}?(?:with\s+|by\s+)?{_SIGNATURE}"
                              r"(?:\s+or\s+(?:\w+\s+){0,2}?(?:signature|initials|(?:first\s+)?name|sign-?off))?"
-                             r"(?:\s+at the end)?\??$", re.I)),
+                             r"(?:\s+signed)?(?:\s+(?:at the (?:end|bottom)|below))?\??$", re.I)),
     ("signature", re.compile(r"^is this (?:reply|message) signed(?: with [\w' ]+)?\??$", re.I)),
     ("link", re.compile(r"^(?:does|is) this (?:reply|message) (?:include|contain|carry|have|give|share|provide)"
                         r"(?: an?| the)? (?:link|url|web ?link|web address)\??$", re.I)),
