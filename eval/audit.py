@@ -350,9 +350,9 @@ def replay_plans(kb, recorded: dict[str, dict]) -> list[str]:  # noqa: ANN001 - 
         if got is None or got.get("key", rule_key(heading, text)) != rule_key(heading, text):
             left.append(rule_id)
             return None
-        if got is not None and got["origin"] == "clauses":
+        if got["origin"] == "clauses":
             plan = from_clauses(rule_id, heading, text)
-        elif got is not None and got["origin"] == "model":
+        elif got["origin"] == "model":
             try:
                 plan = from_spec(rule_id, heading, text, spec_from_description(got["plan"]), "model",
                                  got.get("note") or "")

@@ -10,7 +10,8 @@ section; text before the first one is the preamble, headed by the file's stem.
 
 Numbered policy manuals: a paragraph that starts with a section number (``4.2 When the traveller is unhappy,
 ...``, ``§ 3.1 ...``) is a rule with that id, in Markdown (outside a rule section) and in text and PDF alike; it
-runs to the next numbered paragraph or heading (of any level), and its heading is the enclosing path plus its opening words.
+runs to the next numbered paragraph or heading (of any level), and its heading is the enclosing path plus its opening
+words.
 
 A section longer than ``max_chars`` is split on paragraph boundaries (then lines, then words), each piece
 keeping the section's heading and rule id. Chunk ids hash source, heading, piece index and text, so they are
@@ -115,9 +116,10 @@ def _markdown_sections(text: str) -> list[_Section]:
             current.lines.append(line)
             continue
         level, title = len(match[1]), (match[2] or "").strip()
+        # a sub-heading stays inside the chunk of a rule opened by a heading; a numbered paragraph (level 0) ends at any
         if current.rule_id is not None and current.level > 0 and level > current.level:
-            current.lines.append(line)  # a sub-heading stays inside its rule's chunk (a numbered paragraph, level 0,
-            continue  # ends at any heading)
+            current.lines.append(line)
+            continue
         while stack and stack[-1][0] >= level:
             stack.pop()
         stack.append((level, title))
