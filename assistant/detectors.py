@@ -253,15 +253,20 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
 }
 _SIGNATURE = (r"(?:(?:(?:an?|the|their|its)\s+)?(?:agent'?s?'?\s+)?(?:signature|initials|sign-?off)|"
               r"(?:the\s+)?agent'?s?'?\s+(?:initials|(?:first\s+)?name))")
+# "... with (the agent's) initials or first name", and examples in brackets ("(^KL, -Ana)"), after a signature asked of
+_SIGNED_WITH = r"(?:,?\s+(?:with|using|showing|giving)\s+(?:the\s+|their\s+)?(?:agent'?s?'?\s+)?(?:initials|(?:first\s+)?name)" \
+               r"(?:\s+or\s+(?:\w+\s+)?(?:initials|(?:first\s+)?name))?)"
+_EXAMPLES = r"(?:\s*\([^()]*\))"
 _PERSON = r"(?:customer|traveller|traveler|passenger|user|client|guest|caller|member|person)"
 # What a check's question must be about for its detector to answer it. Only questions whose whole content is the
 # form qualify ("does this reply carry a signature", "does this reply include a link"); "does it give a link to a
 # help page or other next step" is about meaning and stays with the model.
 _ABOUT = (
-    ("signature", re.compile(rf"^(?:does|is) this (?:reply|message) (?:\w+\s+){{0,2}}?(?:with\s+|by\s+)?{_SIGNATURE}"
-                             r"(?:\s+or\s+(?:\w+\s+){0,2}?(?:signature|initials|(?:first\s+)?name|sign-?off))?"
-                             r"(?:\s+signed)?(?:\s+(?:at the (?:end|bottom)|below))?\??$", re.I)),
-    ("signature", re.compile(r"^is this (?:reply|message) signed(?: with [\w' ]+)?\??$", re.I)),
+    ("signature", re.compile(rf"^(?:does|is) this (?:public )?(?:reply|message) (?:\w+\s+){{0,2}}?(?:with\s+|by\s+)?"
+                             rf"{_SIGNATURE}(?:\s+or\s+(?:\w+\s+){{0,2}}?(?:signature|initials|(?:first\s+)?name|sign-?off))?"
+                             rf"(?:\s+signed)?{_SIGNED_WITH}?(?:\s+(?:at the (?:end|bottom)|below))?{_EXAMPLES}?\??$", re.I)),
+    ("signature", re.compile(rf"^is this (?:public )?(?:reply|message) signed(?: by (?:the|its|an?) (?:agent|person|author|"
+                             rf"writer)(?: who wrote it)?)?(?:,?\s+with [\w' ]+)?{_EXAMPLES}?\??$", re.I)),
     ("link", re.compile(r"^(?:does|is) this (?:reply|message) (?:include|contain|carry|have|give|share|provide)"
                         r"(?: an?| the)? (?:link|url|web ?link|web address)\??$", re.I)),
     ("email", re.compile(r"^(?:does|is) this (?:reply|message) (?:include|contain|carry|have|give|share|provide|show)"

@@ -193,6 +193,14 @@ def test_apology_and_empathy(text, apology, empathy):
     ("Does this reply have the agent's initials or first name signed at the bottom?", "signature"),
     ("Does this reply have the agent's name signed at the end?", "signature"),
     ("Does this reply have the agent's name signed by a manager?", None),
+    # how a compile model may word "every public reply is signed by the agent who wrote it, with their initials or
+    # first name (for example ^KL, -Ana)": greedy wording differs from one CPU to another
+    ("Is this reply signed by the agent who wrote it?", "signature"),
+    ("Is this public reply signed by the agent, with their initials or first name?", "signature"),
+    ("Does this reply have a signature with the agent's initials or first name?", "signature"),
+    ("Does this reply end with the agent's initials or first name (for example ^KL or -Ana)?", "signature"),
+    ("Is this reply signed by a manager?", None),
+    ("Does this reply have a signature (not a sign-off like thanks)?", None),
     ("Does this reply include the agent's name?", "signature"),
     ("Does this reply use the customer's name?", None),
     ("Does this reply include a link?", "link"),
