@@ -138,6 +138,17 @@ class AuditReport:
                    data["seconds"], data["conversation_id"])
 
 
+def turns_in_scope(conv: Conversation, check: Check) -> list[int]:
+    """The messages (0-based turns) ``check`` is asked of: its speaker's, the first or last of them or all; none for a
+    question about the whole conversation, or when the speaker wrote nothing. "anyone" means the two people: bot
+    replies and system notices are never judged as either's messages."""
+    eligible = [i for i, t in enumerate(conv.turns)
+                if t.speaker == check.speaker or (check.speaker == "anyone" and t.speaker in ("customer", "agent"))]
+    if check.scope == "conversation":
+        return []
+    return eligible[:1] if check.scope == "first" else eligible[-1:] if check.scope == "last" else eligible
+
+
 def group_guidelines(passages: list[Passage]) -> list[tuple[str | None, list[Passage]]]:
     """Passages grouped by rule id, in retrieval order. When the store has rule ids, passages without one
     (a document's preamble) are context, not guidelines; without any rule ids, each passage is a guideline."""
@@ -289,14 +300,11 @@ class Auditor:
 
     def run_check(self, conv: Conversation, guideline: str, check: Check) -> CheckResult | None:
         """Ask ``check`` of every reply in its scope (or of the conversation) and aggregate; None if unanswered."""
-        # "anyone" means the two people: bot replies and system notices are never judged as either's messages
-        eligible = [i for i, t in enumerate(conv.turns)
-                    if t.speaker == check.speaker or (check.speaker == "anyone" and t.speaker in ("customer", "agent"))]
-        if check.scope == "conversation" or not eligible:
+        turns = turns_in_scope(conv, check)
+        if check.scope == "conversation" or not turns:
             p = self.yes_probability(conv, guideline, check.statement if check.scope == "conversation" else check.clause, None)
             return None if p is None else CheckResult(check, self.holds(check, aggregate("conversation", [p], self.bias(check))),
                                                       {}, p)
-        turns = eligible[:1] if check.scope == "first" else eligible[-1:] if check.scope == "last" else eligible
         per_turn = {}
         for turn in turns:
             p = (float(detect(check.detector, conv.turns[turn].text)) if check.detector else

@@ -236,6 +236,46 @@ def asks_question(text: str) -> bool:
     return "?" in text
 
 
+# a personal detail or identifier, asked for as "your ...", "the ...": a booking, order, account, membership, loyalty
+# or ticket number or reference, a record locator, an e-mail address, a phone number, a postal address, a date of
+# birth, a full name, a passport or card number, personal or contact details (not a flight number or a travel date,
+# nor "more details" about what happened)
+_NAMED_IDENTIFIER = (
+    r"(?:(?:booking|reservation|confirmation|conf|order|account|acct|membership|member|loyalty|customer|ticket|"
+    r"e-?ticket|frequent\s+fl[iy]er|ff|rewards?|a?advantage|skymiles|miles|passport|card|id)\s*"
+    r"(?:ref(?:erence)?|number|no\.?|nr|#|code|id)s?|booking\s+refs?|(?:booking|conf(?:irmation)?)\s+(?:details|info)|"
+    r"record\s+locators?|pnrs?|e-?mail\s+address(?:es)?|e-?mail\s+(?:and|&)|(?:phone|mobile|cell|contact|telephone)\s*"
+    r"(?:number|no\.?|nr|#)s?|(?:home|postal|mailing|shipping|billing|delivery|street|full)?\s*address(?:es)?|"
+    r"post\s?codes?|zip(?:\s?code)?s?|date\s+of\s+birth|dob|(?:full\s+)?names?\s+(?:and|&)|full\s+names?|"
+    r"passport)")
+_CATCH_ALL = r"(?:personal|contact|account)\s+(?:details?|data|information|info)"
+_IDENTIFIER = rf"(?:{_NAMED_IDENTIFIER}|{_CATCH_ALL})"
+_OWNER = r"(?:your|you['’]re|ur|yr|the|their|his|her)"
+# a request for one: "DM us your booking reference", "What's your confirmation number?", "We'll need you're booking
+# reference, email address and contact number", "Can you send your email address?"
+_ASKS_FOR_IDENTIFIER = re.compile(
+    rf"\b(?:send|share|provide|confirm|give|tell|dm|pm|message|e-?mail\s+(?:us|me)|forward|include|need|require|verify|post|drop|pop|"
+    rf"reply\s+with|let\s+(?:us|me)\s+(?:know|have|see)|what(?:['’]s|\s+is|\s+are|\s+was)|(?:can|could|may)\s+"
+    rf"(?:we|i)\s+(?:get|have|take))\b[^.!?]{{0,60}}?\b{_OWNER}\s+(?:[\w'’-]+\s+){{0,3}}?(?:{_IDENTIFIER}|"
+    rf"e-?mail\b(?!\s+(?:us|me|them|him|her)\b))", re.I)
+
+
+def asks_for_personal_data(text: str) -> bool:
+    """Whether the message asks the customer for a personal detail or identifier: a booking or order reference, an
+    account, membership or loyalty number, an e-mail address, a phone number, a postal address, a date of birth
+    ("Please DM us your booking reference", "What's your confirmation number?"); a flight number, a travel date or
+    more details about what happened are not personal data."""
+    return bool(_ASKS_FOR_IDENTIFIER.search(_HANDLES.sub("", text)))
+
+
+def asks_for_personal_data_publicly(text: str) -> bool:
+    """Whether the message asks for a personal detail (``asks_for_personal_data``) without sending it to a private
+    channel: no DM, private message, e-mail, call or secure form named anywhere in the message ("What's your
+    confirmation number?", not "Please DM us your confirmation number"). A part of a reply split over several messages
+    is not judged alone: the channel may be named in another part."""
+    return asks_for_personal_data(text) and not names_private_channel(text) and reply_part(text) is None
+
+
 DETECTORS: dict[str, Callable[[str], bool]] = {
     "signature": signs_reply,
     "link": has_link,
@@ -243,6 +283,8 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
     "phone": has_phone,
     "private_channel": names_private_channel,
     "question": asks_question,
+    "personal_data_request": asks_for_personal_data,
+    "public_personal_data_request": asks_for_personal_data_publicly,
     "information_request": asks_for_information,
     "apology": apologises,
     "empathy": shows_empathy,
@@ -327,6 +369,33 @@ _THANKS_ASKED = re.compile(rf"^(?:does|is) this (?:reply|message) (?:thank(?:ing
                            r"(?: \([^()]*\))?\??$", re.I)  # examples in brackets: "(thanks, thank you, we appreciate)"
 
 
+# A request for personal data as such: "does this reply ask for a booking reference, email address or phone number",
+# with "publicly" / "in a public reply" / "instead of by DM" for one made in public. The things asked for must all be
+# personal details (``_DATA_WORDS``), one of them named ("personal details" alone leaves which ones to the model).
+_PUBLICLY = (r"(?:publicly|in public|in (?:an?|the) public (?:reply|tweet|post|message|thread|channel|timeline)|"
+             r"(?:rather than|instead of|without(?: asking for| using)?)(?: by| in| via| through)?(?: an?| the)? "
+             r"(?:DM|direct message|private message|private channel))")
+_DATA_ASKED = re.compile(rf"^(?:does|is) this (?:public )?(?:reply|message) (?:ask|request)(?: the {_PERSON})?"
+                         rf"(?: for| to (?:send|share|provide|give|post))? (?P<items>[\w ,'’#&-]+?)"
+                         rf"(?P<public>,? (?:to be (?:posted|shared|sent|given) )?{_PUBLICLY})?\??$", re.I)
+_DATA_WORDS = frozenset("a an any the their his her its other or and customer's traveller's traveler's passenger's "
+                        "customers' booking reference references ref refs number numbers no confirmation code codes "
+                        "record locator locators pnr frequent flyer flier ff rewards loyalty membership member account "
+                        "order ticket e-ticket email e-mail address addresses phone mobile contact telephone postcode "
+                        "post code zip date of birth full name names passport card id personal details detail data "
+                        "information info".split())
+_IDENTIFIER_NAMED = re.compile(rf"\b{_NAMED_IDENTIFIER}", re.I)
+
+
+def _data_detector(question: str) -> str | None:
+    asked = _DATA_ASKED.match(question)
+    if not asked or not set(re.findall(r"[a-z'’-]+", asked["items"].lower())) <= _DATA_WORDS:
+        return None
+    if not _IDENTIFIER_NAMED.search(re.sub(_CATCH_ALL, "", asked["items"], flags=re.I)):
+        return None
+    return "public_personal_data_request" if asked["public"] else "personal_data_request"
+
+
 _EXCLUDING = re.compile(r"\(\s*(?:not|except|excluding|unless|other than|but not|never)\b", re.I)
 
 
@@ -338,7 +407,7 @@ def detector_for(question: str) -> str | None:
     thanking = _THANKS_ASKED.match(q)
     if thanking and set(re.findall(r"[a-z']+", (thanking["reasons"] or "").lower())) <= _THANKED_FOR:
         return "thanks"
-    return next((name for name, pattern in _ABOUT if pattern.match(q)), None)
+    return next((name for name, pattern in _ABOUT if pattern.match(q)), None) or _data_detector(q)
 
 
 def detect(name: str, text: str) -> bool:

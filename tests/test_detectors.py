@@ -234,6 +234,17 @@ def test_apology_and_empathy(text, apology, empathy):
     ("Does this reply end politely?", "courteous_close"),
     ("Is this reply courteous?", None),  # courtesy throughout is meaning, not a closing formula
     ("Does this reply ask the customer to DM their password?", None),
+    # a request for personal data as such, named; "publicly" or "instead of by DM" for one made in public
+    ("Does this message ask for a booking reference, frequent flyer number, email address, phone number or other "
+     "personal details?", "personal_data_request"),
+    ("Does this reply ask for the customer's email address?", "personal_data_request"),
+    ("Does this reply ask for a booking reference, frequent flyer number, email address, phone number or other "
+     "personal details publicly?", "public_personal_data_request"),
+    ("Does this reply ask the customer to send their order number instead of by DM?", "public_personal_data_request"),
+    ("Does this reply ask for a booking reference to be posted publicly?", "public_personal_data_request"),
+    ("Does this reply ask for personal details publicly?", None),  # which details: meaning
+    ("Does this reply ask for a booking reference, personal detail, or other sensitive information?", None),
+    ("Does this reply ask the traveller for their flight number?", None),  # not personal data
 ])
 def test_only_questions_wholly_about_form_go_to_a_detector(question, detector):
     assert detector_for(question) == detector
@@ -258,3 +269,28 @@ def test_greeting_replies(text):
 ])
 def test_replies_without_a_greeting(text):
     assert not detect("greeting", text)
+
+
+@pytest.mark.parametrize("text, asks, publicly", [
+    ("@298372 This doesn't sound right Jeremy, can you please DM us your booking reference, email address and phone "
+     "number? ^Kieran", True, False),
+    ("@298372 Hi Jeremy. We'll need you're booking reference, email address and contact number to look at this for "
+     "you. Please DM us the information. ^DR", True, False),  # the channel in the next sentence
+    ("@119261 Ha, you're right! Please DM your Rapid Rewards # for some extra love", True, False),
+    ("Please email us your order number.", True, False),
+    ("Can you share your booking reference? We'll look into it 1/2", True, False),  # the channel may be in 2/2
+    ("What's your confirmation number?", True, True),
+    ("Can you send us your email address so we can follow up?", True, True),
+    ("Can you confirm your full name and date of birth?", True, True),
+    ("What is your AAdvantage number?", True, True),
+    ("Let us know your postcode and we'll check.", True, True),
+    ("@190299 What's your flight number? We'll take a look for you.", False, False),  # not personal data
+    ("We need to address this right away.", False, False),
+    ("Please send us an email at help@example.com", False, False),
+    ("Can you give us more details about what happened?", False, False),
+    ("Please check your email for the receipt.", False, False),
+    ("Just bring the bag and your boarding pass to the baggage service office.", False, False),
+])
+def test_requests_for_personal_data_and_where_they_are_made(text, asks, publicly):
+    assert detect("personal_data_request", text) is asks
+    assert detect("public_personal_data_request", text) is publicly
