@@ -27,8 +27,9 @@ from pathlib import Path
 
 from assistant.audit import UNDETERMINED, VERDICTS, AuditReport
 from assistant.config import AssistantConfig, load_config
+from assistant.clauses import Check
 from assistant.conversation import Conversation, from_turns, parse_conversation
-from assistant.errors import SupportLensError
+from assistant.errors import ConfigError, SupportLensError
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_LABELS = REPO / "eval" / "audit_dev" / "brightline-dev.jsonl"
@@ -212,6 +213,50 @@ def redetected(checks: list[dict], conv: Conversation) -> list[dict]:
             c = {**c, "detector": name, "per_turn": {t: float(detect(name, conv.turns[int(t)].text)) for t in c["per_turn"]}}
         out.append(c)
     return out
+
+
+def detected_trail(checks: tuple[Check, ...] | list[Check], conv: Conversation) -> list[dict] | None:
+    """The trail an audit records for ``checks`` (``CheckResult.to_dict``), answered from the conversation's text
+    alone when a detector answers every one of them; None when one needs the model. A question with no message in
+    its scope (no agent reply) is answered no, as no message shows it."""
+    from assistant.audit import turns_in_scope
+    from assistant.detectors import detect
+
+    if not all(c.detector for c in checks):
+        return None
+    trail = []
+    for c in checks:
+        turns = turns_in_scope(conv, c)
+        trail.append({"verdict": c.verdict, "scope": c.scope, "statement": c.statement, "generic": c.generic,
+                      "detector": c.detector, "p": 0.0,
+                      "per_turn": {str(t): float(detect(c.detector, conv.turns[t].text)) for t in turns},
+                      "conversation_p": None if turns else 0.0})
+    return trail
+
+
+def with_overrides(result: dict, items: list[tuple[Conversation, dict[str, str]]], overrides: dict[str, dict]) -> dict:
+    """A finished run as if the manager's ``overrides`` ({rule_id: spec}) had been set before it: each overridden
+    rule's checks answered from the text (``detected_trail``), so no model runs. Raises InvalidSpec for a spec that
+    cannot be used, and ConfigError naming a rule whose override needs the model (a check no detector answers):
+    that one needs a run with ``--overrides``."""
+    from assistant.plans import Spec, from_spec
+
+    plans = {r: from_spec(r, "", "", Spec.from_dict(spec), "override")
+             for r, spec in overrides.items() if not r.startswith("_")}
+    needs_model = [r for r, plan in plans.items() if not all(c.detector for c in plan.checks)]
+    if needs_model:
+        raise ConfigError(f"the override of rule {', '.join(needs_model)} asks the model (a check no detector answers): "
+                          "audit again with --overrides instead of re-deciding")
+    reports = []
+    for report, (conv, _) in zip(result["reports"], items, strict=True):
+        trail = [t for t in report["trail"] if t["rule_id"] not in plans]
+        trail += [{"rule_id": r, "checks": detected_trail(plan.checks, conv)} for r, plan in plans.items()]
+        # the run's verdicts stay (the re-decided report compares with them); its evidence was another plan's
+        findings = [{**f, "evidence_status": None} if f["rule_id"] in plans else f for f in report["findings"]]
+        reports.append({**report, "trail": trail, "findings": findings})
+    compiled = dict(result["compile"]["plans"])
+    compiled.update({r: {"origin": "override", "plan": plan.describe(), "note": "", "key": ""} for r, plan in plans.items()})
+    return {**result, "reports": reports, "compile": {**result["compile"], "plans": compiled}}
 
 
 def redecided_metrics(result: dict, items: list[tuple[Conversation, dict[str, str]]], bias: float,
@@ -424,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-decide a finished run under a range of yes-, many- and trigger biases and print the tables; with "
                              "--yes-bias, --many-bias or --trigger-bias, write the whole report as if run so")
     parser.add_argument("--overrides", default=None, metavar="JSON",
-                        help="a manager's corrected plans ({rule_id: spec}), applied after compiling: the audit after review")
+                        help="a manager's corrected plans ({rule_id: spec}), applied after compiling: the audit after review; "
+                             "with --calibrate, a finished run re-decided with them, where detectors answer every "
+                             "check of each corrected plan (no model runs)")
     parser.add_argument("--plans-from", default=None, metavar="RESULTS_JSON",
                         help="take the prose rules' plans from a finished run on the same guidelines (its recorded "
                              "plans, as today's compiler version writes them) instead of compiling them again; "
@@ -451,7 +498,17 @@ def main(argv: list[str] | None = None) -> int:
         items = load_labels(result["labels"], args.data_dir)[: result["n_conversations"]]
         run_bias, run_many = result.get("yes_bias", 0.0), result.get("many_bias", 0.0)
         run_trigger = result.get("trigger_bias", 0.0)  # runs before the trigger bias existed had none
-        if any(v is not None for v in (args.audit_yes_bias, args.audit_many_bias, args.audit_trigger_bias)):
+        unreviewed, corrected = result, []
+        if args.overrides:  # rules a detector answers wholly under the manager's plan: re-decided from the text
+            try:
+                reviewed = json.loads(Path(args.overrides).read_text(encoding="utf-8"))
+                corrected = [r for r in reviewed if not r.startswith("_")]
+                result = with_overrides(result, items, reviewed)
+            except (SupportLensError, OSError, ValueError) as exc:
+                print(f"error: --overrides {args.overrides}: {exc}", file=sys.stderr)
+                return 2
+            result["overrides"] = portable(args.overrides)
+        if args.overrides or any(v is not None for v in (args.audit_yes_bias, args.audit_many_bias, args.audit_trigger_bias)):
             # the whole report, as if run so
             bias = run_bias if args.audit_yes_bias is None else config.audit_yes_bias
             many = run_many if args.audit_many_bias is None else config.audit_many_bias
@@ -471,8 +528,15 @@ def main(argv: list[str] | None = None) -> int:
                                         f"{again['verdicts']['macro_f1'] - as_run:+.3f} "
                                         f"{bootstrap_difference(golds, preds, runs)} (paired bootstrap over "
                                         "conversations).\n")
+            if args.overrides:  # what the correction alone changes: the same re-decision without it
+                before = redecided_metrics(unreviewed, items, bias, many, trigger)
+                text += (f"\nWith the manager's corrections of `{portable(args.overrides)}` (rule {', '.join(corrected)}, "
+                         "answered by detectors from the text). Against the same re-decision without them (macro-F1 "
+                         f"{before['verdicts']['macro_f1']:.3f}): {again['verdicts']['macro_f1'] - before['verdicts']['macro_f1']:+.3f} "
+                         f"{bootstrap_difference(golds, preds, before['preds'])} (paired bootstrap over conversations).\n")
             name = (f"report-yes-bias-{bias:+.1f}" + (f"-many-{many:.1f}" if many != run_many else "")
-                    + (f"-trigger-{trigger:.2f}" if trigger != run_trigger else ""))
+                    + (f"-trigger-{trigger:.2f}" if trigger != run_trigger else "")
+                    + (f"-{Path(args.overrides).stem}" if args.overrides else ""))
             (Path(args.calibrate).parent / f"{name}.md").write_text(text, encoding="utf-8")
             print(text)
             return 0

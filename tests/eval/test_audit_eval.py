@@ -218,6 +218,9 @@ def test_the_reviewed_plans_are_valid_specs():
     reviewed = json.loads((REPO / "eval" / "audit_dev" / "brightline-prose-reviewed.json").read_text())
     specs = {r: Spec.from_dict(s) for r, s in reviewed.items() if not r.startswith("_")}
     assert sorted(specs, key=lambda r: int(r[1:])) == [f"G{i}" for i in range(1, 11)]
+    skyway = json.loads((REPO / "eval" / "audit_dev" / "skyway" / "skyway-reviewed.json").read_text())
+    checks = Spec.from_dict(skyway["3.1"]).checks()  # the DM rule, stated exactly: re-decided with no model
+    assert [c.detector for c in checks] == ["personal_data_request", "public_personal_data_request"]
 
 
 def test_eval_audit_end_to_end_with_fakes_and_a_managers_overrides(tmp_path, monkeypatch, tweetsumm_dir):
@@ -363,3 +366,49 @@ def test_the_fresh_sets_are_complete_and_share_no_dialog_with_any_other_set(twee
         assert len(ids) == n
         for other, rows in sets.items():
             assert other == path or not ids & {r["conversation_id"] for r in rows}, other.name
+
+
+def test_a_managers_correction_that_detectors_answer_re_decides_a_run_with_no_model(tmp_path, capsys, monkeypatch):
+    """A run whose compiled plan for the DM rule asked the wrong thing, corrected by the manager into two checks the
+    personal-data detectors answer: --calibrate --overrides re-decides it from the text, compares with the same
+    re-decision without the correction, and refuses a correction that would need the model."""
+    from assistant.conversation import from_turns
+    from eval.audit import main, with_overrides
+
+    dm = from_turns([{"speaker": "customer", "text": "@Air my flight was cancelled"},
+                     {"speaker": "agent", "text": "@1 So sorry! Please DM us your booking reference. ^KL"}])
+    public = from_turns([{"speaker": "customer", "text": "@Air my flight was cancelled"},
+                         {"speaker": "agent", "text": "@1 So sorry! What's your booking reference? ^KL"}])
+    none = from_turns([{"speaker": "customer", "text": "@Air thanks for the great flight"},
+                       {"speaker": "agent", "text": "@1 Glad you enjoyed it! ^KL"}])
+    items = [(dm, {"3.1": "followed"}), (public, {"3.1": "violated"}), (none, {"3.1": "not_applicable"})]
+    wrong = {"verdict": "followed", "scope": "all", "statement": "Does this reply ask for a booking reference?",
+             "per_turn": {"1": 0.9}, "conversation_p": None}  # the compiled plan: yes means followed
+    result = {"labels": "fake.jsonl", "n_conversations": 3, "model": "fake", "k": 12, "median_audit_s": 1.0,
+              "total_s": 3.0, "yes_bias": 0.0, "many_bias": 0.0, "trigger_bias": 0.5, "n_rules": 1,
+              "compile": {"rules": 0, "seconds": 0.0, "plans": {"3.1": {"origin": "model", "plan": "wrong", "note": "",
+                                                                         "key": "k"}}},
+              "metrics": {"verdicts": {}, "macro_f1_interval": None, "retrieval_recall": None,
+                          "evidence": {"verbatim": 0, "quotes": 0, "verbatim_rate": None}},
+              "reports": [{"conversation_id": c.conversation_id,
+                           "findings": [{"rule_id": "3.1", "verdict": "followed", "evidence_status": None}],
+                           "trail": [{"rule_id": "3.1", "checks": [wrong]}]} for c, _ in items]}
+    spec = {"applies": "when", "trigger": "Does this message ask for a booking reference or phone number?",
+            "trigger_in": "agent", "scope": "no_reply",
+            "question": "Does this reply ask for a booking reference or phone number publicly?"}
+    again = with_overrides(result, items, {"_about": "a review", "3.1": spec})
+    assert [r["trail"][0]["checks"][0]["detector"] for r in again["reports"]] == ["personal_data_request"] * 3
+    assert again["compile"]["plans"]["3.1"]["origin"] == "override"
+    assert result["reports"][0]["trail"][0]["checks"] == [wrong]  # the run itself is left as it was
+    path, overrides = tmp_path / "results.json", tmp_path / "reviewed.json"
+    path.write_text(json.dumps(result))
+    overrides.write_text(json.dumps({"3.1": spec}))
+    monkeypatch.setattr("eval.audit.load_labels", lambda path, data_dir=None: items)
+    assert main(["--calibrate", str(path), "--overrides", str(overrides)]) == 0
+    report = (tmp_path / "report-yes-bias-+0.0-reviewed.md").read_text()
+    assert "**Macro-F1 1.000**" in report and "Accuracy per rule: 3.1 1.00" in report
+    # without it, the wrong plan's question (now a detector's too) calls the public request followed
+    assert "Against the same re-decision without them (macro-F1 0.222)" in report
+    overrides.write_text(json.dumps({"3.1": {**spec, "question": "Does this reply ask for it politely?"}}))
+    assert main(["--calibrate", str(path), "--overrides", str(overrides)]) == 2
+    assert "asks the model" in capsys.readouterr().err
