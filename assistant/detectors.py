@@ -236,36 +236,43 @@ def asks_question(text: str) -> bool:
     return "?" in text
 
 
-# a personal detail or identifier, asked for as "your ...", "the ...": a booking, order, account, membership, loyalty
-# or ticket number or reference, a record locator, an e-mail address, a phone number, a postal address, a date of
-# birth, a full name, a passport or card number, personal or contact details (not a flight number or a travel date,
-# nor "more details" about what happened)
-_NAMED_IDENTIFIER = (
-    r"(?:(?:booking|reservation|confirmation|conf|order|account|acct|membership|member|loyalty|customer|ticket|"
-    r"e-?ticket|frequent\s+fl[iy]er|ff|rewards?|a?advantage|skymiles|miles|passport|card|id)\s*"
-    r"(?:ref(?:erence)?|number|no\.?|nr|#|code|id)s?|booking\s+refs?|(?:booking|conf(?:irmation)?)\s+(?:details|info)|"
-    r"record\s+locators?|pnrs?|e-?mail\s+address(?:es)?|e-?mail\s+(?:and|&)|(?:phone|mobile|cell|contact|telephone)\s*"
-    r"(?:number|no\.?|nr|#)s?|(?:home|postal|mailing|shipping|billing|delivery|street|full)?\s*address(?:es)?|"
-    r"post\s?codes?|zip(?:\s?code)?s?|date\s+of\s+birth|dob|(?:full\s+)?names?\s+(?:and|&)|full\s+names?|"
-    r"passport)")
+# a personal detail or identifier: a booking, order, account, membership, loyalty or ticket number or reference, a
+# record locator, an e-mail address, a phone number, a postcode, a date of birth, a passport number ("your" optional:
+# "provide us correct booking number"); an address, a name or an e-mail only as "your ..." ("the address of the
+# store", "the email we sent" are not asked for); personal or contact details as such. Not a flight number or a travel
+# date, nor "more details" about what happened.
+_NUMBERED = (
+    r"(?:(?:booking|reservation|confirmation|conf|order|account|acct|membership|member|loyalty|customer|"
+    r"ticket|e-?ticket|frequent\s+fl[iy]er|ff|rewards?|a?advantage|skymiles|krisflyer|avios|executive\s+club|miles|"
+    r"passport|card|id)\s*(?:ref(?:erence)?|number|no\.?|nr|#|code|id)s?|(?:booking|conf(?:irmation)?)\s+(?:details|info)|"
+    r"record\s+locators?|pnrs?|"
+    r"e-?mail\s+(?:address(?:es)?|id)|(?:phone|mobile|cell|contact|telephone)\s*(?:number|no\.?|nr|#)s?|"
+    r"post\s?codes?|zip\s?codes?|date\s+of\s+birth|dob|passport)(?![\w#])")
+_OWNED = r"(?:(?:full\s+|home\s+|postal\s+|mailing\s+|shipping\s+|billing\s+)?address(?:es)?|(?:full\s+)?names?|e-?mail|zip)(?!\w)"
 _CATCH_ALL = r"(?:personal|contact|account)\s+(?:details?|data|information|info)"
-_IDENTIFIER = rf"(?:{_NAMED_IDENTIFIER}|{_CATCH_ALL})"
-_OWNER = r"(?:your|you['’]re|ur|yr|the|their|his|her)"
+_YOUR = r"(?:your|you['’]re|ur|yr)"
+_LIST_GAP = r"(?:[\w'’-]+[,/&]?\s+){0,3}?"  # "your name, address & email address": a few words of a list
 # a request for one: "DM us your booking reference", "What's your confirmation number?", "We'll need you're booking
-# reference, email address and contact number", "Can you send your email address?"
+# reference, email address and contact number", "May we know your booking no"
 _ASKS_FOR_IDENTIFIER = re.compile(
-    rf"\b(?:send|share|provide|confirm|give|tell|dm|pm|message|e-?mail\s+(?:us|me)|forward|include|need|require|verify|post|drop|pop|"
-    rf"reply\s+with|let\s+(?:us|me)\s+(?:know|have|see)|what(?:['’]s|\s+is|\s+are|\s+was)|(?:can|could|may)\s+"
-    rf"(?:we|i)\s+(?:get|have|take))\b[^.!?]{{0,60}}?\b{_OWNER}\s+(?:[\w'’-]+\s+){{0,3}}?(?:{_IDENTIFIER}|"
-    rf"e-?mail\b(?!\s+(?:us|me|them|him|her)\b))", re.I)
+    rf"\b(?:send|share|provide|confirm|give|tell|dm|pm|tweet|(?:message|e-?mail)\s+(?:us|me)|forward|include|need|"
+    rf"require|verify|post|drop|pop|reply\s+with|let\s+(?:us|me)\s+(?:know|have|see)|what(?:['’]s|\s+is|\s+are|"
+    rf"\s+was)|(?:can|could|may)\s+(?:we|i)\s+(?:get|have|take|know))\b[^.!?]{{0,60}}?"
+    rf"\b(?:(?:{_YOUR}|the|their|his|her|a|an|us)\s+)?{_LIST_GAP}{_NUMBERED}|"
+    rf"\b(?:send|share|provide|confirm|give|tell|dm|pm|tweet|(?:message|e-?mail)\s+(?:us|me)|forward|include|need|"
+    rf"require|verify|post|let\s+(?:us|me)\s+(?:know|have)|what(?:['’]s|\s+is|\s+are))\b[^.!?]{{0,60}}?"
+    rf"\b(?:{_YOUR}\s+{_LIST_GAP}(?:{_OWNED}|{_CATCH_ALL})|(?:the|their|his|her)\s+{_CATCH_ALL})", re.I)
+_NEGATED = re.compile(r"\b(?:don['’]?t|do\s+not|never|no\s+need\s+to|please\s+avoid|without)\s+(?:\w+\s+){0,2}$", re.I)
 
 
 def asks_for_personal_data(text: str) -> bool:
     """Whether the message asks the customer for a personal detail or identifier: a booking or order reference, an
-    account, membership or loyalty number, an e-mail address, a phone number, a postal address, a date of birth
-    ("Please DM us your booking reference", "What's your confirmation number?"); a flight number, a travel date or
-    more details about what happened are not personal data."""
-    return bool(_ASKS_FOR_IDENTIFIER.search(_HANDLES.sub("", text)))
+    account, membership or loyalty number, an e-mail address, a phone number, the customer's address or name, a date
+    of birth ("Please DM us your booking reference", "What's your confirmation number?"; not "Please don't post your
+    booking reference here"); a flight number, a travel date or more details about what happened are not personal
+    data."""
+    body = _HANDLES.sub("", text)
+    return any(not _NEGATED.search(body[:found.start()]) for found in _ASKS_FOR_IDENTIFIER.finditer(body))
 
 
 def asks_for_personal_data_publicly(text: str) -> bool:
@@ -369,34 +376,37 @@ _THANKS_ASKED = re.compile(rf"^(?:does|is) this (?:reply|message) (?:thank(?:ing
                            r"(?: \([^()]*\))?\??$", re.I)  # examples in brackets: "(thanks, thank you, we appreciate)"
 
 
-# A request for personal data as such: "does this reply ask for a booking reference, email address or phone number",
-# with "publicly" / "in a public reply" / "instead of by DM" for one made in public. The things asked for must all be
-# personal details (``_DATA_WORDS``), one of them named ("personal details" alone leaves which ones to the model).
+# A request for personal data in general, with examples: "does this reply ask for a booking reference, email
+# address, phone number or other personal details", with "publicly" / "in a public reply" / "instead of by DM" for
+# one made in public. The things asked for must all be personal details (``_DATA_WORDS``), at least one named, and end
+# in "or other personal details": a question about one of them ("ask for a passport or card number", "ask for the
+# customer's email address") is narrower than the detector and stays with the model, as does "personal details" alone.
 _PUBLICLY = (r"(?:publicly|in public|in (?:an?|the) public (?:reply|tweet|post|message|thread|channel|timeline)|"
              r"(?:rather than|instead of|without(?: asking for| using)?)(?: by| in| via| through)?(?: an?| the)? "
              r"(?:DM|direct message|private message|private channel))")
 _DATA_ASKED = re.compile(rf"^(?:does|is) this (?:public )?(?:reply|message) (?:ask|request)(?: the {_PERSON})?"
-                         rf"(?: for| to (?:send|share|provide|give|post))? (?P<items>[\w ,'’#&-]+?)"
-                         rf"(?P<public>,? (?:to be (?:posted|shared|sent|given) )?{_PUBLICLY})?\??$", re.I)
+                         rf"(?: for| to (?:send|share|provide|give))? (?P<items>[\w ,'#&-]+?)"
+                         rf"(?P<public>(?:,? (?:to be (?:posted|shared|sent|given) )?{_PUBLICLY}){{1,2}})?\??$", re.I)
 _DATA_WORDS = frozenset("a an any the their his her its other or and customer's traveller's traveler's passenger's "
-                        "customers' booking reference references ref refs number numbers no confirmation code codes "
+                        "customers' booking reference references ref refs number numbers confirmation code codes "
                         "record locator locators pnr frequent flyer flier ff rewards loyalty membership member account "
                         "order ticket e-ticket email e-mail address addresses phone mobile contact telephone postcode "
                         "post code zip date of birth full name names passport card id personal details detail data "
                         "information info".split())
-_IDENTIFIER_NAMED = re.compile(rf"\b{_NAMED_IDENTIFIER}", re.I)
+_NAMES_ONE = re.compile(rf"\b(?:{_NUMBERED}|{_OWNED})", re.I)
+_OR_OTHER = re.compile(rf"\b(?:or|and)\s+(?:any\s+)?other\s+{_CATCH_ALL}$", re.I)
 
 
 def _data_detector(question: str) -> str | None:
-    asked = _DATA_ASKED.match(question)
-    if not asked or not set(re.findall(r"[a-z'’-]+", asked["items"].lower())) <= _DATA_WORDS:
+    asked = _DATA_ASKED.match(question.replace("’", "'"))
+    if not asked or not set(re.findall(r"[a-z'-]+", asked["items"].lower())) <= _DATA_WORDS:
         return None
-    if not _IDENTIFIER_NAMED.search(re.sub(_CATCH_ALL, "", asked["items"], flags=re.I)):
+    if not (_OR_OTHER.search(asked["items"]) and _NAMES_ONE.search(asked["items"])):
         return None
     return "public_personal_data_request" if asked["public"] else "personal_data_request"
 
 
-_EXCLUDING = re.compile(r"\(\s*(?:not|except|excluding|unless|other than|but not|never)\b", re.I)
+_EXCLUDING = re.compile(r"\(\s*(?:not|except|excluding|unless|other than|but not|never|only|if|when|where)\b", re.I)
 
 
 def detector_for(question: str) -> str | None:

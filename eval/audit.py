@@ -217,20 +217,24 @@ def redetected(checks: list[dict], conv: Conversation) -> list[dict]:
 
 def detected_trail(checks: tuple[Check, ...] | list[Check], conv: Conversation) -> list[dict] | None:
     """The trail an audit records for ``checks`` (``CheckResult.to_dict``), answered from the conversation's text
-    alone when a detector answers every one of them; None when one needs the model. A question with no message in
-    its scope (no agent reply) is answered no, as no message shows it."""
+    alone when a detector answers every one of them; None when one needs the model. Where no message is in a check's
+    scope (no agent reply), nothing shows what it asks: a trigger finds the rule not applicable, "no reply may" and
+    "every reply" hold, "a reply" does not (an audit would ask the model of the whole conversation there)."""
     from assistant.audit import turns_in_scope
     from assistant.detectors import detect
+    from assistant.judge import aggregate
 
     if not all(c.detector for c in checks):
         return None
     trail = []
     for c in checks:
-        turns = turns_in_scope(conv, c)
+        per_turn = {t: float(detect(c.detector, conv.turns[t].text)) for t in turns_in_scope(conv, c)}
+        # no message in scope: "none of them" and "every one of them" hold, "one of them" does not
+        empty = 1.0 if c.scope in ("none", "all") else 0.0
         trail.append({"verdict": c.verdict, "scope": c.scope, "statement": c.statement, "generic": c.generic,
-                      "detector": c.detector, "p": 0.0,
-                      "per_turn": {str(t): float(detect(c.detector, conv.turns[t].text)) for t in turns},
-                      "conversation_p": None if turns else 0.0})
+                      "detector": c.detector, "p": aggregate(c.scope, list(per_turn.values())) if per_turn else empty,
+                      "per_turn": {str(t): p for t, p in per_turn.items()},
+                      "conversation_p": None if per_turn else empty})
     return trail
 
 
@@ -243,6 +247,9 @@ def with_overrides(result: dict, items: list[tuple[Conversation, dict[str, str]]
 
     plans = {r: from_spec(r, "", "", Spec.from_dict(spec), "override")
              for r, spec in overrides.items() if not r.startswith("_")}
+    unknown = sorted(set(plans) - set(result["compile"]["plans"]))
+    if unknown:
+        raise ConfigError(f"no rule {', '.join(unknown)} in that run (its rules: {', '.join(result['compile']['plans'])})")
     needs_model = [r for r, plan in plans.items() if not all(c.detector for c in plan.checks)]
     if needs_model:
         raise ConfigError(f"the override of rule {', '.join(needs_model)} asks the model (a check no detector answers): "

@@ -237,11 +237,17 @@ def test_apology_and_empathy(text, apology, empathy):
     # a request for personal data as such, named; "publicly" or "instead of by DM" for one made in public
     ("Does this message ask for a booking reference, frequent flyer number, email address, phone number or other "
      "personal details?", "personal_data_request"),
-    ("Does this reply ask for the customer's email address?", "personal_data_request"),
+    ("Does this reply ask for the customer's email address?", None),  # one of them: narrower than the detector
+    ("Does this reply ask for a passport or card number?", None),
     ("Does this reply ask for a booking reference, frequent flyer number, email address, phone number or other "
      "personal details publicly?", "public_personal_data_request"),
-    ("Does this reply ask the customer to send their order number instead of by DM?", "public_personal_data_request"),
-    ("Does this reply ask for a booking reference to be posted publicly?", "public_personal_data_request"),
+    ("Does this reply ask the customer to send their order number or other personal data instead of by DM?",
+     "public_personal_data_request"),
+    ("Does this reply ask for a booking reference, email address or other personal details publicly rather than by "
+     "DM?", "public_personal_data_request"),
+    ("Does this reply have a signature (only on the final reply of a thread)?", None),  # a condition to read
+    ("Does this reply ask for a booking reference or any other personal details to be posted publicly?",
+     "public_personal_data_request"),
     ("Does this reply ask for personal details publicly?", None),  # which details: meaning
     ("Does this reply ask for a booking reference, personal detail, or other sensitive information?", None),
     ("Does this reply ask the traveller for their flight number?", None),  # not personal data
@@ -290,6 +296,16 @@ def test_replies_without_a_greeting(text):
     ("Can you give us more details about what happened?", False, False),
     ("Please check your email for the receipt.", False, False),
     ("Just bring the bag and your boarding pass to the baggage service office.", False, False),
+    # review of the first version: a word inside another, an e-mail or address that is not asked for, a negation
+    ("We need to get the issue addressed", False, False),
+    ("When did you send the email?", False, False),
+    ("Please provide the address of the branch", False, False),
+    ("That message will appear when the account information cannot be verified.", False, False),
+    ("Please don't post your booking reference here.", False, False),
+    ("Can you DM your name, address & email address please?", True, False),  # a list
+    ("Kindly provide us correct booking number", True, True),  # no "your"
+    ("May we know your booking no", True, True),
+    ("Please tweet us your booking ref", True, True),
 ])
 def test_requests_for_personal_data_and_where_they_are_made(text, asks, publicly):
     assert detect("personal_data_request", text) is asks

@@ -393,9 +393,9 @@ def test_a_managers_correction_that_detectors_answer_re_decides_a_run_with_no_mo
               "reports": [{"conversation_id": c.conversation_id,
                            "findings": [{"rule_id": "3.1", "verdict": "followed", "evidence_status": None}],
                            "trail": [{"rule_id": "3.1", "checks": [wrong]}]} for c, _ in items]}
-    spec = {"applies": "when", "trigger": "Does this message ask for a booking reference or phone number?",
+    spec = {"applies": "when", "trigger": "Does this message ask for a booking reference or other personal details?",
             "trigger_in": "agent", "scope": "no_reply",
-            "question": "Does this reply ask for a booking reference or phone number publicly?"}
+            "question": "Does this reply ask for a booking reference or other personal details publicly?"}
     again = with_overrides(result, items, {"_about": "a review", "3.1": spec})
     assert [r["trail"][0]["checks"][0]["detector"] for r in again["reports"]] == ["personal_data_request"] * 3
     assert again["compile"]["plans"]["3.1"]["origin"] == "override"
@@ -407,8 +407,25 @@ def test_a_managers_correction_that_detectors_answer_re_decides_a_run_with_no_mo
     assert main(["--calibrate", str(path), "--overrides", str(overrides)]) == 0
     report = (tmp_path / "report-yes-bias-+0.0-reviewed.md").read_text()
     assert "**Macro-F1 1.000**" in report and "Accuracy per rule: 3.1 1.00" in report
-    # without it, the wrong plan's question (now a detector's too) calls the public request followed
-    assert "Against the same re-decision without them (macro-F1 0.222)" in report
+    assert "Against the same re-decision without them (macro-F1 0.167)" in report  # the wrong plan: all followed
     overrides.write_text(json.dumps({"3.1": {**spec, "question": "Does this reply ask for it politely?"}}))
     assert main(["--calibrate", str(path), "--overrides", str(overrides)]) == 2
     assert "asks the model" in capsys.readouterr().err
+    overrides.write_text(json.dumps({"3.l": spec}))  # a typo in a rule id is an error, not a rule never scored
+    assert main(["--calibrate", str(path), "--overrides", str(overrides)]) == 2
+    assert "no rule 3.l in that run" in capsys.readouterr().err
+
+
+def test_a_detected_trail_with_no_reply_in_scope_finds_the_rule_not_applicable():
+    from assistant.conversation import from_turns
+    from assistant.judge import redecide
+    from assistant.plans import Spec
+    from eval.audit import detected_trail
+
+    spec = Spec.from_dict({"applies": "when", "trigger": "Does this message ask for a booking reference or other "
+                           "personal details?", "trigger_in": "agent", "scope": "no_reply",
+                           "question": "Does this reply ask for a booking reference or other personal details publicly?"})
+    only_customer = from_turns([{"speaker": "customer", "text": "my flight was cancelled, booking ref X1Y2Z3"}])
+    trail = detected_trail(spec.checks(), only_customer)
+    # the trigger: no message shows it (not applicable holds); the violation: no reply makes it
+    assert [c["conversation_p"] for c in trail] == [1.0, 0.0] and redecide(trail, 0.0, 0.0, 0.5)[0] == "not_applicable"
