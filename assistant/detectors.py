@@ -302,7 +302,8 @@ DETECTORS: dict[str, Callable[[str], bool]] = {
 }
 _SIGNATURE = (r"(?:(?:(?:an?|the|their|its)\s+)?(?:agent'?s?'?\s+)?(?:signature|initials|sign-?off)|"
               r"(?:the\s+)?agent'?s?'?\s+(?:initials|(?:first\s+)?name))")
-# "... with (the agent's) initials or first name", and examples in brackets ("(^KL, -Ana)"), after a signature asked of
+# what may follow the signature a question asks about: "... with (the agent's) initials or first name", and examples
+# in brackets ("(^KL, -Ana)")
 _SIGNED_WITH = r"(?:,?\s+(?:with|using|showing|giving)\s+(?:the\s+|their\s+)?(?:agent'?s?'?\s+)?(?:initials|(?:first\s+)?name)" \
                r"(?:\s+or\s+(?:\w+\s+)?(?:initials|(?:first\s+)?name))?)"
 _EXAMPLES = r"(?:\s*\([^()]*\))"
@@ -398,6 +399,7 @@ _OR_OTHER = re.compile(rf"\b(?:or|and)\s+(?:any\s+)?other\s+{_CATCH_ALL}$", re.I
 
 
 def _data_detector(question: str) -> str | None:
+    """The personal-data detector that answers ``question`` (in public, or anywhere), or None."""
     asked = _DATA_ASKED.match(question.replace("’", "'"))
     if not asked or not set(re.findall(r"[a-z'-]+", asked["items"].lower())) <= _DATA_WORDS:
         return None
