@@ -254,13 +254,12 @@ _YOUR = r"(?:your|you['’]re|ur|yr)"
 _LIST_GAP = r"(?:[\w'’-]+[,/&]?\s+){0,3}?"  # "your name, address & email address": a few words of a list
 # a request for one: "DM us your booking reference", "What's your confirmation number?", "We'll need you're booking
 # reference, email address and contact number", "May we know your booking no"
+_ASK_VERB = (r"send|share|provide|confirm|give|tell|dm|pm|tweet|(?:message|e-?mail)\s+(?:us|me)|forward|include|need|"
+             r"require|verify|post|let\s+(?:us|me)\s+(?:know|have)|what(?:['’]s|\s+is|\s+are)")
 _ASKS_FOR_IDENTIFIER = re.compile(
-    rf"\b(?:send|share|provide|confirm|give|tell|dm|pm|tweet|(?:message|e-?mail)\s+(?:us|me)|forward|include|need|"
-    rf"require|verify|post|drop|pop|reply\s+with|let\s+(?:us|me)\s+(?:know|have|see)|what(?:['’]s|\s+is|\s+are|"
-    rf"\s+was)|(?:can|could|may)\s+(?:we|i)\s+(?:get|have|take|know))\b[^.!?]{{0,60}}?"
-    rf"\b(?:(?:{_YOUR}|the|their|his|her|a|an|us)\s+)?{_LIST_GAP}{_NUMBERED}|"
-    rf"\b(?:send|share|provide|confirm|give|tell|dm|pm|tweet|(?:message|e-?mail)\s+(?:us|me)|forward|include|need|"
-    rf"require|verify|post|let\s+(?:us|me)\s+(?:know|have)|what(?:['’]s|\s+is|\s+are))\b[^.!?]{{0,60}}?"
+    rf"\b(?:{_ASK_VERB}|drop|pop|reply\s+with|let\s+(?:us|me)\s+see|what\s+was|(?:can|could|may)\s+(?:we|i)\s+"
+    rf"(?:get|have|take|know))\b[^.!?]{{0,60}}?\b(?:(?:{_YOUR}|the|their|his|her|a|an|us)\s+)?{_LIST_GAP}{_NUMBERED}|"
+    rf"\b(?:{_ASK_VERB})\b[^.!?]{{0,60}}?"
     rf"\b(?:{_YOUR}\s+{_LIST_GAP}(?:{_OWNED}|{_CATCH_ALL})|(?:the|their|his|her)\s+{_CATCH_ALL})", re.I)
 _NEGATED = re.compile(r"\b(?:don['’]?t|do\s+not|never|no\s+need\s+to|please\s+avoid|without)\s+(?:\w+\s+){0,2}$", re.I)
 

@@ -215,17 +215,15 @@ def redetected(checks: list[dict], conv: Conversation) -> list[dict]:
     return out
 
 
-def detected_trail(checks: tuple[Check, ...] | list[Check], conv: Conversation) -> list[dict] | None:
-    """The trail an audit records for ``checks`` (``CheckResult.to_dict``), answered from the conversation's text
-    alone when a detector answers every one of them; None when one needs the model. Where no message is in a check's
+def detected_trail(checks: tuple[Check, ...] | list[Check], conv: Conversation) -> list[dict]:
+    """The trail an audit records for ``checks`` (``CheckResult.to_dict``), each of which a detector answers (the
+    caller makes sure), answered from the conversation's text alone. Where no message is in a check's
     scope (no agent reply), nothing shows what it asks: a trigger finds the rule not applicable, "no reply may" and
     "every reply" hold, "a reply" does not (an audit would ask the model of the whole conversation there)."""
     from assistant.audit import turns_in_scope
     from assistant.detectors import detect
     from assistant.judge import aggregate
 
-    if not all(c.detector for c in checks):
-        return None
     trail = []
     for c in checks:
         per_turn = {t: float(detect(c.detector, conv.turns[t].text)) for t in turns_in_scope(conv, c)}
