@@ -87,6 +87,17 @@ def test_a_spec_whose_examples_never_separate_is_kept_for_review():
     assert "Needs review" in plan.describe()
 
 
+def test_a_question_a_detector_decides_needs_no_review_even_if_the_judge_could_not_separate_it():
+    signed = {"applies": "always", "trigger": "", "trigger_in": "customer", "scope": "every_reply",
+              "question": "Is this reply signed with the agent's initials?", "example_compliant": "Thanks for waiting! ^JK",
+              "example_violating": "Thanks for waiting!"}
+    rule = "Every public reply is signed with the agent's initials."
+    plan = ModelCompiler(SpecGenerator(*[json.dumps(signed)] * 3), render, lambda *a: 0.5)("S1", "S1: Sign", rule)
+    assert plan.origin == "model" and plan.note.startswith(REVIEW)  # the judge could not tell its examples apart
+    assert [c.detector for c in plan.checks] == ["signature"] and not plan.needs_review  # ... but never answers it
+    assert "Needs review" not in plan.describe()
+
+
 def test_a_rule_no_attempt_understands_falls_back_and_is_never_dropped():
     gen = SpecGenerator("not json", json.dumps({**GOOD, "question": "Apologise"}),
                         json.dumps({**GOOD, "question": "Does this reply mention the weather forecast?"}))
