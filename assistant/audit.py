@@ -197,7 +197,9 @@ def _rationale(verdict: str, result: CheckResult | None) -> str:
             # the trigger: "not applicable" when no message shows the situation clearly enough
             return (f"Not applicable: {_in_words(result.check)}; no message showed it clearly enough (highest "
                     f"P(yes) {max(result.per_turn.values()):.2f}).")
-        return f"Not applicable: {_in_words(result.check)} was answered {answer}."
+        return f"Not applicable: {_in_words(result.check)}{',' if result.check.detector else ''} was answered {answer}."
+    if result.check.detector:  # an exact answer: no probability to show
+        return f"{verdict.capitalize()}: {_in_words(result.check)}, was answered {answer}."
     return f"{verdict.capitalize()}: {_in_words(result.check)} was answered {answer} (P {result.p:.2f})."
 
 

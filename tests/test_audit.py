@@ -478,6 +478,17 @@ def test_a_signature_check_is_decided_by_its_detector_not_the_model():
     assert [c["detector"] for c in finding.checks] == ["signature"]  # the trail names it: eval.audit.redetected
 
 
+def test_a_detectors_answer_reads_as_exact_in_the_rationale():
+    from assistant.plans import Spec, from_spec
+
+    rule = "## S1: Sign\nSign every public reply with your initials."
+    stored = {"S1": from_spec("S1", "S1: Sign", rule, Spec("always", "Is this reply signed?", "every_reply"), "model")}
+    finding = Auditor(ProbGenerator({}), PlannedRetriever({"S1": rule}, stored), RAW).audit(UNSIGNED_LAST).findings[0]
+    assert finding.verdict == "violated"
+    assert finding.rationale == ("Violated: Is this reply signed? asked of every agent reply, by the signature detector, "
+                                 "was answered no.")  # no probability: the detector's answer is exact
+
+
 def test_a_rule_that_does_not_apply_is_not_asked_its_requirement():
     from assistant.plans import Spec, from_spec
 
