@@ -192,15 +192,15 @@ def _rationale(verdict: str, result: CheckResult | None) -> str:
     if result is None:
         return _GENERIC_RATIONALE[verdict]
     answer = "yes" if result.p >= 0.5 else "no"
+    if verdict == "not_applicable" and result.check.scope == "none" and result.per_turn:
+        # the trigger: "not applicable" when no message shows the situation clearly enough
+        return (f"Not applicable: {_in_words(result.check)}; no message showed it clearly enough (highest "
+                f"P(yes) {max(result.per_turn.values()):.2f}).")
+    asked = _in_words(result.check) + ("," if result.check.detector else "")
     if verdict == "not_applicable":
-        if result.check.scope == "none" and result.per_turn:
-            # the trigger: "not applicable" when no message shows the situation clearly enough
-            return (f"Not applicable: {_in_words(result.check)}; no message showed it clearly enough (highest "
-                    f"P(yes) {max(result.per_turn.values()):.2f}).")
-        return f"Not applicable: {_in_words(result.check)}{',' if result.check.detector else ''} was answered {answer}."
-    if result.check.detector:  # an exact answer: no probability to show
-        return f"{verdict.capitalize()}: {_in_words(result.check)}, was answered {answer}."
-    return f"{verdict.capitalize()}: {_in_words(result.check)} was answered {answer} (P {result.p:.2f})."
+        return f"Not applicable: {asked} was answered {answer}."
+    shown = "" if result.check.detector else f" (P {result.p:.2f})"  # a detector's answer is exact
+    return f"{verdict.capitalize()}: {asked} was answered {answer}{shown}."
 
 
 class Auditor:

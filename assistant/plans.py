@@ -156,10 +156,8 @@ class Plan:
     def needs_review(self) -> bool:
         """Whether a person should look at this plan before trusting its verdicts: a fallback, or a question the
         judge could not tell apart on its own examples and still answers (a detector deciding it answers exactly)."""
-        if self.origin == "fallback":
-            return True
-        return self.note.startswith(REVIEW) and any(c.verdict != "not_applicable" and not c.detector
-                                                    for c in self.checks)
+        return self.origin == "fallback" or (self.note.startswith(REVIEW) and any(
+            c.verdict != "not_applicable" and not c.detector for c in self.checks))
 
     def describe(self) -> str:
         """The plan in plain words, one line per part."""
